@@ -1,0 +1,118 @@
+"""Monitor: daily anxiety check-ins and the durability of ketamine treatment sessions."""
+import logging
+import os
+
+from flask import Flask, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from . import config
+from .extensions import csrf, db, login_manager, migrate
+
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if test_config is None:
+        app.config.from_mapping(config.defaults(app.instance_path))
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        # Tests never read or write the developer's instance/ secret or database.
+        app.config.from_mapping(config.defaults_for_tests(app.instance_path))
+        app.config.from_mapping(test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_template_context(app)
+    register_cli(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.session_protection = "strong"
+
+    from .models import User
+
+    @login_manager.user_loader
+    def load_user(key: str):
+        # The id carries the account's session epoch: a password change ends every other session.
+        user_id, _, epoch = key.partition(":")
+        if not user_id.isdigit() or not epoch.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or user.session_epoch != int(epoch) or not user.active:
+            return None
+        return user
+
+
+def register_blueprints(app: Flask) -> None:
+    from .admin.views import bp as admin_bp
+    from .auth.views import bp as auth_bp
+    from .patient.views import bp as patient_bp
+    from .provider.views import bp as provider_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(patient_bp)
+    app.register_blueprint(provider_bp)
+    app.register_blueprint(admin_bp)
+
+    @app.get("/")
+    def index():
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        if current_user.is_patient:
+            return redirect(url_for("patient.home"))
+        return redirect(url_for("provider.panel"))
+
+
+def register_error_handlers(app: Flask) -> None:
+    def page(code: int, title: str, message: str):
+        return render_template("errors/error.html", title=title, message=message), code
+
+    app.register_error_handler(400, lambda e: page(400, "Bad request", "The request could not be understood."))
+    app.register_error_handler(404, lambda e: page(404, "Not found", "There is nothing here."))
+    app.register_error_handler(405, lambda e: page(405, "Not allowed", "That action is not available here."))
+    app.register_error_handler(413, lambda e: page(413, "Too large", "That upload is too large."))
+    app.register_error_handler(
+        CSRFError,
+        lambda e: page(400, "Please try again",
+                       "This form was open for too long or came from elsewhere. Go back, reload the page and submit again."),
+    )
+
+    @app.errorhandler(500)
+    def server_error(e):
+        db.session.rollback()
+        return page(500, "Something went wrong", "The error has been logged. Nothing was saved.")
+
+
+def register_template_context(app: Flask) -> None:
+    from .clinic import get_clinic
+
+    app.jinja_env.add_extension("jinja2.ext.do")
+
+    @app.context_processor
+    def inject_clinic():
+        return {"clinic": get_clinic()}
+
+    @app.after_request
+    def no_store_when_signed_in(response):
+        # Pages for signed-in users hold health information: keep them out of shared caches
+        # and the back-button cache of a shared phone.
+        if current_user.is_authenticated:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def register_cli(app: Flask) -> None:
+    from . import cli
+
+    cli.init_app(app)

@@ -1,0 +1,58 @@
+"""Account services shared by the web views and the command line."""
+from datetime import timedelta
+
+from flask import current_app, url_for
+from sqlalchemy import func, select
+
+from . import mail, tokens
+from .audit import record
+from .extensions import db
+from .models import Role, User
+from .passwords import hash_password
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
+
+
+def set_password(user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    # Ends every other signed-in session of this account (see the user loader).
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def _absolute(endpoint: str, **values) -> str:
+    """Links in emails use BASE_URL: the request's Host header is attacker-controlled."""
+    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
+def send_invitation(user: User) -> None:
+    """Email a single-use link to set a password. Older unused invitations stop working."""
+    tokens.revoke_unused(user, tokens.INVITATION)
+    raw = tokens.issue(user, tokens.INVITATION, timedelta(hours=current_app.config["INVITATION_TTL_HOURS"]))
+    record("account.invited", target_type="user", target_id=user.id)
+    db.session.commit()
+    mail.send_template(
+        "invitation", user.email,
+        first_name=user.first_name, link=_absolute("auth.accept_invitation", token=raw),
+        hours=current_app.config["INVITATION_TTL_HOURS"],
+    )
+
+
+def send_password_reset(user: User) -> None:
+    tokens.revoke_unused(user, tokens.PASSWORD_RESET)
+    minutes = current_app.config["PASSWORD_RESET_TTL_MINUTES"]
+    raw = tokens.issue(user, tokens.PASSWORD_RESET, timedelta(minutes=minutes))
+    record("account.reset_requested", target_type="user", target_id=user.id, actor=user)
+    db.session.commit()
+    mail.send_template(
+        "password_reset", user.email,
+        first_name=user.first_name, link=_absolute("auth.reset_password", token=raw), minutes=minutes,
+    )
+
+
+ROLES = [r.value for r in Role]

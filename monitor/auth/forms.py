@@ -1,0 +1,35 @@
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from ..passwords import MAX_LENGTH, password_problem
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(message="Enter your email."), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=1024)])
+    submit = SubmitField("Sign in")
+
+
+class RequestResetForm(FlaskForm):
+    email = EmailField("Email", validators=[
+        DataRequired(message="Enter your email."),
+        Email(message="Enter an email address like name@example.com.", check_deliverability=False),
+        Length(max=254),
+    ])
+    submit = SubmitField("Email me a link")
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(message="Choose a password."),
+                                                         Length(max=MAX_LENGTH)])
+    confirm = PasswordField("Repeat the password", validators=[
+        DataRequired(message="Repeat the password."),
+        EqualTo("password", message="The two passwords do not match."),
+    ])
+    submit = SubmitField("Save password")
+
+    def validate_password(self, field):
+        problem = password_problem(field.data or "")
+        if problem:
+            raise ValidationError(problem)

@@ -1,0 +1,99 @@
+"""Configuration defaults. Order of precedence (lowest first): these defaults, the
+environment, instance/config.py, then the test config passed to create_app."""
+import os
+import secrets
+from pathlib import Path
+
+
+def database_url_from_env(instance_path: str) -> str:
+    """DATABASE_URL selects the database; the embedded default is SQLite in instance/.
+
+    Plain postgresql:// URLs are pointed at psycopg 3, the driver we ship."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return "sqlite:///" + os.path.join(instance_path, "monitor.db")
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_or_create_secret_key(instance_path: str) -> str:
+    """A per-install secret kept in instance/secret_key, generated on first run, never committed."""
+    from_env = os.environ.get("SECRET_KEY")
+    if from_env:
+        return from_env
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: two workers starting at once must not each write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+# Settings that do not depend on the machine.
+STATIC_DEFAULTS = {
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "MAIL_TIMEOUT": 10,
+    "INVITATION_TTL_HOURS": 72,
+    "PASSWORD_RESET_TTL_MINUTES": 60,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    # A phone may keep a check-in form open all day; the CSRF token must outlive that.
+    "WTF_CSRF_TIME_LIMIT": 24 * 3600,
+    "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+}
+
+
+def defaults(instance_path: str) -> dict:
+    """Static defaults plus what the environment says (secret, database, mail)."""
+    return {
+        **STATIC_DEFAULTS,
+        "SECRET_KEY": load_or_create_secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url_from_env(instance_path),
+        # Mail: SMTP when MAIL_SERVER is set, else .eml files under instance/mail/.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
+        "MAIL_USE_TLS": _env_bool("MAIL_USE_TLS"),
+        "MAIL_USE_SSL": _env_bool("MAIL_USE_SSL"),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "Clinic <no-reply@localhost>"),
+        "MAIL_FILE_DIR": os.path.join(instance_path, "mail"),
+        # Links in emails must be absolute; behind a proxy set this to the public URL.
+        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
+    }
+
+
+def defaults_for_tests(instance_path: str) -> dict:
+    """Static defaults without reading the environment or touching instance/."""
+    return {
+        **STATIC_DEFAULTS,
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "MAIL_SERVER": None,
+        "MAIL_PORT": 25,
+        "MAIL_USE_TLS": False,
+        "MAIL_USE_SSL": False,
+        "MAIL_USERNAME": None,
+        "MAIL_PASSWORD": None,
+        "MAIL_DEFAULT_SENDER": "Clinic <no-reply@clinic.test>",
+        "BASE_URL": "http://localhost",
+    }

@@ -1,0 +1,298 @@
+"""The tables. Instants are stored as UTC; check-in dates as the patient's local date."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    Time,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+from .instruments import DEFAULT_CRISIS_TEXT, ITEM_CODES, SIDE_EFFECT_KEYS
+from .timeutil import utcnow
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in Python, whatever the database keeps (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Role(str, enum.Enum):
+    PATIENT = "patient"
+    PROVIDER = "provider"
+    ADMIN = "admin"
+
+
+class PatientStatus(str, enum.Enum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DISCHARGED = "discharged"
+
+
+class Clinic(db.Model):
+    """The clinic's settings (one row). Durability thresholds are SPEC 4's defaults."""
+
+    __tablename__ = "clinic"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), default="Our clinic")
+    timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    crisis_text: Mapped[str] = mapped_column(Text, default=DEFAULT_CRISIS_TEXT)
+    mcid: Mapped[int] = mapped_column(Integer, default=4)
+    wane_fraction: Mapped[Decimal] = mapped_column(Numeric(4, 3), default=Decimal("0.5"))
+    confirm_days: Mapped[int] = mapped_column(Integer, default=2)
+    lapse_days: Mapped[int] = mapped_column(Integer, default=3)
+
+
+care_team = db.Table(
+    "care_team",
+    db.Column("provider_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("patient_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(UserMixin, db.Model):
+    """Every account. Patients carry their schedule fields; staff leave them at defaults."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role in ('patient', 'provider', 'admin')", name="role"),
+        CheckConstraint("status in ('active', 'paused', 'discharged')", name="status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    first_name: Mapped[str] = mapped_column(String(80), default="")
+    last_name: Mapped[str] = mapped_column(String(80), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    reminder_time: Mapped[time] = mapped_column(Time, default=time(19, 0))
+    email_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default=PatientStatus.ACTIVE.value)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped on password change so that other sessions of this account end (see auth.session_guard).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+
+    providers: Mapped[list[User]] = relationship(
+        secondary=care_team,
+        primaryjoin=lambda: User.id == care_team.c.patient_id,
+        secondaryjoin=lambda: User.id == care_team.c.provider_id,
+        back_populates="panel",
+        order_by=lambda: User.last_name,
+    )
+    panel: Mapped[list[User]] = relationship(
+        secondary=care_team,
+        primaryjoin=lambda: User.id == care_team.c.provider_id,
+        secondaryjoin=lambda: User.id == care_team.c.patient_id,
+        back_populates="providers",
+        order_by=lambda: User.last_name,
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_epoch}"
+
+    @property
+    def is_patient(self) -> bool:
+        return self.role == Role.PATIENT.value
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.PROVIDER.value, Role.ADMIN.value)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN.value
+
+    @property
+    def display_name(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
+
+class CheckInAnswers:
+    """Columns shared by a check-in and the history of its earlier versions."""
+
+    local_date: Mapped[date] = mapped_column(Date)
+    q1: Mapped[int] = mapped_column(SmallInteger)
+    q2: Mapped[int] = mapped_column(SmallInteger)
+    q3: Mapped[int] = mapped_column(SmallInteger)
+    q4: Mapped[int] = mapped_column(SmallInteger)
+    q5: Mapped[int] = mapped_column(SmallInteger)
+    q6: Mapped[int] = mapped_column(SmallInteger)
+    q7: Mapped[int] = mapped_column(SmallInteger)
+    total: Mapped[int] = mapped_column(SmallInteger)
+    se_dissociation: Mapped[int | None] = mapped_column(SmallInteger)
+    se_dizziness: Mapped[int | None] = mapped_column(SmallInteger)
+    se_nausea: Mapped[int | None] = mapped_column(SmallInteger)
+    se_headache: Mapped[int | None] = mapped_column(SmallInteger)
+    se_drowsiness: Mapped[int | None] = mapped_column(SmallInteger)
+    se_bladder: Mapped[int | None] = mapped_column(SmallInteger)
+    se_vision: Mapped[int | None] = mapped_column(SmallInteger)
+    note: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A check-in entered after its own local date (backfill or import).
+    late_entry: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(16), default="web")
+
+    def answers(self) -> dict[str, int]:
+        return {code: getattr(self, code) for code in ITEM_CODES}
+
+    def side_effects(self) -> dict[str, int | None]:
+        return {key: getattr(self, f"se_{key}") for key in SIDE_EFFECT_KEYS}
+
+    @property
+    def has_severe_side_effect(self) -> bool:
+        return any(v == 3 for v in self.side_effects().values())
+
+
+def _range_checks() -> tuple:
+    checks = [CheckConstraint(f"{c} between 0 and 3", name=f"{c}_range") for c in ITEM_CODES]
+    checks += [
+        CheckConstraint(f"se_{k} is null or se_{k} between 0 and 3", name=f"se_{k}_range")
+        for k in SIDE_EFFECT_KEYS
+    ]
+    checks.append(CheckConstraint("total between 0 and 21", name="total_range"))
+    return tuple(checks)
+
+
+class CheckIn(CheckInAnswers, db.Model):
+    """One daily check-in per patient per local date; a resubmission replaces it."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("patient_id", "local_date"), *_range_checks())
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The form's one-time key: a double-tapped submit carries the same key and is stored once.
+    submission_key: Mapped[str | None] = mapped_column(String(64))
+    revisions: Mapped[list[CheckInRevision]] = relationship(
+        back_populates="checkin", order_by=lambda: CheckInRevision.replaced_at,
+        cascade="all, delete-orphan",
+    )
+
+
+class CheckInRevision(CheckInAnswers, db.Model):
+    """An earlier version of a check-in, kept when the patient resubmitted that date."""
+
+    __tablename__ = "checkin_revisions"
+    __table_args__ = _range_checks()
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id", ondelete="CASCADE"), index=True)
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    checkin: Mapped[CheckIn] = relationship(back_populates="revisions")
+
+
+class TreatmentFields:
+    administered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    route: Mapped[str] = mapped_column(String(16))
+    dose_mg: Mapped[Decimal] = mapped_column(Numeric(7, 2))
+    bp_systolic_before: Mapped[int | None] = mapped_column(SmallInteger)
+    bp_diastolic_before: Mapped[int | None] = mapped_column(SmallInteger)
+    bp_systolic_after: Mapped[int | None] = mapped_column(SmallInteger)
+    bp_diastolic_after: Mapped[int | None] = mapped_column(SmallInteger)
+    dissociation_score: Mapped[int | None] = mapped_column(SmallInteger)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Treatment(TreatmentFields, db.Model):
+    """A treatment session (SPEC 3). Named Treatment so that `session` keeps meaning Flask's."""
+
+    __tablename__ = "treatments"
+    __table_args__ = (
+        CheckConstraint(
+            "route in ('lozenge', 'intramuscular', 'intravenous', 'intranasal', 'subcutaneous', 'oral')",
+            name="route",
+        ),
+        CheckConstraint("dose_mg > 0", name="dose_positive"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(16), default="web")
+    revisions: Mapped[list[TreatmentRevision]] = relationship(
+        back_populates="treatment", order_by=lambda: TreatmentRevision.replaced_at,
+        cascade="all, delete-orphan",
+    )
+
+
+class TreatmentRevision(TreatmentFields, db.Model):
+    """The values a treatment session had before an edit, and who edited it."""
+
+    __tablename__ = "treatment_revisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    treatment_id: Mapped[int] = mapped_column(ForeignKey("treatments.id", ondelete="CASCADE"), index=True)
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    treatment: Mapped[Treatment] = relationship(back_populates="revisions")
+
+
+class AccountToken(db.Model):
+    """Single-use, expiring links (invitation, password reset). Only a hash of the token is kept."""
+
+    __tablename__ = "account_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user: Mapped[User] = relationship()
+
+
+class AuditEvent(db.Model):
+    """Append-only record of who saw or changed what (SPEC 6). Never updated or deleted by the app."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(255))

@@ -1,0 +1,139 @@
+"""The patient's pages: the daily check-in, its confirmation, and their own history."""
+import secrets
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
+from sqlalchemy import select
+
+from ..checkins import allowed_dates, save_checkin
+from ..extensions import db
+from ..instruments import DAILY_STEM, ITEM_CODES, ROUTE_LABELS, SIDE_EFFECT_KEYS, band_for
+from ..models import CheckIn, Treatment
+from ..timeutil import local_today, to_local, utcnow
+from .forms import CheckInForm
+
+bp = Blueprint("patient", __name__)
+
+
+@bp.before_request
+@login_required
+def patients_only():
+    # Staff have no check-in of their own; their patient views live under /patients.
+    if not current_user.is_patient:
+        abort(404)
+
+
+def _date_label(day: date, today: date) -> str:
+    if day == today:
+        return f"Today ({day:%a %-d %b})"
+    if day == today - timedelta(days=1):
+        return f"Yesterday ({day:%a %-d %b})"
+    return f"{day:%A %-d %b}"
+
+
+def _parse_day(text: str | None, choices: list[date]) -> date | None:
+    try:
+        day = date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    return day if day in choices else None
+
+
+@bp.route("/checkin", methods=["GET", "POST"])
+def checkin():
+    patient = current_user
+    dates = allowed_dates(patient)
+    today = dates[0]
+    form = CheckInForm()
+    form.local_date.choices = [SelectChoice(d.isoformat(), _date_label(d, today)) for d in dates]
+
+    if request.method == "GET":
+        requested = request.args.get("day")
+        day = _parse_day(requested, dates)
+        if requested and day is None:
+            return render_template("patient/checkin.html", form=form, stem=DAILY_STEM, existing=None,
+                                   date_problem=_date_problem(requested, today)), 400
+        day = day or today
+        existing = _checkin_on(patient.id, day)
+        if existing is not None:
+            for code, value in {**existing.answers(),
+                                **{f"se_{k}": v for k, v in existing.side_effects().items()}}.items():
+                if value is not None:
+                    form[code].process_data(value)
+            form.note.data = existing.note
+        form.local_date.data = day.isoformat()
+        form.submission_key.data = secrets.token_urlsafe(16)
+        return render_template("patient/checkin.html", form=form, stem=DAILY_STEM, existing=existing)
+
+    date_problem = None
+    day = _parse_day(form.local_date.data, dates)
+    if day is None:
+        date_problem = _date_problem(form.local_date.data, today)
+    if not form.validate() or date_problem:
+        if form.submission_key.data is None or len(form.submission_key.data) > 64:
+            form.submission_key.data = secrets.token_urlsafe(16)
+        return render_template("patient/checkin.html", form=form, stem=DAILY_STEM, existing=None,
+                               date_problem=date_problem), 400
+    key = (form.submission_key.data or "")[:64] or None
+    save_checkin(
+        patient, day,
+        {code: form[code].data for code in ITEM_CODES},
+        {k: form[f"se_{k}"].data for k in SIDE_EFFECT_KEYS},
+        (form.note.data or "").strip() or None,
+        submission_key=key,
+    )
+    db.session.commit()
+    return redirect(url_for("patient.checkin_done", day=day.isoformat()), code=303)
+
+
+def _date_problem(text: str | None, today: date) -> str:
+    try:
+        day = date.fromisoformat(text or "")
+    except ValueError:
+        return "That is not a valid date."
+    if day > today:
+        return "You cannot check in for a future date."
+    return "Check-ins can be entered for today and the previous 3 days only."
+
+
+def _checkin_on(patient_id: int, day: date) -> CheckIn | None:
+    return db.session.scalar(select(CheckIn).where(CheckIn.patient_id == patient_id, CheckIn.local_date == day))
+
+
+@bp.get("/checkin/<day>/done")
+def checkin_done(day: str):
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        abort(404)
+    checkin = _checkin_on(current_user.id, parsed)
+    if checkin is None:
+        abort(404)
+    return render_template("patient/checkin_done.html", checkin=checkin, band=band_for(checkin.total),
+                           today=local_today(current_user.timezone))
+
+
+@bp.get("/me")
+def home():
+    patient = current_user
+    today = local_today(patient.timezone)
+    checkins = db.session.scalars(
+        select(CheckIn).where(CheckIn.patient_id == patient.id, CheckIn.local_date > today - timedelta(days=30))
+        .order_by(CheckIn.local_date.desc())
+    ).all()
+    treatments = db.session.scalars(
+        select(Treatment).where(Treatment.patient_id == patient.id).order_by(Treatment.administered_at.desc())
+    ).all()
+    now = utcnow()
+    sessions = [
+        {"when": to_local(t.administered_at, patient.timezone), "route": ROUTE_LABELS[t.route],
+         "planned": t.administered_at > now}
+        for t in treatments
+    ]
+    return render_template(
+        "patient/home.html", checkins=checkins, band_for=band_for, today=today,
+        checked_in_today=any(c.local_date == today for c in checkins),
+        planned=[s for s in sessions if s["planned"]][::-1], past=[s for s in sessions if not s["planned"]],
+    )

@@ -1,0 +1,160 @@
+"""Fixtures: a real database per test (SQLite file, or the PostgreSQL server when
+TEST_DATABASE_URL is set), migrated with the project's own Alembic migrations, and three
+standing kinds of user in the spirit of Healthchecks.io: someone with access, a teammate,
+and someone with none who must get a 404 everywhere."""
+import email
+import email.policy
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from monitor import create_app, timeutil
+from monitor.extensions import db
+from monitor.models import Role, User
+from monitor.passwords import hash_password
+
+PASSWORD = "correct horse battery staple"
+# Hashing is deliberately slow; hash the shared test password once per run.
+PASSWORD_HASH = hash_password(PASSWORD)
+# Thursday 26 November 2026, 15:00 UTC = 10:00 in New York.
+NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def _migrate(url: str) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """Migrate once per run; each test then gets a copy (SQLite) or emptied tables (PostgreSQL)."""
+    if POSTGRES_URL:
+        url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+        engine = create_engine(url)
+        with engine.connect() as conn:  # fail loudly, never skip, when the server is unreachable
+            conn.execute(text("select 1"))
+        engine.dispose()
+        _migrate(url)
+        return url
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [t for (t,) in conn.execute(text(
+            "select tablename from pg_tables where schemaname = current_schema() and tablename <> 'alembic_version'"))]
+        if tables:
+            conn.execute(text("truncate " + ", ".join(f'"{t}"' for t in tables) + " restart identity cascade"))
+    engine.dispose()
+
+
+@pytest.fixture
+def db_url(database_template, tmp_path):
+    if POSTGRES_URL:
+        _empty_postgres(database_template)
+        return database_template
+    path = tmp_path / "monitor.db"
+    shutil.copy(database_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def frozen_clock():
+    timeutil.freeze(NOW)
+    yield NOW
+    timeutil.freeze(None)
+
+
+@pytest.fixture
+def app(db_url, tmp_path, frozen_clock):
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "WTF_CSRF_ENABLED": False,
+        "MAIL_FILE_DIR": str(tmp_path / "mail"),
+    })
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def make_user(role: str | Role, email: str, *, first_name: str = "", last_name: str = "",
+              timezone: str = "America/New_York", providers=(), password: bool = True) -> User:
+    user = User(
+        email=email, role=Role(role).value, first_name=first_name, last_name=last_name,
+        timezone=timezone, password_hash=PASSWORD_HASH if password else None,
+    )
+    user.providers = list(providers)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def users(app):
+    """admin; provider_a with patient_a; provider_b with patient_b. Nobody else sees anyone."""
+    admin = make_user("admin", "admin@clinic.test", first_name="Ada", last_name="Admin")
+    provider_a = make_user("provider", "pa@clinic.test", first_name="Paula", last_name="Avery")
+    provider_b = make_user("provider", "pb@clinic.test", first_name="Peter", last_name="Brook")
+    patient_a = make_user("patient", "alice@example.test", first_name="Alice", last_name="Archer",
+                          providers=[provider_a])
+    patient_b = make_user("patient", "bob@example.test", first_name="Bob", last_name="Baker",
+                          timezone="Europe/London", providers=[provider_b])
+
+    class Users:
+        pass
+
+    u = Users()
+    u.admin, u.provider_a, u.provider_b, u.patient_a, u.patient_b = admin, provider_a, provider_b, patient_a, patient_b
+    return u
+
+
+def login(client, user: User, password: str = PASSWORD):
+    response = client.post("/login", data={"email": user.email, "password": password})
+    assert response.status_code == 302, f"login as {user.email} failed"
+    return response
+
+
+@pytest.fixture
+def login_as(client):
+    def _login(user):
+        login(client, user)
+        return client
+    return _login
+
+
+def read_outbox(app) -> list[email.message.EmailMessage]:
+    """Every message the file transport wrote, oldest first."""
+    directory = Path(app.config["MAIL_FILE_DIR"])
+    if not directory.exists():
+        return []
+    files = sorted(directory.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]
+
+
+def message_text(msg) -> str:
+    return msg.get_body(preferencelist=("plain",)).get_content()
