@@ -25,9 +25,11 @@ def set_password(user: User, password: str) -> None:
     user.session_epoch = (user.session_epoch or 0) + 1
 
 
-def _absolute(endpoint: str, **values) -> str:
-    """Links in emails use BASE_URL: the request's Host header is attacker-controlled."""
-    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+def absolute_url(endpoint: str, **values) -> str:
+    """Links in emails are built on BASE_URL, never on the request's Host header (which an
+    attacker controls), and work the same from a web request or the command line."""
+    with current_app.test_request_context("/", base_url=current_app.config["BASE_URL"]):
+        return url_for(endpoint, _external=True, **values)
 
 
 def send_invitation(user: User) -> None:
@@ -38,7 +40,7 @@ def send_invitation(user: User) -> None:
     db.session.commit()
     mail.send_template(
         "invitation", user.email,
-        first_name=user.first_name, link=_absolute("auth.accept_invitation", token=raw),
+        first_name=user.first_name, link=absolute_url("auth.accept_invitation", token=raw),
         hours=current_app.config["INVITATION_TTL_HOURS"],
     )
 
@@ -51,7 +53,7 @@ def send_password_reset(user: User) -> None:
     db.session.commit()
     mail.send_template(
         "password_reset", user.email,
-        first_name=user.first_name, link=_absolute("auth.reset_password", token=raw), minutes=minutes,
+        first_name=user.first_name, link=absolute_url("auth.reset_password", token=raw), minutes=minutes,
     )
 
 

@@ -9,7 +9,10 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
+import email_validator
 import pytest
+from flask import g
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from monitor import create_app, timeutil
@@ -24,6 +27,9 @@ PASSWORD_HASH = hash_password(PASSWORD)
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+# Test addresses use the reserved .test domain, which email-validator refuses outside tests.
+email_validator.TEST_ENVIRONMENT = True
 
 
 def _migrate(url: str) -> None:
@@ -78,6 +84,17 @@ def frozen_clock():
     timeutil.freeze(None)
 
 
+class FreshRequestClient(FlaskClient):
+    """Test requests run inside the fixture's app context, so they would share `g` (and the
+    user Flask-Login caches there) and the database session with each other. Give every
+    request what production gives it: no cached user, no open transaction, nothing stale."""
+
+    def open(self, *args, **kwargs):
+        g.__dict__.clear()
+        db.session.rollback()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(db_url, tmp_path, frozen_clock):
     app = create_app({
@@ -86,6 +103,7 @@ def app(db_url, tmp_path, frozen_clock):
         "WTF_CSRF_ENABLED": False,
         "MAIL_FILE_DIR": str(tmp_path / "mail"),
     })
+    app.test_client_class = FreshRequestClient
     with app.app_context():
         yield app
         db.session.remove()

@@ -1,0 +1,208 @@
+"""Sign in and out, password reset and invitation links (SPEC 6)."""
+import re
+from datetime import timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from monitor import timeutil
+from monitor.accounts import send_invitation
+from monitor.extensions import db
+from monitor.models import AuditEvent, User
+from monitor.passwords import verify_password
+from tests.conftest import NOW, PASSWORD, login, make_user, message_text, read_outbox
+
+NEW_PASSWORD = "a brand new long passphrase"
+
+
+def actions():
+    return [e.action for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+
+
+def link_path(msg) -> str:
+    url = re.search(r"http://localhost(/\S+)", message_text(msg)).group(1)
+    return url
+
+
+def test_login_page_renders_with_labels(client):
+    html = client.get("/login").get_data(as_text=True)
+    assert '<label for="email">Email</label>' in html
+    assert '<label for="password">Password</label>' in html
+
+
+def test_login_and_logout(client, users):
+    r = client.post("/login", data={"email": "ALICE@example.test ", "password": PASSWORD})
+    assert r.status_code == 302
+    assert client.get("/checkin").status_code == 200
+    r = client.post("/logout")
+    assert r.status_code == 302
+    assert client.get("/checkin").status_code == 302
+    assert actions() == ["login", "logout"]
+
+
+def test_logout_is_post_only(client, users):
+    login(client, users.patient_a)
+    assert client.get("/logout").status_code == 405
+    assert client.get("/checkin").status_code == 200
+
+
+@pytest.mark.parametrize("email, password", [
+    ("alice@example.test", "wrong password here"),
+    ("nobody@example.test", PASSWORD),
+])
+def test_failed_login_gives_one_generic_message_and_is_audited(client, users, email, password):
+    r = client.post("/login", data={"email": email, "password": password})
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "Email or password is incorrect." in html
+    assert "no account" not in html.lower()
+    assert client.get("/checkin").status_code == 302
+    assert actions() == ["login.failed"]
+
+
+def test_deactivated_account_cannot_sign_in(client, users):
+    users.patient_a.active = False
+    db.session.commit()
+    r = client.post("/login", data={"email": users.patient_a.email, "password": PASSWORD})
+    assert "Email or password is incorrect." in r.get_data(as_text=True)
+
+
+def test_passwords_are_stored_as_argon2id(app):
+    from monitor.passwords import hash_password
+    stored = hash_password("some long passphrase")
+    assert stored.startswith("$argon2id$")
+    assert verify_password(stored, "some long passphrase")
+    assert not verify_password(stored, "other")
+    assert not verify_password(None, "anything")
+
+
+def test_outdated_hash_parameters_are_upgraded_at_login(client, users):
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    users.patient_a.password_hash = weak
+    db.session.commit()
+    login(client, users.patient_a)
+    db.session.refresh(users.patient_a)
+    assert users.patient_a.password_hash != weak
+    assert verify_password(users.patient_a.password_hash, PASSWORD)
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("/me", "/me"),
+    ("https://evil.example/", "/"),
+    ("//evil.example/", "/"),
+    ("/\\evil.example", "/"),
+    ("javascript:alert(1)", "/"),
+])
+def test_next_only_redirects_within_the_site(client, users, target, expected):
+    r = client.post("/login", query_string={"next": target},
+                    data={"email": users.patient_a.email, "password": PASSWORD})
+    assert r.headers["Location"] == expected
+
+
+def test_password_reset_round_trip(client, app, users):
+    r = client.post("/account/reset", data={"email": users.patient_a.email})
+    assert r.status_code == 302
+    [msg] = read_outbox(app)
+    assert msg["To"] == users.patient_a.email
+    assert msg["Subject"] == "Reset your password"
+    assert msg.get_body(preferencelist=("html",)) is not None
+    path = link_path(msg)
+    assert client.get(path).status_code == 200
+    r = client.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert r.status_code == 302
+    db.session.refresh(users.patient_a)
+    assert verify_password(users.patient_a.password_hash, NEW_PASSWORD)
+    # Single use: the same link no longer works.
+    assert client.get(path).status_code == 404
+    assert client.post(path, data={"password": "yet another passphrase", "confirm": "yet another passphrase"}).status_code == 404
+
+
+def test_reset_for_unknown_email_says_the_same_and_sends_nothing(client, app, users):
+    known = client.post("/account/reset", data={"email": users.patient_a.email}, follow_redirects=True)
+    unknown = client.post("/account/reset", data={"email": "nobody@example.test"}, follow_redirects=True)
+    text = "If that address has an account, we have emailed it a link"
+    assert text in known.get_data(as_text=True) and text in unknown.get_data(as_text=True)
+    assert len(read_outbox(app)) == 1
+
+
+def test_reset_link_expires(client, app, users):
+    client.post("/account/reset", data={"email": users.patient_a.email})
+    path = link_path(read_outbox(app)[0])
+    timeutil.freeze(NOW + timedelta(minutes=61))
+    assert client.get(path).status_code == 404
+
+
+def test_a_newer_reset_link_replaces_the_older(client, app, users):
+    client.post("/account/reset", data={"email": users.patient_a.email})
+    client.post("/account/reset", data={"email": users.patient_a.email})
+    first, second = read_outbox(app)
+    assert client.get(link_path(first)).status_code == 404
+    assert client.get(link_path(second)).status_code == 200
+
+
+@pytest.mark.parametrize("password, confirm, message", [
+    ("short pass", "short pass", "Password must be at least 12 characters."),
+    ("x" * 129, "x" * 129, "at most 128 characters"),
+    (NEW_PASSWORD, NEW_PASSWORD + "!", "The two passwords do not match."),
+    ("", "", "Choose a password."),
+])
+def test_weak_or_mismatched_new_password_is_refused(client, app, users, password, confirm, message):
+    client.post("/account/reset", data={"email": users.patient_a.email})
+    path = link_path(read_outbox(app)[0])
+    r = client.post(path, data={"password": password, "confirm": confirm})
+    assert r.status_code == 200
+    assert message in r.get_data(as_text=True)
+    db.session.refresh(users.patient_a)
+    assert verify_password(users.patient_a.password_hash, PASSWORD)
+    assert client.get(path).status_code == 200  # not used up by a refused attempt
+
+
+def test_password_change_ends_other_signed_in_sessions(app, users):
+    phone, laptop = app.test_client(), app.test_client()
+    login(phone, users.patient_a)
+    login(laptop, users.patient_a)
+    laptop.post("/account/reset", data={"email": users.patient_a.email})
+    path = link_path(read_outbox(app)[0])
+    laptop.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert laptop.get("/checkin").status_code == 200
+    assert phone.get("/checkin").status_code == 302
+
+
+def test_invitation_sets_the_first_password_and_signs_in(client, app, users):
+    patient = make_user("patient", "new@example.test", first_name="Nia", password=False,
+                        providers=[users.provider_a])
+    send_invitation(patient)
+    [msg] = read_outbox(app)
+    assert msg["Subject"] == "Set up your account"
+    body = message_text(msg)
+    assert "Hello Nia" in body
+    # No health information in the email: no clinic programme, drug or condition.
+    for word in ("ketamine", "anxiety", "GAD", "treatment", "Avery"):
+        assert word.lower() not in body.lower()
+    path = link_path(msg)
+    r = client.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert r.status_code == 302
+    assert client.get("/checkin").status_code == 200
+    assert client.get(path).status_code == 404
+
+
+def test_an_invitation_link_cannot_reset_a_password(client, app, users):
+    patient = make_user("patient", "new@example.test", password=False)
+    send_invitation(patient)
+    token = link_path(read_outbox(app)[0]).rsplit("/", 1)[1]
+    assert client.get(f"/account/reset/{token}").status_code == 404
+
+
+def test_invitation_expires_after_72_hours(client, app, users):
+    patient = make_user("patient", "new@example.test", password=False)
+    send_invitation(patient)
+    path = link_path(read_outbox(app)[0])
+    timeutil.freeze(NOW + timedelta(hours=72, seconds=1))
+    assert client.get(path).status_code == 404
+
+
+def test_there_is_no_open_sign_up(client):
+    for path in ("/register", "/signup", "/account/new"):
+        assert client.get(path).status_code == 404
+    assert db.session.scalar(select(User)) is None
