@@ -55,7 +55,6 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .admin.views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .patient.views import bp as patient_bp
     from .provider.views import bp as provider_bp
@@ -63,7 +62,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(patient_bp)
     app.register_blueprint(provider_bp)
-    app.register_blueprint(admin_bp)
 
     @app.get("/")
     def index():

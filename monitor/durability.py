@@ -1,0 +1,281 @@
+"""SPEC 4, "when does the benefit wane?", as pure functions.
+
+Dates in, results out: no Flask, no SQL. Every day here is the patient's local calendar date
+(the caller converts session instants with the patient's time zone), so daylight-saving
+changes cannot shift a day. "Day d" of a session is d calendar days after its date.
+
+Read this next to SPEC.md section 4; the names are the SPEC's:
+baseline B, treatment baseline B0, reference level R, nadir N, gain G, threshold T, wane day W.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+WANED = "waned"
+HOLDING = "holding"
+NO_RESPONSE = "no-response"
+INSUFFICIENT = "insufficient-data"
+
+# A session also counts as a response when the gain is at least half the reference level
+# (a 50% reduction, the usual response criterion); SPEC 4 fixes this ratio, it is not the
+# clinic's wane fraction.
+RESPONSE_RATIO = 0.5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The clinic's thresholds, with SPEC 4's defaults."""
+
+    mcid: float = 4
+    wane_fraction: float = 0.5
+    confirm_days: int = 2
+    baseline_window: tuple[int, int] = (-3, -1)
+    nadir_window: tuple[int, int] = (1, 3)
+    treatment_baseline_days: int = 7
+    treatment_baseline_min: int = 2
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    session_date: date
+    interval_end: date          # the day before the next session, or today for the latest
+    baseline: float | None      # B
+    reference: float | None     # R
+    nadir: int | None           # N
+    nadir_day: int | None
+    gain: float | None          # G
+    responded: bool | None      # None when the data are insufficient to judge
+    threshold: float | None     # T
+    wane_day: int | None        # W
+    status: str
+    last_observed_day: int | None  # the interval's last day with a check-in
+
+    def day(self, d: int) -> date:
+        return self.session_date + timedelta(days=d)
+
+    @property
+    def wane_date(self) -> date | None:
+        return None if self.wane_day is None else self.day(self.wane_day)
+
+
+@dataclass(frozen=True)
+class PatientAnalysis:
+    treatment_baseline: float | None   # B0
+    sessions: list[SessionResult]
+    median_duration: float | None      # Kaplan-Meier median of W over responding sessions
+    responding_sessions: int
+
+    @property
+    def latest(self) -> SessionResult | None:
+        return self.sessions[-1] if self.sessions else None
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def session_days(session_dates: Iterable[date], today: date) -> list[date]:
+    """Sessions that have happened, one per local date (several on a date count as one),
+    in order. Planned sessions after today are not analysed."""
+    return sorted({d for d in session_dates if d <= today})
+
+
+def treatment_baseline(totals: Mapping[date, int], first_session: date, settings: Settings = Settings()) -> float | None:
+    """B0: mean of the daily totals on the 7 days before the first session, when at least 2 exist."""
+    values = [totals[first_session - timedelta(days=n)]
+              for n in range(1, settings.treatment_baseline_days + 1)
+              if first_session - timedelta(days=n) in totals]
+    return _mean(values) if len(values) >= settings.treatment_baseline_min else None
+
+
+def analyse_session(totals: Mapping[date, int], session_date: date, interval_end: date,
+                    b0: float | None, settings: Settings = Settings()) -> SessionResult:
+    """One session's baseline, reference, nadir, gain, response and wane day (SPEC 4)."""
+    def total_on(d: int) -> int | None:
+        return totals.get(session_date + timedelta(days=d))
+
+    last_day = (interval_end - session_date).days
+    observed = [d for d in range(0, last_day + 1) if total_on(d) is not None]
+    last_observed = observed[-1] if observed else None
+
+    lo, hi = settings.baseline_window
+    baseline = _mean([t for d in range(lo, hi + 1) if (t := total_on(d)) is not None])
+    candidates = [x for x in (baseline, b0) if x is not None]
+    reference = max(candidates) if candidates else None
+
+    lo, hi = settings.nadir_window
+    nadir = nadir_day = None
+    for d in range(lo, min(hi, last_day) + 1):
+        t = total_on(d)
+        if t is not None and (nadir is None or t < nadir):  # strict: the earliest day wins a tie
+            nadir, nadir_day = t, d
+
+    def result(status, **values):
+        base = dict(session_date=session_date, interval_end=interval_end, baseline=baseline,
+                    reference=reference, nadir=nadir, nadir_day=nadir_day, gain=None, responded=None,
+                    threshold=None, wane_day=None, last_observed_day=last_observed)
+        base.update(values)
+        return SessionResult(status=status, **base)
+
+    if reference is None or nadir is None:
+        return result(INSUFFICIENT)
+    gain = reference - nadir
+    responded = gain >= settings.mcid or (reference > 0 and gain / reference >= RESPONSE_RATIO)
+    if not responded:
+        return result(NO_RESPONSE, gain=gain, responded=False)
+    threshold = nadir + min(settings.mcid, settings.wane_fraction * gain)
+    confirm = settings.confirm_days
+    for d in range(nadir_day + 1, last_day - confirm + 2):
+        window = [total_on(d + k) for k in range(confirm)]
+        if all(t is not None and t >= threshold for t in window):
+            return result(WANED, gain=gain, responded=True, threshold=threshold, wane_day=d)
+    return result(HOLDING, gain=gain, responded=True, threshold=threshold)
+
+
+def analyse_patient(checkins: Iterable[tuple[date, int]], session_dates: Iterable[date], today: date,
+                    settings: Settings = Settings()) -> PatientAnalysis:
+    """Every session of one patient, their treatment baseline and typical benefit duration."""
+    totals = dict(checkins)
+    days = session_days(session_dates, today)
+    if not days:
+        return PatientAnalysis(None, [], None, 0)
+    b0 = treatment_baseline(totals, days[0], settings)
+    ends = [nxt - timedelta(days=1) for nxt in days[1:]] + [today]
+    sessions = [analyse_session(totals, d, end, b0, settings) for d, end in zip(days, ends)]
+    return PatientAnalysis(
+        treatment_baseline=b0,
+        sessions=sessions,
+        median_duration=km_median(km_curve(durations(sessions))),
+        responding_sessions=sum(1 for s in sessions if s.responded),
+    )
+
+
+def durations(sessions: Iterable[SessionResult]) -> list[tuple[int, bool]]:
+    """(time, event) pairs for survival analysis: waned sessions are events at W,
+    holding sessions are censored at their last observed day."""
+    pairs = []
+    for s in sessions:
+        if s.status == WANED:
+            pairs.append((s.wane_day, True))
+        elif s.status == HOLDING and s.last_observed_day is not None:
+            pairs.append((s.last_observed_day, False))
+    return pairs
+
+
+def km_curve(pairs: Iterable[tuple[int, bool]]) -> list[tuple[int, float]]:
+    """Kaplan-Meier estimate of "still holding": [(0, 1.0), (t, S(t)) at each event time].
+
+    At a time with both events and censorings, the events are counted first (the usual convention)."""
+    pairs = sorted(pairs)
+    at_risk = len(pairs)
+    survival = 1.0
+    curve = [(0, 1.0)]
+    i = 0
+    while i < len(pairs):
+        t = pairs[i][0]
+        events = censored = 0
+        while i < len(pairs) and pairs[i][0] == t:
+            events += pairs[i][1]
+            censored += not pairs[i][1]
+            i += 1
+        if events:
+            survival *= 1 - events / at_risk
+            curve.append((t, survival))
+        at_risk -= events + censored
+    return curve
+
+
+def km_median(curve: Sequence[tuple[int, float]]) -> float | None:
+    """The first time at which "still holding" falls to 50% or below; None while it has not."""
+    for t, s in curve:
+        if s <= 0.5 + 1e-12:
+            return t
+    return None
+
+
+@dataclass(frozen=True)
+class DayChange:
+    day: int
+    n: int
+    mean: float | None
+    ci_low: float | None    # 95% confidence interval of the mean (normal approximation)
+    ci_high: float | None
+
+
+@dataclass(frozen=True)
+class Cohort:
+    curve: list[tuple[int, float]]
+    median_duration: float | None
+    sessions: int
+    responding: int
+    change_by_day: list[DayChange] = field(default_factory=list)
+
+
+def change_from_reference(totals: Mapping[date, int], sessions: Iterable[SessionResult],
+                          days: range = range(-3, 15)) -> dict[int, list[float]]:
+    """Per day since session, the totals minus that session's reference level R. Days after
+    the session count only inside its interval, so the next session's effect is not mixed in."""
+    by_day: dict[int, list[float]] = {d: [] for d in days}
+    for s in sessions:
+        if s.reference is None:
+            continue
+        for d in days:
+            if d >= 0 and s.day(d) > s.interval_end:
+                break
+            t = totals.get(s.day(d))
+            if t is not None:
+                by_day[d].append(t - s.reference)
+    return by_day
+
+
+def _summarise(day: int, values: list[float]) -> DayChange:
+    n = len(values)
+    if n == 0:
+        return DayChange(day, 0, None, None, None)
+    mean = sum(values) / n
+    if n < 2:
+        return DayChange(day, 1, mean, None, None)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = 1.96 * sd / math.sqrt(n)
+    return DayChange(day, n, mean, mean - half, mean + half)
+
+
+def cohort(patients: Iterable[tuple[Mapping[date, int], PatientAnalysis]]) -> Cohort:
+    """The clinic's Kaplan-Meier curve over all responding sessions, its median, and the mean
+    change from the reference level by day since session (days -3..14)."""
+    pairs: list[tuple[int, bool]] = []
+    sessions = responding = 0
+    by_day: dict[int, list[float]] = {d: [] for d in range(-3, 15)}
+    for totals, analysis in patients:
+        pairs += durations(analysis.sessions)
+        sessions += len(analysis.sessions)
+        responding += analysis.responding_sessions
+        for d, values in change_from_reference(totals, analysis.sessions).items():
+            by_day[d] += values
+    curve = km_curve(pairs)
+    return Cohort(curve, km_median(curve), sessions, responding,
+                  [_summarise(d, v) for d, v in sorted(by_day.items())])
+
+
+def wane_expected(analysis: PatientAnalysis, today: date, cohort_median: float | None) -> date | None:
+    """The forecast for the current interval: the expected wane date when the latest session
+    responded, has not waned, and it is at most a day before the typical duration (the
+    patient's own median, else the clinic's)."""
+    latest = analysis.latest
+    median = analysis.median_duration if analysis.median_duration is not None else cohort_median
+    if latest is None or median is None or latest.status != HOLDING:
+        return None
+    if (today - latest.session_date).days >= median - 1:
+        return latest.session_date + timedelta(days=math.ceil(median))
+    return None
+
+
+def local_dates(instants: Iterable, tz_name: str) -> list[date]:
+    """Session instants (aware datetimes) as the patient's local calendar dates."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz_name)
+    return [i.astimezone(zone).date() for i in instants]

@@ -1,0 +1,56 @@
+"""The patient's pages on a 360 px phone: no horizontal scroll, large targets, no JavaScript needed."""
+from sqlalchemy import select
+
+from monitor.extensions import db
+from monitor.models import CheckIn
+from tests.conftest import PASSWORD
+
+OPTION = "label:has(input[name='{name}'][value='{value}'])"
+
+
+def sign_in(page, base, user):
+    page.goto(base + "/login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_checkin_works_without_javascript_at_360px(live_server, phone, users):
+    sign_in(phone, live_server, users.patient_a)
+    phone.goto(live_server + "/checkin")
+    for i, value in enumerate([3, 2, 2, 1, 1, 0, 2], start=1):
+        phone.locator(OPTION.format(name=f"q{i}", value=value)).click()
+    phone.get_by_text("Side effects (optional)").click()  # a <details>: opens without JavaScript
+    phone.get_by_role("group", name="Nausea or vomiting").get_by_text("Mild").click()
+    phone.get_by_label("Anything else you want to note (optional)").fill("slept badly")
+    phone.get_by_role("button", name="Send check-in").click()
+    assert "Thank you, your check-in is saved" in phone.content()
+    assert phone.locator(".total").inner_text().startswith("11")
+    db.session.rollback()
+    stored = db.session.scalar(select(CheckIn))
+    assert (stored.total, stored.se_nausea, stored.note) == (11, 1, "slept badly")
+
+
+def _layout(page):
+    return page.evaluate("""() => ({
+        scrollWidth: document.documentElement.scrollWidth,
+        clientWidth: document.documentElement.clientWidth,
+        smallTargets: [...document.querySelectorAll('.options label, button, .button, input:not([type=radio]):not([type=hidden]), select, textarea')]
+            .filter(el => el.offsetParent !== null)
+            .map(el => el.getBoundingClientRect())
+            .filter(r => r.height < 44).length,
+    })""")
+
+
+def test_patient_pages_fit_360px_with_large_targets(live_server, measuring_phone, users):
+    page = measuring_phone
+    sign_in(page, live_server, users.patient_a)
+    for path in ("/checkin", "/me"):
+        page.goto(live_server + path)
+        layout = _layout(page)
+        assert layout["scrollWidth"] <= 360, f"{path} scrolls sideways: {layout}"
+        assert layout["smallTargets"] == 0, f"{path} has targets under 44px: {layout}"
+        assert "This app is not monitored 24/7" in page.inner_text("footer")
+    page.goto(live_server + "/checkin")
+    page.locator("details.side-effects summary").click()
+    assert _layout(page)["scrollWidth"] <= 360
