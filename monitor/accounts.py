@@ -11,6 +11,9 @@ from .models import Role, User
 from .passwords import hash_password
 
 
+ROLES = [r.value for r in Role]
+
+
 def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
@@ -57,4 +60,14 @@ def send_password_reset(user: User) -> None:
     )
 
 
-ROLES = [r.value for r in Role]
+def enrol_patient(email: str, first_name: str, last_name: str, timezone: str,
+                  providers: list[User], *, actor: User) -> User:
+    """Create a patient account without a password on these providers' panels. Caller commits."""
+    patient = User(email=normalise_email(email), role=Role.PATIENT.value, first_name=first_name.strip(),
+                   last_name=last_name.strip(), timezone=timezone, password_hash=None)
+    with db.session.begin_nested():
+        db.session.add(patient)
+        patient.providers = providers
+    record("patient.enrolled", target_type="patient", target_id=patient.id, actor=actor,
+           detail="providers: " + ", ".join(str(p.id) for p in providers))
+    return patient

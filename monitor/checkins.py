@@ -52,10 +52,10 @@ def save_checkin(patient: User, local_date: date, answers: dict[str, int],
     )
     if existing is None:
         checkin = CheckIn(patient_id=patient.id, **values)
-        db.session.add(checkin)
         try:
+            # Added inside the savepoint: begin_nested() flushes pending objects before it starts.
             with db.session.begin_nested():
-                db.session.flush()
+                db.session.add(checkin)
         except IntegrityError:
             # A concurrent request stored this date first: replace that one instead.
             existing = db.session.scalar(

@@ -1,13 +1,218 @@
-from flask import Blueprint
+"""Staff pages: the panel, enrolling patients, a patient's record, and treatment sessions.
+
+Every patient is looked up through access.patient_or_404, and every view or change of a
+patient's data is audited (SPEC 6)."""
+import logging
+import secrets
+from datetime import timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from wtforms.fields.choices import SelectChoice
+
+from .. import treatments
+from ..access import patient_or_404
+from ..accounts import enrol_patient, find_by_email, send_invitation
+from ..audit import record
+from ..clinic import get_clinic
+from ..extensions import db
+from ..instruments import ITEMS, ROUTE_LABELS, SIDE_EFFECTS, SEVERE_SIDE_EFFECT, band_for
+from ..models import CheckIn, CheckInRevision, Role, User
+from ..panel import panel_rows
+from ..timeutil import local_today, timezone_choices, to_local, utcnow
+from .forms import EnrolForm, SessionForm
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("provider", __name__)
+
+CHECKIN_DAYS = 90
+DUPLICATE_EMAIL = "That email address already has an account."
+
+
+@bp.before_request
+@login_required
+def staff_only():
+    # Patients have no staff pages: answer as if the address did not exist.
+    if not current_user.is_staff:
+        record("access.refused", detail=f"{request.method} {request.path}")
+        db.session.commit()
+        abort(404)
 
 
 @bp.get("/patients")
 def panel():
-    return "todo"
+    rows = panel_rows(current_user)
+    page = render_template("provider/panel.html", rows=rows)
+    # Commit after rendering: a commit expires every loaded row, and reloading them one by one
+    # would cost a query per patient.
+    record("panel.viewed", detail=f"{len(rows)} patients")
+    db.session.commit()
+    return page
 
 
-@bp.get("/patients/new")
+# --- Enrolment.
+
+def _provider_choices() -> list[SelectChoice]:
+    providers = db.session.scalars(
+        select(User).where(User.role == Role.PROVIDER.value, User.active.is_(True))
+        .order_by(User.last_name, User.first_name)
+    ).all()
+    return [SelectChoice(p.id, f"{p.display_name} ({p.email})") for p in providers]
+
+
+def _invite(patient: User) -> bool:
+    try:
+        send_invitation(patient)
+    except OSError:  # SMTP refused or unreachable; the account exists, the link can be resent
+        log.exception("invitation email for user %s not sent", patient.id)
+        return False
+    return True
+
+
+@bp.route("/patients/new", methods=["GET", "POST"])
 def enrol():
-    return "todo"
+    clinic = get_clinic()
+    form = EnrolForm()
+    form.timezone.choices = [SelectChoice(zone) for zone in timezone_choices()]
+    if current_user.is_admin:
+        form.providers.choices = _provider_choices()
+    else:
+        del form.providers
+    if request.method == "GET":
+        form.timezone.data = clinic.timezone
+        return render_template("provider/enrol.html", form=form)
+
+    valid = form.validate()
+    if not form.email.errors and find_by_email(form.email.data) is not None:
+        form.email.errors.append(DUPLICATE_EMAIL)
+        valid = False
+    if not valid:
+        return render_template("provider/enrol.html", form=form), 400
+    if current_user.is_admin:
+        providers = db.session.scalars(select(User).where(User.id.in_(form.providers.data))).all()
+    else:
+        providers = [current_user._get_current_object()]
+    try:
+        patient = enrol_patient(form.email.data, form.first_name.data, form.last_name.data,
+                                form.timezone.data, providers, actor=current_user)
+    except IntegrityError:  # another request enrolled this address a moment ago
+        db.session.rollback()
+        form.email.errors.append(DUPLICATE_EMAIL)
+        return render_template("provider/enrol.html", form=form), 400
+    db.session.commit()
+    if _invite(patient):
+        flash(f"{patient.display_name} is enrolled. We emailed them a link to set up their account.", "info")
+    else:
+        flash(f"{patient.display_name} is enrolled, but the invitation email could not be sent. "
+              "Try “Resend invitation” later.", "error")
+    return redirect(url_for("provider.patient", patient_id=patient.id), code=303)
+
+
+@bp.post("/patients/<int:patient_id>/invite")
+def invite(patient_id: int):
+    patient = patient_or_404(current_user, patient_id)
+    if patient.has_password:
+        flash("This patient has already set up their account. They can reset a forgotten password "
+              "from the sign-in page.", "error")
+        return redirect(url_for("provider.patient", patient_id=patient.id), code=303)
+    record("patient.invitation_resent", target_type="patient", target_id=patient.id)
+    db.session.commit()
+    if _invite(patient):
+        flash(f"We emailed a new invitation link to {patient.email}. Earlier links no longer work.", "info")
+    else:
+        flash("The invitation email could not be sent. Please try again later.", "error")
+    return redirect(url_for("provider.patient", patient_id=patient.id), code=303)
+
+
+# --- The patient's record.
+
+def _checkins(patient: User, show_all: bool) -> list[tuple[CheckIn, bool]]:
+    revised = exists().where(CheckInRevision.checkin_id == CheckIn.id)
+    query = select(CheckIn, revised.label("revised")).where(CheckIn.patient_id == patient.id)
+    if not show_all:
+        since = local_today(patient.timezone) - timedelta(days=CHECKIN_DAYS - 1)
+        query = query.where(CheckIn.local_date >= since)
+    return [(c, bool(r)) for c, r in db.session.execute(query.order_by(CheckIn.local_date.desc())).all()]
+
+
+@bp.get("/patients/<int:patient_id>")
+def patient(patient_id: int):
+    patient = patient_or_404(current_user, patient_id)
+    clinic = get_clinic()
+    show_all = request.args.get("checkins") == "all"
+    sessions = treatments.treatments_for(patient)
+    checkins = _checkins(patient, show_all)
+    page = render_template(
+        "provider/patient.html", patient=patient, sessions=sessions, checkins=checkins, show_all=show_all,
+        checkin_days=CHECKIN_DAYS, now=utcnow(), tz=clinic.timezone, to_local=to_local, band_for=band_for,
+        route_labels=ROUTE_LABELS, items=ITEMS, side_effects=SIDE_EFFECTS, severe=SEVERE_SIDE_EFFECT,
+        format_dose=treatments.format_dose,
+    )
+    record("patient.viewed", target_type="patient", target_id=patient.id)
+    db.session.commit()
+    return page
+
+
+@bp.get("/patients/<int:patient_id>/sessions")
+def sessions(patient_id: int):
+    # The sessions are listed in full on the patient's page.
+    patient = patient_or_404(current_user, patient_id)
+    return redirect(url_for("provider.patient", patient_id=patient.id, _anchor="sessions"))
+
+
+# --- Treatment sessions.
+
+@bp.route("/patients/<int:patient_id>/sessions/new", methods=["GET", "POST"])
+def new_session(patient_id: int):
+    patient = patient_or_404(current_user, patient_id)
+    clinic = get_clinic()
+    form = SessionForm(clinic_timezone=clinic.timezone)
+    if request.method == "GET":
+        form.submission_key.data = secrets.token_urlsafe(16)
+        return render_template("provider/session_form.html", form=form, patient=patient, treatment=None)
+    if not form.validate():
+        if not form.submission_key.data or len(form.submission_key.data) > 64:
+            form.submission_key.data = secrets.token_urlsafe(16)
+        return render_template("provider/session_form.html", form=form, patient=patient, treatment=None), 400
+    result = treatments.record_treatment(
+        patient, form.values(), recorded_by=current_user._get_current_object(),
+        submission_key=(form.submission_key.data or "")[:64] or None,
+    )
+    db.session.commit()
+    flash("The treatment session is recorded.", "info")
+    return redirect(url_for("provider.patient", patient_id=patient.id, _anchor=f"treatment-{result.treatment.id}"),
+                    code=303)
+
+
+@bp.route("/patients/<int:patient_id>/sessions/<int:treatment_id>/edit", methods=["GET", "POST"])
+def edit_session(patient_id: int, treatment_id: int):
+    patient = patient_or_404(current_user, patient_id)
+    treatment = treatments.find_treatment(patient, treatment_id, for_update=request.method == "POST")
+    if treatment is None:
+        record("access.refused", target_type="treatment", target_id=treatment_id)
+        db.session.commit()
+        abort(404)
+    clinic = get_clinic()
+    form = SessionForm(clinic_timezone=clinic.timezone)
+    del form.submission_key  # saving the same values twice changes nothing
+    context = dict(patient=patient, treatment=treatment, revisions=treatments.revisions_of(treatment),
+                   tz=clinic.timezone, to_local=to_local, route_labels=ROUTE_LABELS,
+                   format_dose=treatments.format_dose)
+    if request.method == "GET":
+        form.fill_from(treatment, to_local(treatment.administered_at, clinic.timezone))
+        page = render_template("provider/session_form.html", form=form, **context)
+        record("treatment.viewed", target_type="treatment", target_id=treatment.id)
+        db.session.commit()
+        return page
+    if not form.validate():
+        db.session.rollback()  # release the row lock
+        return render_template("provider/session_form.html", form=form, **context), 400
+    result = treatments.update_treatment(treatment, form.values(), edited_by=current_user._get_current_object())
+    db.session.commit()
+    flash("The treatment session is updated; the earlier values are kept." if result.outcome == "updated"
+          else "Nothing was changed.", "info")
+    return redirect(url_for("provider.patient", patient_id=patient.id, _anchor=f"treatment-{treatment.id}"),
+                    code=303)
