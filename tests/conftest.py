@@ -9,7 +9,9 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
+import argon2
 import email_validator
+from argon2 import PasswordHasher
 import pytest
 from flask import g
 from flask.testing import FlaskClient
@@ -18,7 +20,12 @@ from sqlalchemy import create_engine, text
 from monitor import create_app, timeutil
 from monitor.extensions import db
 from monitor.models import Role, User
+from monitor import passwords
 from monitor.passwords import hash_password
+
+# Production hashing costs ~170 ms a login here; tests use argon2-cffi's profile made for tests.
+# test_auth checks the production parameters and rehashing with the real hasher.
+passwords.use_hasher(PasswordHasher.from_parameters(argon2.profiles.CHEAPEST))
 
 PASSWORD = "correct horse battery staple"
 # Hashing is deliberately slow; hash the shared test password once per run.

@@ -2,11 +2,12 @@
 import re
 from datetime import timedelta
 
+import argon2
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from monitor import timeutil
+from monitor import passwords, timeutil
 from monitor.accounts import send_invitation
 from monitor.extensions import db
 from monitor.models import AuditEvent, User
@@ -68,16 +69,23 @@ def test_deactivated_account_cannot_sign_in(client, users):
     assert "Email or password is incorrect." in r.get_data(as_text=True)
 
 
-def test_passwords_are_stored_as_argon2id(app):
-    from monitor.passwords import hash_password
-    stored = hash_password("some long passphrase")
-    assert stored.startswith("$argon2id$")
+@pytest.fixture
+def production_hasher(monkeypatch):
+    monkeypatch.setattr(passwords, "_hasher", passwords.DEFAULT_HASHER)
+
+
+def test_passwords_are_stored_as_argon2id_at_or_above_owasp_parameters(production_hasher):
+    stored = passwords.hash_password("some long passphrase")
+    params = argon2.extract_parameters(stored)
+    assert params.type is argon2.Type.ID
+    # OWASP: at least m = 19 MiB, t = 2, p = 1.
+    assert params.memory_cost >= 19 * 1024 and params.time_cost >= 2 and params.parallelism >= 1
     assert verify_password(stored, "some long passphrase")
     assert not verify_password(stored, "other")
     assert not verify_password(None, "anything")
 
 
-def test_outdated_hash_parameters_are_upgraded_at_login(client, users):
+def test_outdated_hash_parameters_are_upgraded_at_login(client, users, production_hasher):
     weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
     users.patient_a.password_hash = weak
     db.session.commit()
