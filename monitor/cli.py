@@ -1,2 +1,216 @@
-def init_app(app):
-    pass
+"""Command-line tools: `flask --app monitor <command>`. Each command parses its arguments,
+calls a function that does the work, and prints the outcome; problems go to stderr with a
+non-zero exit status and nothing stored."""
+import os
+import sys
+from typing import NoReturn
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+from sqlalchemy import select
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
+
+from . import demo, imports
+from .accounts import ROLES, find_by_email, normalise_email
+from .audit import record
+from .clinic import get_clinic
+from .extensions import db
+from .models import Role, User
+from .passwords import hash_password, password_problem
+from .timeutil import is_valid_timezone
+
+NAME_MAX_LENGTH = 80  # User.first_name / last_name
+
+
+def init_app(app) -> None:
+    app.cli.add_command(create_user_command)
+    app.cli.add_command(import_checkins_command)
+    app.cli.add_command(import_sessions_command)
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(demo_command)
+
+
+def _fail(problems: list) -> NoReturn:
+    """Print every problem to stderr and exit with status 1."""
+    for problem in problems:
+        click.echo(f"Error: {problem}", err=True)
+    raise click.exceptions.Exit(1)
+
+
+# --- create-user ---------------------------------------------------------------------------
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--role", required=True, metavar="ROLE", help="patient, provider or admin.")
+@click.option("--provider", "provider_emails", multiple=True, metavar="EMAIL",
+              help="A patient's provider (repeat for several).")
+@click.option("--tz", "tz", default=None, metavar="ZONE",
+              help="IANA time zone, e.g. America/Chicago. Default: the clinic's.")
+@click.option("--first-name", default="", help="First name.")
+@click.option("--last-name", default="", help="Last name.")
+def create_user_command(email, role, provider_emails, tz, first_name, last_name):
+    """Create an account with a password.
+
+    The password is prompted for on a terminal; otherwise it is read from standard input:
+    the first line is the password, and a second line, if given, must repeat it."""
+    role = role.strip().lower()
+    tz = tz if tz is not None else get_clinic().timezone
+    email, providers, problems = _check_new_account(email, role, provider_emails, tz, first_name, last_name)
+    if problems:
+        _fail(problems)  # before asking for a password that would be thrown away
+    password = _read_password()
+    if problem := password_problem(password):
+        _fail([problem])
+    user = User(email=email, role=role, timezone=tz, first_name=first_name.strip(),
+                last_name=last_name.strip(), password_hash=hash_password(password))
+    user.providers = providers
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()  # created by someone else since the check above
+        _fail([f"an account with the email {email} already exists"])
+    record("account.created", target_type="user", target_id=user.id, detail=f"{role}, from the command line")
+    db.session.commit()
+    click.echo(f"Created {role} account {email} (id {user.id}).")
+
+
+def _check_new_account(email: str, role: str, provider_emails: tuple[str, ...], tz: str,
+                       first_name: str, last_name: str) -> tuple[str, list[User], list[str]]:
+    """The normalised email, the providers to assign, and every problem with the arguments."""
+    problems = []
+    email = normalise_email(email)
+    if find_by_email(email) is not None:
+        problems.append(f"an account with the email {email} already exists")
+    else:
+        try:
+            validate_email(email, check_deliverability=False)
+        except EmailNotValidError as error:
+            problems.append(f"'{email}' is not a valid email address: {error}")
+    if role not in ROLES:
+        problems.append(f"unknown role '{role}'; use one of {', '.join(ROLES)}")
+    if provider_emails and role != Role.PATIENT.value:
+        problems.append("--provider is only for patient accounts")
+    providers = []
+    for provider_email in dict.fromkeys(normalise_email(e) for e in provider_emails):
+        provider = find_by_email(provider_email)
+        if provider is None:
+            problems.append(f"--provider {provider_email}: no account has this email")
+        elif not provider.is_staff:
+            problems.append(f"--provider {provider_email}: this is a patient account, "
+                            "not a provider's or an admin's")
+        else:
+            providers.append(provider)
+    if not is_valid_timezone(tz):
+        problems.append(f"unknown time zone '{tz}'; use an IANA name such as America/New_York")
+    for option, value in (("--first-name", first_name), ("--last-name", last_name)):
+        if len(value.strip()) > NAME_MAX_LENGTH:
+            problems.append(f"{option} is too long (at most {NAME_MAX_LENGTH} characters)")
+    return email, providers, problems
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _read_password() -> str:
+    if _stdin_is_terminal():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    # Scripts pipe the password in, so that it never appears in the process list.
+    lines = sys.stdin.read().splitlines()
+    while lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        _fail(["no password on standard input (give it on the first line)"])
+    if len(lines) > 2:
+        _fail(["standard input has more than two lines; give the password, and optionally "
+               "repeat it on a second line"])
+    if len(lines) == 2 and lines[0] != lines[1]:
+        _fail(["the two password lines on standard input do not match"])
+    return lines[0]
+
+
+# --- import-checkins, import-sessions ------------------------------------------------------
+
+@click.command("import-checkins", short_help="Import daily check-ins from a CSV file.")
+@click.argument("file", type=click.Path())
+def import_checkins_command(file):
+    """Import daily check-ins from a CSV file (SPEC 7); all rows or none.
+
+    Header: patient_email,date,q1,...,q7 then optionally se_dissociation, se_dizziness,
+    se_nausea, se_headache, se_drowsiness, se_bladder, se_vision, note. A date that already has
+    a check-in is replaced; the earlier version is kept in its history."""
+    _run_import(imports.import_checkins, file)
+
+
+@click.command("import-sessions", short_help="Import treatment sessions from a CSV file.")
+@click.argument("file", type=click.Path())
+def import_sessions_command(file):
+    """Import treatment sessions from a CSV file (SPEC 7); all rows or none.
+
+    Header: patient_email,datetime,route,dose_mg then optionally notes. A datetime without a
+    UTC offset is in the clinic's time zone."""
+    _run_import(imports.import_sessions, file)
+
+
+def _run_import(import_function, path: str) -> None:
+    try:
+        stream = imports.read_csv_file(path)
+    except imports.UnreadableFile as error:
+        _fail([error])
+    outcome = import_function(stream)
+    if not outcome.ok:
+        for problem in outcome.problems:
+            click.echo(str(problem), err=True)
+        count = len(outcome.problems)
+        click.echo(f"Nothing was imported: {count} problem{'' if count == 1 else 's'}.", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(outcome.summary.message())
+
+
+# --- seed-demo -----------------------------------------------------------------------------
+
+@click.command("seed-demo", short_help="Fill an empty database with a demo clinic.")
+def seed_demo_command():
+    """Fill an empty database with a demo clinic: 90 days of made-up patients and sessions."""
+    try:
+        summary = demo.seed_demo()
+    except demo.DemoRefused as error:
+        _fail([error])
+    _print_demo_summary(summary)
+
+
+def _print_demo_summary(summary) -> None:
+    click.echo(f"Created {summary.clinic_name}: {sum(a.role == 'patient' for a in summary.accounts)} patients, "
+               f"{summary.checkins} check-ins, {summary.sessions} treatment sessions "
+               f"({summary.planned_sessions} planned).")
+    click.echo(f"Every demo account's password is: {summary.password}")
+    click.echo("(Demo data only. Never use this database for real patients.)")
+    width = max(len(a.email) for a in summary.accounts)
+    for a in summary.accounts:
+        about = f"  ({a.about})" if a.about else ""
+        click.echo(f"  {a.role:<9} {a.email:<{width}}  {a.name}{about}")
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+@click.command("demo", short_help="Migrate, seed the demo clinic if empty, and serve it.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def demo_command(host, port):
+    """The README's one-line start: the embedded SQLite database under instance/, migrated,
+    filled with the demo clinic when it has no accounts yet, served by Flask's server."""
+    if os.environ.get("DATABASE_URL"):
+        # Never put made-up patients into a real clinic's database.
+        _fail(["the demo runs only on the embedded SQLite database; unset DATABASE_URL"])
+    upgrade()
+    if db.session.scalar(select(User.id).limit(1)) is None:
+        _print_demo_summary(demo.seed_demo())
+    else:
+        click.echo("The database already has accounts; serving it as it is.")
+    click.echo(f"Open http://{host}:{port}/ (Ctrl+C to stop).")
+    current_app.run(host=host, port=port, debug=False, use_reloader=False)

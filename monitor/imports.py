@@ -1,0 +1,466 @@
+"""CSV import of earlier records (SPEC 7): daily check-ins and treatment sessions.
+
+An import is all or nothing: every row is checked first, every problem is reported as
+"line N: column: message" (N is the physical line in the file; the header is line 1), and
+if there is any problem nothing is written. No click here, so the web can reuse it:
+parse_*() returns rows or problems, write_*() adds the rows, import_*() does both and commits.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from . import treatments
+from .accounts import find_by_email, normalise_email
+from .audit import record
+from .checkins import save_checkin
+from .clinic import get_clinic
+from .extensions import db
+from .instruments import ITEM_CODES, ITEM_MAX, ITEM_MIN, NOTE_MAX_LENGTH, ROUTES, SIDE_EFFECT_KEYS
+from .models import Treatment, User
+from .timeutil import local_today, utcnow
+
+CHECKIN_REQUIRED = ["patient_email", "date", *ITEM_CODES]
+CHECKIN_OPTIONAL = [*(f"se_{key}" for key in SIDE_EFFECT_KEYS), "note"]
+SESSION_REQUIRED = ["patient_email", "datetime", "route", "dose_mg"]
+SESSION_OPTIONAL = ["notes"]
+
+ROUTE_KEYS = [key for key, _ in ROUTES]
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)?", re.IGNORECASE
+)
+_WHOLE_NUMBER = re.compile(r"[+-]?\d+")
+
+
+class UnreadableFile(Exception):
+    """The file cannot be read as UTF-8 CSV text at all (missing, a directory, wrong encoding)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int | None  # physical line in the file; None for the file as a whole
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        parts = [f"line {self.line}" if self.line is not None else None, self.column, self.message]
+        return ": ".join(p for p in parts if p)
+
+
+@dataclass
+class CheckInRow:
+    line: int
+    patient: User
+    local_date: date
+    answers: dict[str, int]
+    side_effects: dict[str, int | None]
+    note: str | None
+
+
+@dataclass
+class SessionRow:
+    line: int
+    patient: User
+    administered_at: datetime  # aware, UTC
+    route: str
+    dose_mg: Decimal
+    notes: str | None
+
+
+@dataclass
+class Parsed:
+    """What parse_* found: the rows to write, or the problems that stop the import."""
+
+    rows: list = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class ImportSummary:
+    noun: str  # "check-ins" or "sessions"
+    count: int
+    patients: int
+    replaced: int = 0
+
+    def message(self) -> str:
+        text = f"Imported {_count(self.count, self.noun)} for {_count(self.patients, 'patients')}"
+        if self.replaced:
+            text += (" (1 replaced an earlier entry)" if self.replaced == 1
+                     else f" ({self.replaced} replaced earlier entries)")
+        return text + "."
+
+    def audit_detail(self) -> str:
+        # Counts only: the audit log holds no health information.
+        text = f"{_count(self.count, self.noun)} for {_count(self.patients, 'patients')}"
+        return text + (f", {self.replaced} replaced" if self.replaced else "")
+
+
+def _count(n: int, plural: str) -> str:
+    return f"{n} {plural[:-1] if n == 1 else plural}"
+
+
+@dataclass
+class ImportOutcome:
+    problems: list[Problem]
+    summary: ImportSummary | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+# --- Reading the file ----------------------------------------------------------------------
+
+def decode_csv(data: bytes) -> io.StringIO:
+    """Bytes to a text stream for parse_*(). A UTF-8 byte-order mark (Excel's "CSV UTF-8") is fine."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise UnreadableFile(
+            f"line {line}: the file is not UTF-8 text (byte 0x{data[error.start]:02x}); "
+            "save it as \"CSV UTF-8\" and try again"
+        ) from None
+    # newline="": the csv module sees \r\n, \n and \r line ends as they are, and quoted cells
+    # may hold line breaks.
+    return io.StringIO(text, newline="")
+
+
+def read_csv_file(path: str | Path) -> io.StringIO:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UnreadableFile(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise UnreadableFile(f"{path}: is a directory, not a file") from None
+    except OSError as error:
+        raise UnreadableFile(f"{path}: cannot read the file ({error.strerror})") from None
+    return decode_csv(data)
+
+
+@dataclass
+class _Table:
+    columns: list[str]
+    records: list[tuple[int, dict[str, str]]]  # (physical line, column -> trimmed cell)
+
+
+def _read_table(stream: Iterable[str], required: list[str], optional: list[str],
+                problems: list[Problem]) -> _Table | None:
+    """The header and the rows as dicts. Problems with the file's shape are added to problems;
+    None when the header is unusable, as then no row can be read."""
+    reader = csv.reader(stream)
+    try:
+        header, header_line = _first_nonblank(reader)
+        if header is None:
+            problems.append(Problem(None, None, "the file is empty"))
+            return None
+        columns = [cell.strip().lstrip("\ufeff").strip().lower() for cell in header]
+        if not _header_ok(columns, header_line, required, optional, problems):
+            return None
+        records = []
+        while True:
+            line = reader.line_num + 1  # a quoted cell may span lines: report where the row starts
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            if not any(cell.strip() for cell in cells):
+                continue  # blank lines (often trailing, or ",,,," from a spreadsheet)
+            if len(cells) != len(columns):
+                problems.append(Problem(line, None, f"expected {len(columns)} cells, found {len(cells)}"))
+                continue
+            records.append((line, {name: cell.strip() for name, cell in zip(columns, cells)}))
+    except csv.Error as error:
+        problems.append(Problem(reader.line_num, None, f"cannot read this line as CSV ({error}); stopped here"))
+        return None
+    return _Table(columns, records)
+
+
+def _first_nonblank(reader) -> tuple[list[str] | None, int]:
+    for cells in reader:
+        if any(cell.strip().lstrip("\ufeff") for cell in cells):
+            return cells, reader.line_num
+    return None, 0
+
+
+def _header_ok(columns: list[str], line: int, required: list[str], optional: list[str],
+               problems: list[Problem]) -> bool:
+    before = len(problems)
+    missing = [name for name in required if name not in columns]
+    if missing:
+        message = "missing columns: " + ", ".join(missing)
+        if len(columns) == 1 and ";" in columns[0]:
+            message += " (the columns seem to be separated by ';'; save the file with commas)"
+        problems.append(Problem(line, None, message))
+    known = set(required) | set(optional)
+    unknown = [name or f"(column {i} has no name)" for i, name in enumerate(columns, 1) if name not in known]
+    if unknown and not (len(columns) == 1 and missing):
+        problems.append(Problem(line, None, "unknown columns: " + ", ".join(unknown)
+                                + "; the columns allowed are " + ", ".join(required + optional)))
+    repeated = sorted({name for name in columns if name and columns.count(name) > 1})
+    if repeated:
+        problems.append(Problem(line, None, "repeated columns: " + ", ".join(repeated)))
+    return len(problems) == before
+
+
+# --- Cell checks: each returns (value, message); message None when the cell is fine -------------
+
+def _score(text: str, *, required: bool) -> tuple[int | None, str | None]:
+    if text == "":
+        return None, (f"missing (a whole number from {ITEM_MIN} to {ITEM_MAX} is required)" if required else None)
+    if not _WHOLE_NUMBER.fullmatch(text):
+        return None, f"'{text}' is not a whole number (use {ITEM_MIN} to {ITEM_MAX})"
+    value = int(text)
+    if not ITEM_MIN <= value <= ITEM_MAX:
+        return None, f"{value} is out of range (use {ITEM_MIN} to {ITEM_MAX})"
+    return value, None
+
+
+def _iso_date(text: str) -> tuple[date | None, str | None]:
+    if text == "":
+        return None, "missing (a date like 2026-03-31 is required)"
+    if not _ISO_DATE.fullmatch(text):
+        return None, f"'{text}' is not a date in the form YYYY-MM-DD"
+    try:
+        return date.fromisoformat(text), None
+    except ValueError:
+        return None, f"'{text}' is an impossible date"
+
+
+def _dose(text: str) -> tuple[Decimal | None, str | None]:
+    """The staff form's rule (treatments.parse_dose): positive, 2 decimal places, at most 10,000 mg."""
+    if text == "":
+        return None, "missing (a dose in mg such as 56 or 0.5 is required)"
+    if text.startswith("-"):
+        return None, "The dose must be more than 0 mg."  # parse_dose would only say "not a number"
+    try:
+        return treatments.parse_dose(text), None
+    except ValueError as error:
+        return None, str(error)
+
+
+def _session_instant(text: str, clinic_tz: str, now: datetime) -> tuple[datetime | None, str | None]:
+    """An ISO 8601 date and time as an aware UTC instant. Without a UTC offset it is the clinic's
+    wall-clock time, converted by the staff form's rule (treatments.session_instant): a time
+    skipped when the clocks go forward is refused; one repeated when they go back is its first
+    occurrence (fold=0). Either way the date must lie in the window the form allows."""
+    if text == "":
+        return None, "missing (a date and time like 2026-03-31T10:30 is required)"
+    if _ISO_DATE.fullmatch(text):
+        return None, f"'{text}' has no time of day; write it like {text}T10:30"
+    if not _ISO_DATETIME.fullmatch(text):
+        return None, f"'{text}' is not an ISO 8601 date and time like 2026-03-31T10:30 or 2026-03-31T10:30-04:00"
+    try:
+        parsed = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return None, f"'{text}' is an impossible date or time"
+    try:
+        if parsed.tzinfo is None:
+            return treatments.session_instant(parsed, clinic_tz, now), None
+        instant = parsed.astimezone(timezone.utc)
+        # Only the date window applies: a real instant's clinic wall-clock time always exists.
+        treatments.session_instant(instant.astimezone(ZoneInfo(clinic_tz)).replace(tzinfo=None), clinic_tz, now)
+        return instant, None
+    except ValueError as error:
+        return None, str(error)
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
+class _Patients:
+    """Looks each email up once, and says why an email is not a patient's."""
+
+    def __init__(self):
+        self._cache: dict[str, User | None] = {}
+
+    def find(self, text: str) -> tuple[User | None, str | None]:
+        email = normalise_email(text)
+        if not email:
+            return None, "missing (the patient's account email is required)"
+        if email not in self._cache:
+            self._cache[email] = find_by_email(email)
+        user = self._cache[email]
+        if user is None:
+            return None, "no account has this email"
+        if not user.is_patient:
+            return None, f"this is {_a(user.role)} account, not a patient's"
+        return user, None
+
+
+# --- Check-ins -----------------------------------------------------------------------------
+
+def parse_checkins(stream: Iterable[str], *, now: datetime | None = None) -> Parsed:
+    """Validate a check-in CSV (a text stream opened with newline=""). Writes nothing."""
+    now = now or utcnow()
+    parsed = Parsed()
+    table = _read_table(stream, CHECKIN_REQUIRED, CHECKIN_OPTIONAL, parsed.problems)
+    if table is None:
+        return parsed
+    patients = _Patients()
+    seen: dict[tuple[int, date], int] = {}
+    for line, cells in table.records:
+        row_problems: list[Problem] = []
+
+        def check(column: str, result: tuple):
+            value, message = result
+            if message:
+                row_problems.append(Problem(line, column, message))
+            return value
+
+        patient = check("patient_email", patients.find(cells["patient_email"]))
+        day = check("date", _iso_date(cells["date"]))
+        if patient is not None and day is not None:
+            today = local_today(patient.timezone, now)
+            if day > today:
+                row_problems.append(Problem(
+                    line, "date", f"{day} is in the future for this patient (today is {today} in {patient.timezone})"))
+            elif (patient.id, day) in seen:
+                row_problems.append(Problem(
+                    line, "date", f"this patient and date are already on line {seen[(patient.id, day)]}"))
+            else:
+                seen[(patient.id, day)] = line
+        answers = {code: check(code, _score(cells[code], required=True)) for code in ITEM_CODES}
+        side_effects = {
+            key: check(f"se_{key}", _score(cells.get(f"se_{key}", ""), required=False))
+            for key in SIDE_EFFECT_KEYS
+        }
+        note = cells.get("note", "") or None
+        if note is not None and len(note) > NOTE_MAX_LENGTH:
+            row_problems.append(Problem(
+                line, "note", f"too long ({len(note):,} characters; at most {NOTE_MAX_LENGTH:,})"))
+        if row_problems:
+            parsed.problems.extend(row_problems)
+        else:
+            parsed.rows.append(CheckInRow(line, patient, day, answers, side_effects, note))
+    return parsed
+
+
+def write_checkins(rows: list[CheckInRow], *, actor: User | None = None,
+                   now: datetime | None = None) -> ImportSummary:
+    """Store validated rows; a date that already has a check-in is replaced and the earlier
+    version kept as a revision (save_checkin). Adds one audit event. The caller commits."""
+    now = now or utcnow()
+    replaced = 0
+    for row in rows:
+        result = save_checkin(row.patient, row.local_date, row.answers, row.side_effects, row.note,
+                              source="import", now=now)
+        replaced += result.outcome == "replaced"
+    summary = ImportSummary("check-ins", len(rows), len({row.patient.id for row in rows}), replaced)
+    record("import.checkins", actor=actor, detail=summary.audit_detail())
+    return summary
+
+
+def import_checkins(stream: Iterable[str], *, actor: User | None = None,
+                    now: datetime | None = None) -> ImportOutcome:
+    return _import(parse_checkins, write_checkins, stream, actor, now)
+
+
+# --- Treatment sessions --------------------------------------------------------------------
+
+def parse_sessions(stream: Iterable[str], *, now: datetime | None = None) -> Parsed:
+    """Validate a treatment-session CSV (a text stream opened with newline=""). Writes nothing.
+
+    Planned (future) sessions are accepted, up to a year ahead."""
+    now = now or utcnow()
+    parsed = Parsed()
+    table = _read_table(stream, SESSION_REQUIRED, SESSION_OPTIONAL, parsed.problems)
+    if table is None:
+        return parsed
+    clinic_tz = get_clinic().timezone
+    patients = _Patients()
+    seen: dict[tuple[int, datetime], int] = {}
+    recorded: dict[int, set[datetime]] = {}
+    for line, cells in table.records:
+        row_problems: list[Problem] = []
+
+        def check(column: str, result: tuple):
+            value, message = result
+            if message:
+                row_problems.append(Problem(line, column, message))
+            return value
+
+        patient = check("patient_email", patients.find(cells["patient_email"]))
+        instant = check("datetime", _session_instant(cells["datetime"], clinic_tz, now))
+        route = cells["route"].lower()
+        if route not in ROUTE_KEYS:
+            message = "missing" if not route else f"'{cells['route']}' is not a route"
+            row_problems.append(Problem(line, "route", f"{message} (use one of {', '.join(ROUTE_KEYS)})"))
+        dose = check("dose_mg", _dose(cells["dose_mg"]))
+        if patient is not None and instant is not None:
+            if patient.id not in recorded:
+                recorded[patient.id] = _recorded_instants(patient)
+            key = (patient.id, instant)
+            if instant in recorded[patient.id]:
+                # Same patient, same instant: re-running an import must not duplicate sessions.
+                row_problems.append(Problem(
+                    line, "datetime", "a session for this patient at this time is already recorded"))
+            elif key in seen:
+                row_problems.append(Problem(
+                    line, "datetime", f"this patient and time are already on line {seen[key]}"))
+            else:
+                seen[key] = line
+        notes = cells.get("notes", "") or None
+        if notes is not None and len(notes) > treatments.NOTES_MAX_LENGTH:
+            row_problems.append(Problem(
+                line, "notes", f"too long ({len(notes):,} characters; at most {treatments.NOTES_MAX_LENGTH:,})"))
+        if row_problems:
+            parsed.problems.extend(row_problems)
+        else:
+            parsed.rows.append(SessionRow(line, patient, instant, route, dose, notes))
+    return parsed
+
+
+def _recorded_instants(patient: User) -> set[datetime]:
+    return set(db.session.scalars(select(Treatment.administered_at).where(Treatment.patient_id == patient.id)))
+
+
+def write_sessions(rows: list[SessionRow], *, actor: User | None = None,
+                   now: datetime | None = None) -> ImportSummary:
+    """Store validated rows as treatment sessions. Adds one audit event. The caller commits."""
+    now = now or utcnow()
+    for row in rows:
+        db.session.add(Treatment(
+            patient_id=row.patient.id, administered_at=row.administered_at, route=row.route,
+            dose_mg=row.dose_mg, notes=row.notes, source="import",
+            recorded_by_id=getattr(actor, "id", None), created_at=now, updated_at=now,
+        ))
+    summary = ImportSummary("sessions", len(rows), len({row.patient.id for row in rows}))
+    record("import.sessions", actor=actor, detail=summary.audit_detail())
+    return summary
+
+
+def import_sessions(stream: Iterable[str], *, actor: User | None = None,
+                    now: datetime | None = None) -> ImportOutcome:
+    return _import(parse_sessions, write_sessions, stream, actor, now)
+
+
+def _import(parse, write, stream, actor, now) -> ImportOutcome:
+    """Parse; with any problem write nothing, else write every row and commit once."""
+    parsed = parse(stream, now=now)
+    if not parsed.ok:
+        db.session.rollback()  # parsing may have created the clinic settings row; keep nothing
+        return ImportOutcome(parsed.problems)
+    if not parsed.rows:
+        db.session.rollback()
+        return ImportOutcome([Problem(None, None, "the file has a header but no rows")])
+    summary = write(parsed.rows, actor=actor, now=now)
+    db.session.commit()
+    return ImportOutcome([], summary)

@@ -1,0 +1,31 @@
+"""`flask --app monitor demo`: the README's one-line start."""
+from flask import Flask
+from sqlalchemy import func, select
+
+from monitor.extensions import db
+from monitor.models import User
+
+
+def test_demo_seeds_an_empty_database_once_and_serves_it(runner, monkeypatch):
+    served = []
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(Flask, "run", lambda self, **kw: served.append(kw))
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "demo-clinic-password" in first.output
+    patients = db.session.scalar(select(func.count()).select_from(User).where(User.role == "patient"))
+    assert patients >= 12
+    second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0
+    assert "already has accounts" in second.output
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.role == "patient")) == patients
+    assert served == [dict(host="127.0.0.1", port=5000, debug=False, use_reloader=False)] * 2
+
+
+def test_demo_refuses_a_configured_database(runner, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://somewhere/real_clinic")
+    monkeypatch.setattr(Flask, "run", lambda self, **kw: (_ for _ in ()).throw(AssertionError("served")))
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 1
+    assert "unset DATABASE_URL" in result.output
+    assert db.session.scalar(select(User.id)) is None
