@@ -1,5 +1,4 @@
 """`flask --app monitor demo`: the README's one-line start."""
-from flask import Flask
 from sqlalchemy import func, select
 
 from monitor.extensions import db
@@ -9,7 +8,7 @@ from monitor.models import User
 def test_demo_seeds_an_empty_database_once_and_serves_it(runner, monkeypatch):
     served = []
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setattr(Flask, "run", lambda self, **kw: served.append(kw))
+    monkeypatch.setattr("monitor.cli.run_simple", lambda host, port, app, **kw: served.append((host, port)))
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
     assert "demo-clinic-password" in first.output
@@ -19,12 +18,12 @@ def test_demo_seeds_an_empty_database_once_and_serves_it(runner, monkeypatch):
     assert second.exit_code == 0
     assert "already has accounts" in second.output
     assert db.session.scalar(select(func.count()).select_from(User).where(User.role == "patient")) == patients
-    assert served == [dict(host="127.0.0.1", port=5000, debug=False, use_reloader=False)] * 2
+    assert served == [("127.0.0.1", 5000)] * 2
 
 
 def test_demo_refuses_a_configured_database(runner, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://somewhere/real_clinic")
-    monkeypatch.setattr(Flask, "run", lambda self, **kw: (_ for _ in ()).throw(AssertionError("served")))
+    monkeypatch.setattr("monitor.cli.run_simple", lambda *a, **kw: (_ for _ in ()).throw(AssertionError("served")))
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 1
     assert "unset DATABASE_URL" in result.output
