@@ -74,6 +74,11 @@ class Clinic(db.Model):
     mcid: Mapped[int] = mapped_column(Integer, default=4)
     wane_fraction: Mapped[Decimal] = mapped_column(Numeric(4, 3), default=Decimal("0.5"))
     confirm_days: Mapped[int] = mapped_column(Integer, default=2)
+    # Day windows relative to a session's day 0 (SPEC 4): baseline -3..-1, nadir 1..3.
+    baseline_window_start: Mapped[int] = mapped_column(Integer, default=-3, server_default="-3")
+    baseline_window_end: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
+    nadir_window_start: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    nadir_window_end: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     lapse_days: Mapped[int] = mapped_column(Integer, default=3)
 
 

@@ -1,0 +1,92 @@
+"""The bridge between the database and the pure durability analysis (monitor.durability).
+
+Loads check-in totals and treatment sessions for one or many patients in a fixed number of
+queries, dates sessions in each patient's own time zone, and runs SPEC 4 with the clinic's
+settings. No web code here."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from . import durability
+from .clinic import get_clinic
+from .extensions import db
+from .models import CheckIn, Clinic, Treatment, User
+from .timeutil import local_today, to_local, utcnow
+
+
+def settings_for(clinic: Clinic) -> durability.Settings:
+    return durability.Settings(
+        mcid=float(clinic.mcid),
+        wane_fraction=float(clinic.wane_fraction),
+        confirm_days=clinic.confirm_days,
+        baseline_window=(clinic.baseline_window_start, clinic.baseline_window_end),
+        nadir_window=(clinic.nadir_window_start, clinic.nadir_window_end),
+    )
+
+
+@dataclass
+class PatientData:
+    """What the analysis and the charts need of one patient, already in local dates."""
+
+    patient: User
+    today: date
+    totals: dict[date, int] = field(default_factory=dict)
+    checkins: list[CheckIn] = field(default_factory=list)
+    # Past and planned sessions, in order; the first on each local date is the one analysed.
+    treatments: list[Treatment] = field(default_factory=list)
+    analysis: durability.PatientAnalysis | None = None
+
+    def session_date(self, treatment: Treatment) -> date:
+        return to_local(treatment.administered_at, self.patient.timezone).date()
+
+    def first_treatment_on(self) -> dict[date, Treatment]:
+        firsts: dict[date, Treatment] = {}
+        for t in self.treatments:
+            firsts.setdefault(self.session_date(t), t)
+        return firsts
+
+
+def load(patients: list[User], *, since: date | None = None, now: datetime | None = None,
+         settings: durability.Settings | None = None, with_checkins: bool = False) -> dict[int, PatientData]:
+    """Check-ins and sessions of these patients in two queries, analysed.
+
+    `since` limits the check-ins read (the analysis of older sessions then lacks their data, so
+    pass it only when those are not shown). `with_checkins` keeps the full rows for tables."""
+    now = now or utcnow()
+    settings = settings or settings_for(get_clinic())
+    data = {p.id: PatientData(p, local_today(p.timezone, now)) for p in patients}
+    if not data:
+        return data
+    ids = list(data)
+    columns = (CheckIn,) if with_checkins else (CheckIn.patient_id, CheckIn.local_date, CheckIn.total)
+    query = select(*columns).where(CheckIn.patient_id.in_(ids)).order_by(CheckIn.patient_id, CheckIn.local_date)
+    if since is not None:
+        query = query.where(CheckIn.local_date >= since)
+    if with_checkins:
+        for checkin in db.session.scalars(query):
+            item = data[checkin.patient_id]
+            item.checkins.append(checkin)
+            item.totals[checkin.local_date] = checkin.total
+    else:
+        for patient_id, local_date, total in db.session.execute(query):
+            data[patient_id].totals[local_date] = total
+    for treatment in db.session.scalars(
+        select(Treatment).where(Treatment.patient_id.in_(ids)).order_by(Treatment.administered_at, Treatment.id)
+    ):
+        data[treatment.patient_id].treatments.append(treatment)
+    for item in data.values():
+        dates = [item.session_date(t) for t in item.treatments]
+        item.analysis = durability.analyse_patient(item.totals.items(), dates, item.today, settings)
+    return data
+
+
+def load_one(patient: User, **kwargs) -> PatientData:
+    return load([patient], **kwargs)[patient.id]
+
+
+def clinic_cohort(data: dict[int, PatientData]) -> durability.Cohort:
+    return durability.cohort((d.totals, d.analysis) for d in data.values())
