@@ -12,7 +12,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from .. import treatments
+from .. import analysis, treatments
+from ..charts import page as patient_charts
 from ..access import patient_or_404
 from ..accounts import enrol_patient, find_by_email, send_invitation
 from ..audit import record
@@ -145,11 +146,12 @@ def patient(patient_id: int):
     show_all = request.args.get("checkins") == "all"
     sessions = treatments.treatments_for(patient)
     checkins = _checkins(patient, show_all)
+    data = analysis.load_one(patient, with_checkins=True)
     page = render_template(
         "provider/patient.html", patient=patient, sessions=sessions, checkins=checkins, show_all=show_all,
         checkin_days=CHECKIN_DAYS, now=utcnow(), tz=clinic.timezone, to_local=to_local, band_for=band_for,
         route_labels=ROUTE_LABELS, items=ITEMS, side_effects=SIDE_EFFECTS, severe=SEVERE_SIDE_EFFECT,
-        format_dose=treatments.format_dose,
+        format_dose=treatments.format_dose, **patient_charts.for_provider(data),
     )
     record("patient.viewed", target_type="patient", target_id=patient.id)
     db.session.commit()
