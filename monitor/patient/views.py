@@ -7,6 +7,9 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 from sqlalchemy import select
 
+from .. import analysis
+from ..charts import patient as patient_charts
+from ..charts import to_json
 from ..checkins import allowed_dates, save_checkin
 from ..extensions import db
 from ..instruments import DAILY_STEM, ITEM_CODES, ROUTE_LABELS, SIDE_EFFECT_KEYS, band_for
@@ -137,3 +140,23 @@ def home():
         checked_in_today=any(c.local_date == today for c in checkins),
         planned=[s for s in sessions if s["planned"]][::-1], past=[s for s in sessions if not s["planned"]],
     )
+
+
+TREND_PERIODS = (30, 90)
+
+
+@bp.get("/me/trend")
+def trend():
+    """The patient's own last 30 or 90 days with sessions marked, sized for a phone."""
+    days = request.args.get("days", type=int, default=30)
+    if days not in TREND_PERIODS:
+        days = 30
+    patient = current_user
+    data = analysis.load_one(patient, since=local_today(patient.timezone) - timedelta(days=days - 1))
+    session_days = sorted(data.first_treatment_on())
+    chart = patient_charts.own_trend(data.totals, session_days, data.today, days)
+    start = data.today - timedelta(days=days - 1)
+    rows = [(d, data.totals[d], band_for(data.totals[d])) for d in sorted(data.totals, reverse=True) if d >= start]
+    return render_template("patient/trend.html", days=days, periods=TREND_PERIODS, chart=chart,
+                           chart_json=to_json(chart.figure), rows=rows,
+                           sessions=[d for d in session_days if start <= d <= data.today])

@@ -1,0 +1,173 @@
+"""Patient chart builders (data in, figure out) and the pages that carry them."""
+import json
+import re
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+
+from monitor import analysis
+from monitor.charts import patient as charts
+from monitor.charts import to_json
+from monitor.checkins import save_checkin
+from monitor.durability import analyse_patient
+from monitor.extensions import db
+from monitor.models import Treatment
+from tests.conftest import login
+
+TODAY = date(2026, 11, 26)
+D0 = date(2026, 11, 10)
+
+
+def day(n):
+    return D0 + timedelta(days=n)
+
+
+# SPEC 4's worked example, then a missed day 11 and two more check-ins.
+TOTALS = {day(n): t for n, t in [(-3, 15), (-2, 16), (-1, 14), (1, 6), (2, 5), (3, 7), (4, 8), (5, 9), (6, 11),
+                                 (8, 5), (9, 4), (10, 6), (12, 7), (13, 8)]}
+
+
+def patient_data():
+    treatments = {day(0): SimpleNamespace(route="lozenge", dose_mg=Decimal("200.00")),
+                  day(7): SimpleNamespace(route="intramuscular", dose_mg=Decimal("52.50")),
+                  day(20): SimpleNamespace(route="intramuscular", dose_mg=Decimal("55.00"))}
+    a = analyse_patient(TOTALS.items(), list(treatments), TODAY)
+    data = SimpleNamespace(totals=TOTALS, today=TODAY, analysis=a, checkins=[])
+    return data, treatments
+
+
+def traces_by_name(figure):
+    return {t.name: t for t in figure.data}
+
+
+def test_timeline_marks_sessions_baselines_nadirs_and_wane_days():
+    data, treatments = patient_data()
+    chart = charts.timeline(data, treatments)
+    t = traces_by_name(chart.figure)
+    totals = t["Daily total"]
+    assert list(totals.y).count(None) == 3  # gaps before day 1 (no day 0), day 8 and day 12
+    sessions = t["Treatment session"]
+    assert list(sessions.text) == ["Sublingual lozenge, 200 mg", "Intramuscular, 52.5 mg",
+                                   "Intramuscular, 55 mg (planned)"]
+    assert list(t["Nadir"].y) == [5, 4]
+    assert list(t["Wane day"].x) == [day(5)]
+    assert [y for y in t["Session baseline"].y if y is not None][0] == 15
+    # Session lines are layout shapes passed in one piece, one per session, after the 4 bands.
+    lines = [s for s in chart.figure.layout.shapes if s.type == "line"]
+    assert len(lines) == 3 and len(chart.figure.layout.shapes) == 7
+    assert chart.summary.startswith("14 check-ins from 7 Nov 2026 to 23 Nov 2026; the latest total is 8 (mild)")
+
+
+def test_timeline_without_checkins_says_so():
+    data = SimpleNamespace(totals={}, today=TODAY, analysis=analyse_patient([], [], TODAY), checkins=[])
+    assert charts.timeline(data, {}).summary == "No check-ins yet."
+
+
+def test_aligned_chart_has_a_typical_path_and_the_threshold():
+    data, _ = patient_data()
+    chart, rows = charts.aligned(data)
+    by_day = {r.day: r for r in rows}
+    assert by_day[2].n == 2 and by_day[2].mean == pytest.approx((5 + 4) / 2)
+    assert by_day[-1].mean == pytest.approx((14 + 11) / 2)
+    typical = traces_by_name(chart.figure)["Typical path (mean)"]
+    assert list(typical.x)[0] == -3
+    threshold_lines = [s for s in chart.figure.layout.shapes if s.type == "line" and s.yref == "y"]
+    assert [s.y0 for s in threshold_lines] == [8]  # the latest responding session's T
+    assert "falls to 4.5 on day 2" in chart.summary
+
+
+def test_side_effects_chart_and_rows():
+    checkins = [SimpleNamespace(local_date=day(1), **{f"se_{k}": None for k in
+                ("dissociation", "dizziness", "nausea", "headache", "drowsiness", "bladder", "vision")})
+                for _ in range(1)]
+    checkins[0].se_dissociation = 2
+    checkins[0].se_nausea = 3
+    chart, rows = charts.side_effects(checkins)
+    assert [(r.label, r.severity) for r in rows] == [
+        ("Feeling detached or unreal (dissociation)", 2), ("Nausea or vomiting", 3)]
+    severe = traces_by_name(chart.figure)["Severe"]
+    assert list(severe.y) == ["Nausea or vomiting"]
+    assert chart.summary == ("2 side-effect reports in this period, 1 severe "
+                             "(most recent: nausea or vomiting on 11 Nov 2026).")
+
+
+def test_own_trend_shows_only_the_period():
+    chart = charts.own_trend(TOTALS, [day(0), day(7)], TODAY, days=14)
+    xs = [x for x in chart.figure.data[0].x if x is not None]
+    assert min(xs) >= TODAY - timedelta(days=13)
+    assert list(chart.figure.data[1].x) == [day(7)]
+
+
+def test_to_json_cannot_close_its_script_tag():
+    import plotly.graph_objects as go
+    text = to_json(go.Figure(layout=dict(title="</script><script>alert(1)</script>")))
+    assert "</script>" not in text
+    assert json.loads(text)["layout"]["title"]["text"].startswith("</script>")
+
+
+# The pages
+
+
+def seed(patient):
+    for d, t in TOTALS.items():
+        answers = {f"q{i}": 0 for i in range(1, 8)}
+        for i in range(t):
+            answers[f"q{i % 7 + 1}"] += 1
+        save_checkin(patient, d, answers, {}, None)
+    for d in (day(0), day(7)):
+        db.session.add(Treatment(patient_id=patient.id, route="lozenge", dose_mg=Decimal("200"),
+                                 administered_at=datetime.combine(d, datetime.min.time(), tzinfo=timezone.utc)
+                                 + timedelta(hours=17)))
+    db.session.commit()
+
+
+def chart_tags(html):
+    return re.findall(r'<script type="application/json" data-chart-for="([\w-]+)">', html)
+
+
+def test_provider_patient_page_has_three_charts_and_the_durability_table(client, users):
+    seed(users.patient_a)
+    login(client, users.provider_a)
+    html = client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True)
+    assert chart_tags(html) == ["timeline-chart", "aligned-chart", "effects-chart"]
+    assert "plotly-basic-4.1.1.min.js" in html and 'defer' in html
+    # No inline script: every <script> either loads a file or carries JSON data.
+    for tag in re.findall(r"<script[^>]*>", html):
+        assert "src=" in tag or 'type="application/json"' in tag
+    # Waned on day 5, and holding (censored) at day 6: Kaplan-Meier median 5.
+    assert "Benefit typically lasts about <strong>5 days</strong> (2 responding sessions)" in html
+    assert '<span class="badge">waned</span>' in html and '<span class="badge">holding</span>' in html
+
+
+def test_plotly_is_loaded_only_on_chart_pages(client, users):
+    login(client, users.patient_a)
+    assert "plotly" not in client.get("/checkin").get_data(as_text=True)
+    assert "plotly" not in client.get("/me").get_data(as_text=True)
+    assert "plotly" in client.get("/me/trend").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query, days", [("", 30), ("?days=90", 90), ("?days=7", 30), ("?days=x", 30)])
+def test_patient_trend_periods(client, users, query, days):
+    seed(users.patient_a)
+    login(client, users.patient_a)
+    r = client.get("/me/trend" + query)
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert f"<strong aria-current=\"page\">Last {days} days</strong>" in html
+    assert chart_tags(html) == ["trend-chart"]
+
+
+def test_patient_trend_shows_only_own_data(client, users):
+    seed(users.patient_b)
+    login(client, users.patient_a)
+    html = client.get("/me/trend?days=90").get_data(as_text=True)
+    assert "No check-ins in the last 90 days yet." in html
+
+
+def test_csp_forbids_inline_script(client, users):
+    r = client.get("/login")
+    policy = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline' " not in policy.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in policy
