@@ -1,6 +1,8 @@
 """Password hashing with argon2id. argon2-cffi's defaults (RFC 9106's low-memory profile:
 t=3, m=64 MiB, p=4) are above OWASP's minimum (t=2, m=19 MiB, p=1)."""
-from functools import lru_cache
+import gzip
+from functools import cache, lru_cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -39,12 +41,24 @@ def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
 
 
+COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt.gz"
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    with gzip.open(COMMON_PASSWORDS_FILE, "rt", encoding="utf-8") as f:
+        return frozenset(line.strip() for line in f if line.strip())
+
+
 def password_problem(password: str) -> str | None:
-    """A message naming what is wrong with a new password, or None when it is acceptable."""
+    """A message naming what is wrong with a new password, or None when it is acceptable.
+    No composition rules (ASVS V6): length, and not one of the most common passwords."""
     if len(password) < MIN_LENGTH:
         return f"Password must be at least {MIN_LENGTH} characters."
     if len(password) > MAX_LENGTH:
         return f"Password must be at most {MAX_LENGTH} characters."
     if not password.strip():
         return "Password cannot be only spaces."
+    if password.strip().lower() in common_passwords():
+        return "That password is too common: it is among the first guesses attackers try. Choose another."
     return None
