@@ -1,84 +1,324 @@
-"""The provider's panel (triage list): one row per visible patient with their latest check-in
-and last past treatment session.
+"""The triage dashboard (GET /patients): one row per patient of the viewer's panel (an admin's
+is every patient), flagged, and ordered by need of attention.
 
-Built with a fixed number of queries whatever the panel's size: the patients, their latest
-check-ins, their last session instants (and, for an admin, everyone's providers)."""
+The flags are pure functions of one patient's loaded data (analysis.PatientData: daily totals
+by local date, sessions, the SPEC 4 analysis) and the patient's local `today`, so they can be
+tested without a database. dashboard() loads everything in a fixed number of queries whatever
+the panel's size: the patients (and, for an admin, their providers), their check-in totals and
+sessions (analysis.load), and the dates of recent severe side effects.
+
+Every "day" here is the patient's own calendar date, as in SPEC 4 and 5."""
+from __future__ import annotations
+
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from markupsafe import Markup
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from . import analysis, durability, sparkline
 from .access import patients_visible_to
+from .clinic import get_clinic
 from .extensions import db
-from .instruments import Band, band_for
-from .models import CheckIn, Treatment, User
-from .timeutil import local_today, to_local, utcnow
+from .instruments import SEVERE_SIDE_EFFECT, SIDE_EFFECT_KEYS, Band, band_for
+from .models import CheckIn, PatientStatus, User
+from .timeutil import to_local, utcnow
+
+ADHERENCE_DAYS = 14
+SIDE_EFFECT_DAYS = 7   # today and the 6 days before
+RISE_DAYS = 3          # the days before the latest check-in that "rising" compares with
+SEARCH_MAX_LENGTH = 80
+
+
+@dataclass(frozen=True)
+class Flag:
+    key: str      # the ?flag= value: a flag's name, never health information about anyone
+    label: str
+    explanation: str  # for the legend; {mcid} and {lapse_days} are the clinic's settings
+
+
+# Most urgent first. The attention score gives each flag a weight larger than all the flags
+# below it together, so rows are ordered by their most urgent flag, then their next, and so on;
+# patients with the same flags are ordered by name.
+FLAGS = [
+    Flag("side-effect", "Severe side effect",
+         "A side effect rated severe in a check-in of the last 7 days (today and the 6 days before)."),
+    Flag("severe", "Severe band", "The latest daily total is 15 or more (severe band)."),
+    Flag("waning", "Waning now",
+         "The latest session's benefit has worn off: its wane day is reached (totals back at or above "
+         "its threshold on consecutive days)."),
+    Flag("lapsed", "Lapsed",
+         "An active patient has missed {lapse_days} or more days in a row, up to yesterday. Days before "
+         "their first check-in or before they were enrolled do not count."),
+    Flag("no-response", "No response",
+         "The latest session did not lower the total by {mcid} points (the clinic's smallest "
+         "meaningful change) nor by half."),
+    Flag("rising", "Rising",
+         "The latest total is at least {mcid} points above the lowest total of the 3 days before "
+         "that check-in."),
+    Flag("wane-expected", "Wane expected",
+         "The latest session is still holding, but it has reached (within a day) the patient's "
+         "typical duration or, while theirs is unknown, the typical duration across every patient "
+         "of this panel. The badge gives the expected date."),
+    Flag("missed", "Missed yesterday",
+         "An active patient has no check-in for yesterday (today's is not due yet). Lapsed patients "
+         "are included."),
+]
+FLAG_BY_KEY = {flag.key: flag for flag in FLAGS}
+WEIGHTS = {flag.key: 2 ** (len(FLAGS) - 1 - n) for n, flag in enumerate(FLAGS)}
+
+
+def legend(mcid: int, lapse_days: int) -> list[tuple[Flag, str]]:
+    return [(flag, flag.explanation.format(mcid=mcid, lapse_days=lapse_days)) for flag in FLAGS]
+
+
+def attention_score(flags) -> int:
+    return sum(WEIGHTS[key] for key in flags)
+
+
+# --- Pure functions of one patient's data.
+
+def latest_checkin(totals: dict[date, int]) -> tuple[date, int] | None:
+    if not totals:
+        return None
+    day = max(totals)
+    return day, totals[day]
+
+
+def missed_days(checkin_dates, today: date, expected_from: date | None = None) -> int:
+    """Consecutive local days without a check-in, ending yesterday (today is still open).
+
+    Days before the patient's first check-in or before `expected_from` (their enrolment) are
+    not missed: a patient who has never checked in has missed nothing yet."""
+    yesterday = today - timedelta(days=1)
+    before = [d for d in checkin_dates if d <= yesterday]
+    if not before:
+        return 0
+    last = max(before)
+    if expected_from is not None:
+        last = max(last, expected_from - timedelta(days=1))
+    return max(0, (yesterday - last).days)
+
+
+def adherence(checkin_dates, today: date, days: int = ADHERENCE_DAYS) -> int:
+    """How many of the last `days` local days have a check-in. The window ends today once the
+    patient has checked in today, else yesterday, so an open day does not count against them."""
+    dates = set(checkin_dates)
+    end = today if today in dates else today - timedelta(days=1)
+    return sum(1 for n in range(days) if end - timedelta(days=n) in dates)
+
+
+def rise(totals: dict[date, int]) -> int | None:
+    """How far the latest total is above the lowest total of the 3 days before it.
+
+    Our reading of "rising by at least the MCID over 3 days": compare the latest check-in with
+    the best (lowest) of the three local days before it, those that have a check-in; None when
+    none of them has one."""
+    latest = latest_checkin(totals)
+    if latest is None:
+        return None
+    day, total = latest
+    before = [totals[d] for n in range(1, RISE_DAYS + 1) if (d := day - timedelta(days=n)) in totals]
+    return total - min(before) if before else None
+
+
+def recent_side_effect(severe_dates, today: date, days: int = SIDE_EFFECT_DAYS) -> date | None:
+    """The latest local date of the last `days` days (today included) with a severe side effect."""
+    recent = [d for d in severe_dates if today - timedelta(days=days - 1) <= d <= today]
+    return max(recent) if recent else None
+
+
+def last_session_date(data: analysis.PatientData, now: datetime) -> date | None:
+    """The local date of the last session that has taken place; planned ones are not "since"."""
+    past = [t for t in data.treatments if t.administered_at <= now]
+    return data.session_date(past[-1]) if past else None
 
 
 @dataclass
-class PanelRow:
+class Row:
     patient: User
-    latest: CheckIn | None
+    today: date
+    latest_date: date | None
+    latest_total: int | None
     band: Band | None
-    # Patient-local calendar days from the last session that has happened to today (SPEC 4's "day d").
     days_since_session: int | None
+    typical_duration: float | None   # the patient's Kaplan-Meier median wane day (SPEC 4)
+    responding_sessions: int
+    adherence: int                   # days with a check-in of the last ADHERENCE_DAYS
+    missed_days: int
+    rise: int | None
+    side_effect_on: date | None
+    wane_expected_on: date | None
+    flags: frozenset[str]
+    trend: Markup                    # sparkline of the last sparkline.DAYS days
+    trend_checkins: int              # check-ins in those days
 
     @property
-    def last_checkin_date(self) -> date | None:
-        return self.latest.local_date if self.latest else None
+    def score(self) -> int:
+        return attention_score(self.flags)
 
     @property
-    def severe_side_effect(self) -> bool:
-        return bool(self.latest and self.latest.has_severe_side_effect)
+    def adherence_percent(self) -> int:
+        return round(100 * self.adherence / ADHERENCE_DAYS)
 
     @property
     def invitation_pending(self) -> bool:
         return not self.patient.has_password
 
+    @property
+    def active(self) -> bool:
+        return self.patient.status == PatientStatus.ACTIVE.value
 
-def panel_rows(viewer: User, now: datetime | None = None) -> list[PanelRow]:
-    """The viewer's panel (an admin's is every patient), ordered by last name."""
+
+def build_row(data: analysis.PatientData, *, now: datetime, mcid: float, lapse_days: int,
+              cohort_median: float | None, severe_side_effect_dates=(), expected_from: date | None = None) -> Row:
+    """One patient's row: the values shown and the flags, from data already loaded.
+
+    `expected_from` is the first local date a check-in is expected; by default the date the
+    patient was enrolled (a later return from a pause would move it)."""
+    patient, today, totals = data.patient, data.today, data.totals
+    result = data.analysis or durability.PatientAnalysis(None, [], None, 0)
+    latest = latest_checkin(totals)
+    status = result.latest.status if result.latest else None
+    flags = set()
+
+    side_effect_on = recent_side_effect(severe_side_effect_dates, today)
+    if side_effect_on is not None:
+        flags.add("side-effect")
+    band = band_for(latest[1]) if latest else None
+    if band is not None and band.key == "severe":
+        flags.add("severe")
+    if status == durability.WANED:
+        flags.add("waning")
+    if status == durability.NO_RESPONSE:
+        flags.add("no-response")
+    risen = rise(totals)
+    if risen is not None and risen >= mcid:
+        flags.add("rising")
+    wane_on = durability.wane_expected(result, today, cohort_median)
+    if wane_on is not None:
+        flags.add("wane-expected")
+
+    # Paused and discharged patients are not expected to check in.
+    missed = 0
+    if patient.status == PatientStatus.ACTIVE.value:
+        if expected_from is None and patient.created_at is not None:
+            expected_from = to_local(patient.created_at, patient.timezone).date()
+        missed = missed_days(totals.keys(), today, expected_from)
+        if missed:
+            flags.add("missed")
+            if missed >= lapse_days:
+                flags.add("lapsed")
+
+    session_on = last_session_date(data, now)
+    return Row(
+        patient=patient, today=today,
+        latest_date=latest[0] if latest else None,
+        latest_total=latest[1] if latest else None,
+        band=band,
+        days_since_session=(today - session_on).days if session_on else None,
+        typical_duration=result.median_duration,
+        responding_sessions=result.responding_sessions,
+        adherence=adherence(totals.keys(), today),
+        missed_days=missed,
+        rise=risen,
+        side_effect_on=side_effect_on,
+        wane_expected_on=wane_on,
+        flags=frozenset(flags),
+        trend=sparkline.svg(totals, today, sessions=[data.session_date(t) for t in data.treatments]),
+        trend_checkins=sum(1 for n in range(sparkline.DAYS) if today - timedelta(days=n) in totals),
+    )
+
+
+def ordered(rows: list[Row]) -> list[Row]:
+    """Most attention first; equal scores by last name, then first name."""
+    return sorted(rows, key=lambda r: (-r.score, (r.patient.last_name or "").casefold(),
+                                       (r.patient.first_name or "").casefold(), r.patient.id))
+
+
+def matches(patient: User, text: str) -> bool:
+    """Case-insensitive substring of the first name, the last name, or both together."""
+    needle = " ".join(text.split()).casefold()
+    if not needle:
+        return True
+    first, last = patient.first_name or "", patient.last_name or ""
+    names = (first, last, f"{first} {last}", f"{last} {first}", f"{last}, {first}")
+    return any(needle in name.casefold() for name in names)
+
+
+def clean_search(text: str | None) -> str:
+    return " ".join((text or "").split())[:SEARCH_MAX_LENGTH]
+
+
+# --- Loading.
+
+@dataclass
+class Dashboard:
+    rows: list[Row]               # the rows to show: filtered, searched, ordered
+    total: int                    # patients on the panel before filtering
+    found: int                    # patients the search finds (all of them without a search)
+    counts: dict[str, int]        # patients per flag among those the search finds
+    flag: Flag | None             # the flag filtered by, when it exists
+    unknown_flag: bool            # a ?flag= value that names no flag (all rows are shown)
+    search: str
+    cohort_median: float | None
+    mcid: int
+    lapse_days: int
+
+    @property
+    def legend(self) -> list[tuple[Flag, str]]:
+        return legend(self.mcid, self.lapse_days)
+
+
+def _severe_side_effect_dates(data: dict[int, analysis.PatientData]) -> dict[int, list[date]]:
+    """Local dates with a severe side effect in the last SIDE_EFFECT_DAYS days, per patient: one
+    query. Patients' todays differ by time zone; recent_side_effect() trims each to its own."""
+    if not data:
+        return {}
+    since = min(d.today for d in data.values()) - timedelta(days=SIDE_EFFECT_DAYS - 1)
+    severe = or_(*(getattr(CheckIn, f"se_{key}") == SEVERE_SIDE_EFFECT for key in SIDE_EFFECT_KEYS))
+    dates: dict[int, list[date]] = {}
+    for patient_id, local_date in db.session.execute(
+        select(CheckIn.patient_id, CheckIn.local_date)
+        .where(CheckIn.patient_id.in_(list(data)), CheckIn.local_date >= since, severe)
+    ):
+        dates.setdefault(patient_id, []).append(local_date)
+    return dates
+
+
+def dashboard(viewer: User, *, flag: str | None = None, search: str = "", now: datetime | None = None) -> Dashboard:
+    """The viewer's panel as triage rows; `flag` (a key of FLAG_BY_KEY) and `search` (a name
+    fragment) narrow what is shown. An unknown flag narrows nothing."""
     now = now or utcnow()
-    query = patients_visible_to(viewer).order_by(func.lower(User.last_name), func.lower(User.first_name), User.id)
+    clinic = get_clinic()
+    query = patients_visible_to(viewer)
     if viewer.is_admin:
         query = query.options(selectinload(User.providers))
     patients = db.session.scalars(query).all()
-    if not patients:
-        return []
-    visible_ids = patients_visible_to(viewer).with_only_columns(User.id).scalar_subquery()
+    data = analysis.load(patients, now=now, settings=analysis.settings_for(clinic))
+    # The fallback typical duration for "wane expected" is the median across the patients loaded
+    # here, the viewer's panel, not the whole clinic: a clinic-wide median would load every
+    # patient's history on every provider's page view (an admin's panel is the clinic).
+    cohort_median = analysis.clinic_cohort(data).median_duration if data else None
+    side_effects = _severe_side_effect_dates(data)
+    rows = [build_row(d, now=now, mcid=clinic.mcid, lapse_days=clinic.lapse_days, cohort_median=cohort_median,
+                      severe_side_effect_dates=side_effects.get(d.patient.id, ()))
+            for d in data.values()]
 
-    newest = (
-        select(CheckIn.patient_id, func.max(CheckIn.local_date).label("local_date"))
-        .where(CheckIn.patient_id.in_(visible_ids))
-        .group_by(CheckIn.patient_id)
-        .subquery()
+    chosen = FLAG_BY_KEY.get(flag) if flag else None
+    search = clean_search(search)
+    found = [r for r in rows if matches(r.patient, search)]
+    shown = [r for r in found if chosen is None or chosen.key in r.flags]
+    return Dashboard(
+        rows=ordered(shown),
+        total=len(rows),
+        found=len(found),
+        counts={f.key: sum(1 for r in found if f.key in r.flags) for f in FLAGS},
+        flag=chosen,
+        unknown_flag=bool(flag) and chosen is None,
+        search=search,
+        cohort_median=cohort_median,
+        mcid=clinic.mcid,
+        lapse_days=clinic.lapse_days,
     )
-    latest = {
-        checkin.patient_id: checkin
-        for checkin in db.session.scalars(
-            select(CheckIn).join(
-                newest, (CheckIn.patient_id == newest.c.patient_id) & (CheckIn.local_date == newest.c.local_date)
-            )
-        )
-    }
-    # Planned (future) sessions are not "since".
-    last_session = dict(db.session.execute(
-        select(Treatment.patient_id, func.max(Treatment.administered_at))
-        .where(Treatment.patient_id.in_(visible_ids), Treatment.administered_at <= now)
-        .group_by(Treatment.patient_id)
-    ).all())
-
-    rows = []
-    for patient in patients:
-        checkin = latest.get(patient.id)
-        session_at = last_session.get(patient.id)
-        days = None
-        if session_at is not None:
-            days = (local_today(patient.timezone, now) - to_local(session_at, patient.timezone).date()).days
-        rows.append(PanelRow(
-            patient=patient, latest=checkin,
-            band=band_for(checkin.total) if checkin else None,
-            days_since_session=days,
-        ))
-    return rows

@@ -225,3 +225,12 @@ def test_the_common_password_list_is_shipped_and_long():
     assert len(passwords.common_passwords()) > 19000
     assert passwords.password_problem("a long and unusual phrase") is None
     assert passwords.password_problem("x" * 64) is None  # long passwords are allowed
+
+
+def test_logout_clears_the_whole_session(client, users):
+    login(client, users.provider_a)
+    with client.session_transaction() as s:
+        s["panel_search"] = {"user": users.provider_a.id, "text": "Archer"}
+    client.post("/logout")
+    with client.session_transaction() as s:
+        assert "panel_search" not in s and "_user_id" not in s

@@ -1,17 +1,27 @@
-"""The provider's panel: who is on it, what each row says, and that it costs a fixed number of queries."""
+"""The triage dashboard at GET /patients: who is on it, what each row says, the order, the flag
+filter, the name search (never in a URL), and a fixed number of queries whatever the panel's size."""
+import re
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import event, select
 
 from monitor.extensions import db
-from monitor.models import AuditEvent, CheckIn, Treatment
-from monitor.panel import panel_rows
+from monitor.models import AuditEvent, CheckIn, Clinic, Treatment
+from monitor.panel import dashboard
+from monitor import timeutil
 from tests.conftest import NOW, login, make_user
 
+TODAY = date(2026, 11, 26)  # NOW's date in New York
 
-def add_checkin(patient, day: date, total: int, **extra) -> CheckIn:
+
+def day(n: int) -> date:
+    return TODAY + timedelta(days=n)
+
+
+def add_checkin(patient, local_date: date, total: int, **extra) -> CheckIn:
     """A check-in whose seven answers add up to total."""
     answers = {}
     left = total
@@ -19,10 +29,16 @@ def add_checkin(patient, day: date, total: int, **extra) -> CheckIn:
         answers[f"q{n}"] = min(3, left)
         left -= answers[f"q{n}"]
     assert left == 0
-    checkin = CheckIn(patient_id=patient.id, local_date=day, total=total, submitted_at=NOW, **answers, **extra)
+    checkin = CheckIn(patient_id=patient.id, local_date=local_date, total=total, submitted_at=NOW, **answers, **extra)
     db.session.add(checkin)
     db.session.commit()
     return checkin
+
+
+def add_checkins(patient, totals: dict[int, int]) -> None:
+    """totals: {day offset from TODAY: total}."""
+    for n, total in totals.items():
+        add_checkin(patient, day(n), total)
 
 
 def add_treatment(patient, at: datetime, dose="50") -> Treatment:
@@ -32,27 +48,85 @@ def add_treatment(patient, at: datetime, dose="50") -> Treatment:
     return treatment
 
 
-def row_for(rows, patient):
-    [row] = [r for r in rows if r.patient.id == patient.id]
+def session_on(patient, n: int) -> Treatment:
+    """A session at 15:00 UTC (10:00 in New York) on day n."""
+    return add_treatment(patient, datetime.combine(day(n), datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=15))
+
+
+def enrolled_long_ago(*patients) -> None:
+    for p in patients:
+        p.created_at = NOW - timedelta(days=200)
+    db.session.commit()
+
+
+@contextmanager
+def freeze(at):
+    timeutil.freeze(at)
+    try:
+        yield
+    finally:
+        timeutil.freeze(NOW)
+
+
+def row_for(board, patient):
+    [row] = [r for r in board.rows if r.patient.id == patient.id]
     return row
 
 
+def page_of(client, url="/patients") -> str:
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def row_html(page: str, patient) -> str:
+    row = page[page.index('id="patient-%d"' % patient.id):]
+    return row[:row.index("</tr>")]
+
+
+def listed(page: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<tr id="patient-(\d+)"', page)]
+
+
+# --- Who is on it.
+
 def test_provider_sees_own_patients_only(client, users):
     login(client, users.provider_a)
-    response = client.get("/patients")
-    assert response.status_code == 200
-    assert b"Archer, Alice" in response.data
-    assert b"Baker" not in response.data
+    page = page_of(client)
+    assert "Archer, Alice" in page
+    assert "Baker" not in page
 
 
 def test_admin_sees_every_patient_with_their_providers(client, users):
     login(client, users.admin)
-    response = client.get("/patients")
-    assert response.status_code == 200
-    page = response.get_data(as_text=True)
+    page = page_of(client)
     assert "Archer, Alice" in page and "Baker, Bob" in page
     assert "Paula Avery" in page and "Peter Brook" in page
 
+
+def test_patient_gets_404_for_the_panel_and_the_search(client, users):
+    login(client, users.patient_a)
+    assert client.get("/patients").status_code == 404
+    assert client.post("/patients/search", data={"q": "Archer"}).status_code == 404
+
+
+def test_signed_out_visitor_is_sent_to_sign_in(client, users):
+    response = client.get("/patients")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_panel_view_is_audited_without_the_search_text(client, users):
+    login(client, users.provider_a)
+    client.post("/patients/search", data={"q": "Archer"})
+    client.get("/patients?flag=missed")
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "panel.viewed")).all()
+    assert [e.actor_id for e in events] == [users.provider_a.id]
+    assert events[0].detail == "0 of 1 patients, flag missed, name search"
+    assert "Archer" not in events[0].detail
+
+
+# --- What each row says.
 
 def test_rows_show_latest_total_band_and_days_since_last_past_session(app, users):
     patient = users.patient_a
@@ -62,21 +136,12 @@ def test_rows_show_latest_total_band_and_days_since_last_past_session(app, users
     add_treatment(patient, datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc))
     add_treatment(patient, datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc))  # planned: not "since"
 
-    row = row_for(panel_rows(users.provider_a), patient)
+    row = row_for(dashboard(users.provider_a), patient)
 
-    assert row.last_checkin_date == date(2026, 11, 25)
-    assert row.latest.total == 16
-    assert row.band.key == "severe"
+    assert (row.latest_date, row.latest_total, row.band.key) == (date(2026, 11, 25), 16, "severe")
     assert row.days_since_session == 4
-    assert row.severe_side_effect is False
+    assert "severe" in row.flags
     assert row.invitation_pending is False
-
-
-def test_row_without_data_says_so(client, users):
-    login(client, users.provider_a)
-    page = client.get("/patients").get_data(as_text=True)
-    assert "No check-ins" in page
-    assert "No sessions" in page
 
 
 def test_days_since_session_count_the_patients_calendar_days(app, users):
@@ -85,86 +150,310 @@ def test_days_since_session_count_the_patients_calendar_days(app, users):
     # 02:00 UTC on the 26th is 18:00 on the 25th in Los Angeles; now it is 07:00 on the 26th there.
     add_treatment(patient, datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc))
 
-    assert row_for(panel_rows(users.provider_a), patient).days_since_session == 1
+    assert row_for(dashboard(users.provider_a), patient).days_since_session == 1
+
+
+def test_row_without_data_says_so(client, users):
+    login(client, users.provider_a)
+    row = row_html(page_of(client), users.patient_a)
+    assert "No check-ins" in row
+    assert "No check-ins in 30 days" in row
+    assert "No sessions" in row
+    assert "unknown" in row
+    assert "0% (0/14)" in row
+    assert "<svg" not in row
 
 
 def test_page_shows_the_row_values(client, users):
-    add_checkin(users.patient_a, date(2026, 11, 25), 12)
-    add_treatment(users.patient_a, datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc))
+    enrolled_long_ago(users.patient_a)
+    add_checkins(users.patient_a, {-13: 14, -2: 10, -1: 12})
+    session_on(users.patient_a, -3)
     login(client, users.provider_a)
-    page = client.get("/patients").get_data(as_text=True)
-    row = page[page.index('id="patient-%d"' % users.patient_a.id):]
-    row = row[:row.index("</tr>")]
+    row = row_html(page_of(client), users.patient_a)
+    assert "<strong>12</strong>" in row
+    assert "band-moderate" in row and "Moderate" in row
     assert "Wed 25 Nov 2026" in row
-    assert '<td class="num">12</td>' in row
-    assert "band-moderate" in row
-    assert '<td class="num">3</td>' in row
+    assert '<td class="num" data-label="Days since session">3</td>' in row
+    assert "21% (3/14)" in row
+    assert 'aria-label="Trend of the last 30 days: from 14 to 12 (3 check-ins)"' in row
+    assert "<polyline" in row
     assert "Active" in row
 
 
-def test_severe_side_effect_on_latest_checkin_is_marked(client, users):
-    add_checkin(users.patient_a, date(2026, 11, 25), 5, se_nausea=3)
+def test_typical_duration_is_the_patients_median_in_days(client, users):
+    enrolled_long_ago(users.patient_a)
+    # SPEC 4's worked example, day 0 twelve days ago: the session waned on day 5.
+    add_checkins(users.patient_a, {-15: 15, -14: 16, -13: 14, -11: 6, -10: 5, -9: 7, -8: 8, -7: 9, -6: 11})
+    session_on(users.patient_a, -12)
+    add_checkins(users.patient_a, {n: 11 for n in range(-5, 1)})
     login(client, users.provider_a)
-    assert "Severe side effect" in client.get("/patients").get_data(as_text=True)
+    row = row_html(page_of(client), users.patient_a)
+    assert "about 5 days (1 responding session)" in row
+    assert 'data-flag="waning"' in row
 
 
-def test_severe_side_effect_on_an_older_checkin_is_not_marked(client, users):
-    add_checkin(users.patient_a, date(2026, 11, 24), 5, se_nausea=3)
-    add_checkin(users.patient_a, date(2026, 11, 25), 5, se_nausea=1)
+def test_severe_side_effect_in_the_last_seven_days_is_flagged(client, users):
+    enrolled_long_ago(users.patient_a)
+    add_checkin(users.patient_a, day(-6), 5, se_nausea=3)
+    add_checkin(users.patient_a, day(-1), 5, se_nausea=1)
     login(client, users.provider_a)
-    assert "Severe side effect" not in client.get("/patients").get_data(as_text=True)
+    row = row_html(page_of(client), users.patient_a)
+    assert 'data-flag="side-effect"' in row
+    assert "Severe side effect Fri 20 Nov" in row
 
 
-def test_invitation_pending_and_status_are_shown(client, users):
-    make_user("patient", "new@example.test", first_name="Nina", last_name="Newcomb", password=False,
-              providers=[users.provider_a])
-    users.patient_a.status = "paused"
+def test_severe_side_effect_seven_days_ago_or_a_moderate_one_is_not_flagged(client, users):
+    enrolled_long_ago(users.patient_a)
+    add_checkin(users.patient_a, day(-7), 5, se_nausea=3)
+    add_checkin(users.patient_a, day(-1), 5, se_dizziness=2, se_vision=2)
+    login(client, users.provider_a)
+    assert 'data-flag="side-effect"' not in row_html(page_of(client), users.patient_a)
+
+
+def test_missed_and_side_effects_use_the_patients_own_calendar(app, users):
+    # At NOW it is already 04:00 on 27 November in Auckland: the 26th is the patient's yesterday.
+    kiwi = make_user("patient", "kiwi@example.test", first_name="Kiri", last_name="Ngata",
+                     timezone="Pacific/Auckland", providers=[users.provider_a])
+    kiwi.created_at = NOW - timedelta(days=200)
+    enrolled_long_ago(users.patient_a)
+    add_checkin(kiwi, date(2026, 11, 21), 5, se_headache=3)   # their day -6
+    add_checkin(kiwi, date(2026, 11, 26), 5)
+    add_checkin(users.patient_a, date(2026, 11, 20), 5, se_headache=3)  # New York's day -6
+    add_checkin(users.patient_a, date(2026, 11, 24), 5)
+
+    board = dashboard(users.provider_a)
+    auckland, new_york = row_for(board, kiwi), row_for(board, users.patient_a)
+    assert auckland.today == date(2026, 11, 27)
+    assert not auckland.flags & {"missed", "lapsed"}
+    assert auckland.side_effect_on == date(2026, 11, 21)
+    assert new_york.flags >= {"missed", "side-effect"}
+    assert new_york.missed_days == 1
+
+
+def test_lapsed_active_patient_is_flagged_and_paused_is_not(client, users):
+    paused = make_user("patient", "paused@example.test", first_name="Pat", last_name="Pause",
+                       providers=[users.provider_a])
+    paused.status = "paused"
+    enrolled_long_ago(users.patient_a, paused)
+    add_checkins(users.patient_a, {-5: 6, -4: 6})
+    add_checkins(paused, {-5: 6, -4: 6})
+    login(client, users.provider_a)
+    page = page_of(client)
+    lapsed = row_html(page, users.patient_a)
+    assert 'data-flag="lapsed"' in lapsed and "Lapsed: 3 days missed" in lapsed
+    assert 'data-flag="missed"' not in lapsed  # the lapsed badge says it
+    resting = row_html(page, paused)
+    assert 'data-flag="lapsed"' not in resting and 'data-flag="missed"' not in resting
+    assert "Paused: no check-ins expected" in resting
+
+
+def test_lapse_days_is_the_clinics_setting(app, users):
+    enrolled_long_ago(users.patient_a)
+    add_checkins(users.patient_a, {-5: 6, -4: 6})
+    clinic = db.session.scalar(select(Clinic)) or Clinic()
+    clinic.lapse_days = 4
+    db.session.add(clinic)
     db.session.commit()
+    row = row_for(dashboard(users.provider_a), users.patient_a)
+    assert "missed" in row.flags and "lapsed" not in row.flags
+
+
+def test_rising_and_wane_expected_badges(client, users):
+    enrolled_long_ago(users.patient_a)
+    # Reference 15, nadir 5 on day 1 of a session four days ago (threshold 9), then 6, 6 and today 10:
+    # rising by 5, but one day at 10 does not confirm a wane, so the session is holding. Alice has
+    # no typical duration of her own; the panel's is 5 days, from Olga's session that waned on day 5.
+    add_checkins(users.patient_a, {-7: 15, -6: 15, -5: 15, -3: 5, -2: 6, -1: 6, 0: 10})
+    session_on(users.patient_a, -4)
+    other = make_user("patient", "o@example.test", first_name="Olga", last_name="Other", providers=[users.provider_a])
+    enrolled_long_ago(other)
+    add_checkins(other, {-25: 15, -24: 16, -23: 14, -21: 6, -20: 5, -19: 7, -18: 8, -17: 9, -16: 11})
+    session_on(other, -22)
     login(client, users.provider_a)
-    page = client.get("/patients").get_data(as_text=True)
-    newcomb = page[page.index("Newcomb"):]
-    assert "invitation pending" in newcomb[:newcomb.index("</tr>")]
-    archer = page[page.index("Archer"):]
-    assert "invitation pending" not in archer[:archer.index("</tr>")]
-    assert "Paused" in archer[:archer.index("</tr>")]
+    row = row_html(page_of(client), users.patient_a)
+    assert "Rising: +5 in 3 days" in row
+    assert "Wane expected Fri 27 Nov" in row  # the session's day 5
+    # Still holding two days later: the expected date has passed.
+    add_checkins(users.patient_a, {1: 6, 2: 6})
+    with freeze(NOW + timedelta(days=2)):
+        later = row_html(page_of(client), users.patient_a)
+    assert "Wane expected since Fri 27 Nov" in later
+    assert 'data-flag="waning"' not in row
 
 
-def test_rows_are_ordered_by_last_name(client, users):
-    for last in ("Zeller", "baxter", "Moss"):
-        make_user("patient", f"{last.lower()}@example.test", first_name="P", last_name=last,
-                  providers=[users.provider_a])
+# --- Order.
+
+def test_rows_are_ordered_by_need_of_attention_then_last_name(client, users):
+    provider = users.provider_a
+    quiet_b = make_user("patient", "qb@example.test", first_name="Q", last_name="bQuiet", providers=[provider])
+    quiet_z = make_user("patient", "qz@example.test", first_name="Q", last_name="Zed", providers=[provider])
+    missed = make_user("patient", "m@example.test", first_name="M", last_name="Missed", providers=[provider])
+    lapsed = make_user("patient", "l@example.test", first_name="L", last_name="Lapsed", providers=[provider])
+    severe = make_user("patient", "s@example.test", first_name="S", last_name="Severe", providers=[provider])
+    side = make_user("patient", "e@example.test", first_name="E", last_name="Effect", providers=[provider])
+    enrolled_long_ago(users.patient_a, quiet_b, quiet_z, missed, lapsed, severe, side)
+    for p in (users.patient_a, quiet_b, quiet_z):
+        add_checkins(p, {-2: 6, -1: 6})
+    add_checkins(missed, {-3: 6, -2: 6})
+    add_checkins(lapsed, {-6: 6, -5: 6})
+    add_checkins(severe, {-2: 16, -1: 16})
+    add_checkins(side, {-2: 6})
+    add_checkin(side, day(-1), 6, se_dissociation=3)
+    login(client, provider)
+    assert listed(page_of(client)) == [side.id, severe.id, lapsed.id, missed.id,
+                                       users.patient_a.id, quiet_b.id, quiet_z.id]
+
+
+# --- Filter by flag.
+
+def test_flag_filter_shows_only_flagged_patients(client, users):
+    enrolled_long_ago(users.patient_a)
+    lapsed = make_user("patient", "l@example.test", first_name="L", last_name="Lapsed", providers=[users.provider_a])
+    enrolled_long_ago(lapsed)
+    add_checkins(users.patient_a, {-1: 5})
+    add_checkins(lapsed, {-9: 5})
     login(client, users.provider_a)
-    page = client.get("/patients").get_data(as_text=True)
-    positions = [page.index(name) for name in ("Archer", "baxter", "Moss", "Zeller")]
-    assert positions == sorted(positions)
+    page = page_of(client, "/patients?flag=lapsed")
+    assert listed(page) == [lapsed.id]
+    assert 'aria-current="page">Lapsed (1)' in page
+    assert ">All (2)" in page
+    assert listed(page_of(client, "/patients?flag=missed")) == [lapsed.id]
 
+
+def test_flag_filter_with_no_match_says_so(client, users):
+    login(client, users.provider_a)
+    page = page_of(client, "/patients?flag=waning")
+    assert listed(page) == []
+    assert "No patients match the filter “Waning now”." in page
+
+
+@pytest.mark.parametrize("flag", ["nonsense", "WANING", "<script>", "waning%00"])
+def test_unknown_flag_shows_everyone_with_a_message(client, users, flag):
+    login(client, users.provider_a)
+    response = client.get("/patients", query_string={"flag": flag})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "There is no filter by that name, so every patient is shown." in page
+    assert listed(page) == [users.patient_a.id]
+    assert "<script>" not in page
+
+
+# --- Search by name.
+
+def test_search_is_a_post_that_redirects_without_the_name(client, users):
+    other = make_user("patient", "z@example.test", first_name="Zoe", last_name="Zimmer", providers=[users.provider_a])
+    login(client, users.provider_a)
+    response = client.post("/patients/search", data={"q": "  arCH "})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/patients"
+    page = page_of(client)
+    assert listed(page) == [users.patient_a.id]
+    assert "Showing patients whose name contains “arCH”: 1 of 2." in page
+    assert 'value="arCH"' in page
+    assert other.id not in listed(page)
+
+
+def test_search_keeps_the_flag_but_never_puts_the_name_in_a_url(client, users):
+    enrolled_long_ago(users.patient_a)
+    add_checkins(users.patient_a, {-3: 5})
+    login(client, users.provider_a)
+    response = client.post("/patients/search", data={"q": "Alice", "flag": "missed"})
+    assert response.headers["Location"] == "/patients?flag=missed"
+    page = page_of(client, "/patients?flag=missed")
+    assert listed(page) == [users.patient_a.id]
+    urls = re.findall(r'(?:href|action|src)="([^"]*)"', page)
+    assert urls and not [u for u in urls if "alice" in u.lower()]
+    assert 'method="post" action="/patients/search"' in page
+    # A made-up flag is not carried into the address either.
+    assert client.post("/patients/search", data={"q": "x", "flag": "Alice"}).headers["Location"] == "/patients"
+
+
+def test_search_with_no_match_and_clearing_it(client, users):
+    login(client, users.provider_a)
+    client.post("/patients/search", data={"q": "Nobody"})
+    page = page_of(client)
+    assert listed(page) == []
+    assert "No patients match the name “Nobody”." in page
+    assert 'name="clear"' in page
+    response = client.post("/patients/search", data={"q": "Nobody", "clear": "1"})
+    assert response.status_code == 303
+    page = page_of(client)
+    assert listed(page) == [users.patient_a.id]
+    assert 'name="clear"' not in page
+
+
+def test_an_empty_search_clears_it(client, users):
+    login(client, users.provider_a)
+    client.post("/patients/search", data={"q": "Nobody"})
+    client.post("/patients/search", data={"q": "   "})
+    assert listed(page_of(client)) == [users.patient_a.id]
+
+
+def test_search_is_kept_in_the_session_for_this_account_only(client, users):
+    login(client, users.admin)
+    client.post("/patients/search", data={"q": "Baker"})
+    assert listed(page_of(client)) == [users.patient_b.id]
+    with client.session_transaction() as saved:
+        assert saved["panel_search"] == {"user": users.admin.id, "text": "Baker"}
+    client.post("/logout")
+    login(client, users.provider_b)  # same browser, another account
+    page = page_of(client)
+    assert listed(page) == [users.patient_b.id]
+    assert "Baker" in page and "whose name contains" not in page
+
+
+def test_search_form_needs_a_csrf_token(app, client, users):
+    login(client, users.provider_a)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        response = client.post("/patients/search", data={"q": "Archer"})
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert response.status_code == 400
+    with client.session_transaction() as saved:
+        assert "panel_search" not in saved
+
+
+def test_get_parameters_do_not_search(client, users):
+    login(client, users.provider_a)
+    assert listed(page_of(client, "/patients?q=Nobody")) == [users.patient_a.id]
+
+
+# --- Empty states and the legend.
 
 def test_empty_panel_says_so(client, users):
     provider = make_user("provider", "lonely@clinic.test", first_name="Lo", last_name="Nely")
     login(client, provider)
-    response = client.get("/patients")
-    assert response.status_code == 200
-    assert "There are no patients on your panel yet." in response.get_data(as_text=True)
-    assert "<table" not in response.get_data(as_text=True)
+    page = page_of(client)
+    assert "There are no patients on your panel yet." in page
+    assert "<table" not in page
 
 
-def test_panel_view_is_audited(client, users):
+def test_legend_explains_every_flag_with_the_clinics_settings(client, users):
     login(client, users.provider_a)
-    client.get("/patients")
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "panel.viewed"))
-    assert event is not None and event.actor_id == users.provider_a.id
+    page = page_of(client)
+    legend = page[page.index('id="legend"'):]
+    for label in ("Severe side effect", "Severe band", "Waning now", "Lapsed", "No response", "Rising",
+                  "Wane expected", "Missed yesterday"):
+        assert f">{label}</span></dt>" in legend
+    assert "at least 4 points above the lowest total of the 3 days before" in legend
+    assert "missed 3 or more days in a row" in legend
 
 
-def test_patient_gets_404_for_the_panel(client, users):
-    login(client, users.patient_a)
-    assert client.get("/patients").status_code == 404
+def test_invitation_pending_and_status_are_shown(client, users):
+    newcomer = make_user("patient", "new@example.test", first_name="Nina", last_name="Newcomb", password=False,
+                         providers=[users.provider_a])
+    users.patient_a.status = "paused"
+    db.session.commit()
+    login(client, users.provider_a)
+    page = page_of(client)
+    assert "invitation pending" in row_html(page, newcomer)
+    archer = row_html(page, users.patient_a)
+    assert "invitation pending" not in archer
+    assert "Paused" in archer
 
 
-def test_signed_out_visitor_is_sent_to_sign_in(client, users):
-    response = client.get("/patients")
-    assert response.status_code == 302
-    assert "/login" in response.headers["Location"]
-
+# --- A fixed number of queries.
 
 @contextmanager
 def counted_queries():
@@ -181,19 +470,25 @@ def counted_queries():
 
 
 def _grow_panel(provider, start: int, count: int) -> None:
+    """Patients with check-ins, severe side effects, past and planned sessions, and varied flags."""
     for n in range(start, start + count):
         patient = make_user("patient", f"p{n}@example.test", first_name=f"P{n}", last_name=f"Panel{n:03d}",
                             providers=[provider], password=n % 2 == 0)
-        add_checkin(patient, date(2026, 11, 24), n % 22, se_headache=3 if n % 3 == 0 else None)
-        add_checkin(patient, date(2026, 11, 25), (n + 5) % 22)
-        add_treatment(patient, datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc))
+        patient.created_at = NOW - timedelta(days=60)
+        if n % 4 == 1:
+            patient.status = "paused"
+        for k in range(-20, 1 - n % 5):
+            add_checkin(patient, day(k), (n + k * 3) % 22, se_headache=3 if (n + k) % 7 == 0 else None)
+        session_on(patient, -12)
+        session_on(patient, -4 - n % 3)
+        session_on(patient, 3)
 
 
-def _queries_for_panel(client) -> int:
-    client.get("/patients")  # the first request of a test also creates the clinic settings row
+def _queries_for_panel(client, url="/patients") -> int:
+    client.get(url)  # the first request of a test also creates the clinic settings row
     db.session.expire_all()
     with counted_queries() as statements:
-        response = client.get("/patients")
+        response = client.get(url)
     assert response.status_code == 200
     return len(statements)
 
@@ -202,17 +497,29 @@ def test_query_count_does_not_grow_with_the_panel(client, users):
     login(client, users.provider_a)
     _grow_panel(users.provider_a, 0, 1)  # with patient_a: 2 patients
     small = _queries_for_panel(client)
-    _grow_panel(users.provider_a, 1, 10)  # 12 patients
+    _grow_panel(users.provider_a, 1, 13)  # 15 patients
     large = _queries_for_panel(client)
-    assert client.get("/patients").get_data(as_text=True).count('id="patient-') == 12
+    page = page_of(client)
+    assert len(listed(page)) == 15
+    assert page.count('<svg class="sparkline"') == 14  # patient_a has no check-ins
+    assert 'data-flag="side-effect"' in page
     assert large == small
+
+
+def test_query_count_does_not_grow_with_a_filter_and_a_search(client, users):
+    login(client, users.provider_a)
+    _grow_panel(users.provider_a, 0, 1)
+    client.post("/patients/search", data={"q": "P"})
+    small = _queries_for_panel(client, "/patients?flag=missed")
+    _grow_panel(users.provider_a, 1, 13)
+    assert _queries_for_panel(client, "/patients?flag=missed") == small
 
 
 def test_admin_query_count_does_not_grow_with_the_clinic(client, users):
     login(client, users.admin)
     small = _queries_for_panel(client)  # patient_a and patient_b
-    _grow_panel(users.provider_a, 0, 5)
-    _grow_panel(users.provider_b, 5, 5)
+    _grow_panel(users.provider_a, 0, 7)
+    _grow_panel(users.provider_b, 7, 6)
     large = _queries_for_panel(client)
-    assert client.get("/patients").get_data(as_text=True).count('id="patient-') == 12
+    assert len(listed(page_of(client))) == 15
     assert large == small

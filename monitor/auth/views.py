@@ -1,7 +1,7 @@
 """Sign in and out, invitations and password resets. No open sign-up: accounts are enrolled."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import tokens
@@ -55,6 +55,8 @@ def logout():
     record("logout", target_type="user", target_id=current_user.id)
     db.session.commit()
     logout_user()
+    # Nothing of this session (such as a provider's name search) outlives the sign-out.
+    session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
 

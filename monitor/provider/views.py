@@ -6,7 +6,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +21,7 @@ from ..clinic import get_clinic
 from ..extensions import db
 from ..instruments import ITEMS, ROUTE_LABELS, SIDE_EFFECTS, SEVERE_SIDE_EFFECT, band_for
 from ..models import CheckIn, CheckInRevision, Role, User
-from ..panel import panel_rows
+from .. import panel as triage
 from ..timeutil import local_today, timezone_choices, to_local, utcnow
 from .forms import EnrolForm, SessionForm
 
@@ -43,15 +43,44 @@ def staff_only():
         abort(404)
 
 
+# The name searched for on the panel is kept in the (signed) session cookie, never in a URL:
+# addresses end up in logs and browser history, and a patient's name is health information.
+PANEL_SEARCH = "panel_search"
+
+
+def _panel_search() -> str:
+    saved = session.get(PANEL_SEARCH)
+    # Keyed by account, so the next person to sign in on a shared computer does not inherit it.
+    if isinstance(saved, dict) and saved.get("user") == current_user.id:
+        return saved.get("text") or ""
+    return ""
+
+
 @bp.get("/patients")
 def panel():
-    rows = panel_rows(current_user)
-    page = render_template("provider/panel.html", rows=rows)
+    board = triage.dashboard(current_user, flag=request.args.get("flag"), search=_panel_search())
+    page = render_template("provider/panel.html", board=board)
     # Commit after rendering: a commit expires every loaded row, and reloading them one by one
-    # would cost a query per patient.
-    record("panel.viewed", detail=f"{len(rows)} patients")
+    # would cost a query per patient. The search text is a name: it stays out of the audit log.
+    detail = f"{len(board.rows)} of {board.total} patients"
+    if board.flag:
+        detail += f", flag {board.flag.key}"
+    if board.search:
+        detail += ", name search"
+    record("panel.viewed", detail=detail)
     db.session.commit()
     return page
+
+
+@bp.post("/patients/search")
+def panel_search():
+    text = "" if "clear" in request.form else triage.clean_search(request.form.get("q"))
+    if text:
+        session[PANEL_SEARCH] = {"user": current_user.id, "text": text}
+    else:
+        session.pop(PANEL_SEARCH, None)
+    flag = request.form.get("flag")
+    return redirect(url_for("provider.panel", flag=flag if flag in triage.FLAG_BY_KEY else None), code=303)
 
 
 # --- Enrolment.
@@ -218,3 +247,6 @@ def edit_session(patient_id: int, treatment_id: int):
           else "Nothing was changed.", "info")
     return redirect(url_for("provider.patient", patient_id=patient.id, _anchor=f"treatment-{treatment.id}"),
                     code=303)
+
+
+from . import status  # noqa: E402,F401
