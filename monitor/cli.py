@@ -14,7 +14,7 @@ from sqlalchemy import select
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 
-from . import demo, imports
+from . import analysis, demo, exports, imports
 from .accounts import ROLES, find_by_email, normalise_email
 from .audit import record
 from .clinic import get_clinic
@@ -32,6 +32,7 @@ def init_app(app) -> None:
     app.cli.add_command(import_sessions_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_command)
+    app.cli.add_command(export_durability_command)
 
 
 def _fail(problems: list) -> NoReturn:
@@ -170,6 +171,25 @@ def _run_import(import_function, path: str) -> None:
         click.echo(f"Nothing was imported: {count} problem{'' if count == 1 else 's'}.", err=True)
         raise click.exceptions.Exit(1)
     click.echo(outcome.summary.message())
+
+
+# --- export-durability ---------------------------------------------------------------------
+
+@click.command("export-durability", short_help="Print a patient's durability analysis as CSV.")
+@click.argument("email")
+def export_durability_command(email):
+    """Print one patient's durability analysis (SPEC 4, 7) as CSV on standard output: one row
+    per session, with the columns session_date, route, baseline, reference, nadir, gain,
+    responded, wane_day, status and last_observed_day. The export is audited."""
+    patient = find_by_email(email)
+    if patient is None:
+        _fail([f"no account has the email {normalise_email(email)}"])
+    if not patient.is_patient:
+        _fail([f"{patient.email} is a staff account ({patient.role}), not a patient's"])
+    text = exports.durability_csv(analysis.load_one(patient))
+    record("export.durability", target_type="patient", target_id=patient.id, detail="cli")
+    db.session.commit()
+    click.echo(text, nl=False)
 
 
 # --- seed-demo -----------------------------------------------------------------------------

@@ -24,6 +24,9 @@ ACCESS = {
     "provider.new_session": STAFF_OF_A,
     "provider.edit_session": STAFF_OF_A,
     "provider.invite": STAFF_OF_A,
+    "provider.export_durability": STAFF_OF_A,
+    "provider.export_checkins": STAFF_OF_A,
+    "provider.export_sessions": STAFF_OF_A,
     "patient.checkin_done": {"patient_a"},
     # A made-up token is nobody's: every role gets 404.
     "auth.accept_invitation": set(),

@@ -249,4 +249,4 @@ def edit_session(patient_id: int, treatment_id: int):
                     code=303)
 
 
-from . import status  # noqa: E402,F401
+from . import exports, report  # noqa: E402,F401
