@@ -183,3 +183,14 @@ def read_outbox(app) -> list[email.message.EmailMessage]:
 
 def message_text(msg) -> str:
     return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+def answers_for(total: int) -> dict[str, int]:
+    """Seven item answers (each 0-3) that add up to total, filling the first items first."""
+    if not 0 <= total <= 21:
+        raise ValueError(total)
+    answers, left = {}, total
+    for n in range(1, 8):
+        answers[f"q{n}"] = min(3, left)
+        left -= answers[f"q{n}"]
+    return answers

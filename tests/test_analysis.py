@@ -11,14 +11,11 @@ from monitor.clinic import get_clinic
 from monitor.durability import HOLDING, WANED
 from monitor.extensions import db
 from monitor.models import Treatment, User
-from tests.conftest import make_user
+from tests.conftest import answers_for, make_user
 
 
 def checkin(patient, day, total):
-    answers = {f"q{i}": 0 for i in range(1, 8)}
-    for i in range(total):
-        answers[f"q{i % 7 + 1}"] += 1
-    save_checkin(patient, day, answers, {}, None)
+    save_checkin(patient, day, answers_for(total), {}, None)
 
 
 def treatment(patient, instant, route="lozenge"):

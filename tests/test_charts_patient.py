@@ -14,7 +14,7 @@ from monitor.checkins import save_checkin
 from monitor.durability import analyse_patient
 from monitor.extensions import db
 from monitor.models import Treatment
-from tests.conftest import login
+from tests.conftest import answers_for, login
 
 TODAY = date(2026, 11, 26)
 D0 = date(2026, 11, 10)
@@ -112,10 +112,7 @@ def test_to_json_cannot_close_its_script_tag():
 
 def seed(patient):
     for d, t in TOTALS.items():
-        answers = {f"q{i}": 0 for i in range(1, 8)}
-        for i in range(t):
-            answers[f"q{i % 7 + 1}"] += 1
-        save_checkin(patient, d, answers, {}, None)
+        save_checkin(patient, d, answers_for(t), {}, None)
     for d in (day(0), day(7)):
         db.session.add(Treatment(patient_id=patient.id, route="lozenge", dose_mg=Decimal("200"),
                                  administered_at=datetime.combine(d, datetime.min.time(), tzinfo=timezone.utc)

@@ -12,7 +12,7 @@ from monitor import analysis, durability, exports
 from monitor.checkins import save_checkin
 from monitor.extensions import db
 from monitor.models import AuditEvent, CheckIn, Treatment, User
-from tests.conftest import NOW, login, make_user
+from tests.conftest import answers_for, NOW, login, make_user
 
 HEADER = "session_date,route,baseline,reference,nadir,gain,responded,wane_day,status,last_observed_day"
 FIRST = date(2026, 11, 10)    # the SPEC 4 worked example's first session (today is 26 Nov 2026)
@@ -30,14 +30,6 @@ WORKED_EXAMPLE_CSV = (
     "2026-11-10,lozenge,15,15,5,10,true,5,waned,6\r\n"
     "2026-11-17,intramuscular,9.33,15,4,11,true,,holding,3\r\n"
 )
-
-
-def answers_for(total: int) -> dict[str, int]:
-    answers, left = {}, total
-    for n in range(1, 8):
-        answers[f"q{n}"] = min(3, left)
-        left -= answers[f"q{n}"]
-    return answers
 
 
 def add_checkin(patient, day: date, total: int, side_effects=None, note=None) -> CheckIn:

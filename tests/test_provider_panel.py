@@ -12,7 +12,7 @@ from monitor.extensions import db
 from monitor.models import AuditEvent, CheckIn, Clinic, Treatment
 from monitor.panel import dashboard
 from monitor import timeutil
-from tests.conftest import NOW, login, make_user
+from tests.conftest import answers_for, NOW, login, make_user
 
 TODAY = date(2026, 11, 26)  # NOW's date in New York
 
@@ -23,12 +23,7 @@ def day(n: int) -> date:
 
 def add_checkin(patient, local_date: date, total: int, **extra) -> CheckIn:
     """A check-in whose seven answers add up to total."""
-    answers = {}
-    left = total
-    for n in range(1, 8):
-        answers[f"q{n}"] = min(3, left)
-        left -= answers[f"q{n}"]
-    assert left == 0
+    answers = answers_for(total)
     checkin = CheckIn(patient_id=patient.id, local_date=local_date, total=total, submitted_at=NOW, **answers, **extra)
     db.session.add(checkin)
     db.session.commit()

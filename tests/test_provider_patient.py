@@ -7,15 +7,11 @@ from sqlalchemy import select
 
 from monitor.extensions import db
 from monitor.models import AuditEvent, CheckIn, CheckInRevision, Treatment, TreatmentRevision
-from tests.conftest import NOW, login
+from tests.conftest import answers_for, NOW, login
 
 
 def add_checkin(patient, day: date, total: int, **extra) -> CheckIn:
-    answers = {}
-    left = total
-    for n in range(1, 8):
-        answers[f"q{n}"] = min(3, left)
-        left -= answers[f"q{n}"]
+    answers = answers_for(total)
     checkin = CheckIn(patient_id=patient.id, local_date=day, total=total, submitted_at=NOW, **answers, **extra)
     db.session.add(checkin)
     db.session.commit()

@@ -13,7 +13,7 @@ from monitor import durability, report
 from monitor.checkins import save_checkin
 from monitor.extensions import db
 from monitor.models import AuditEvent, Treatment
-from tests.conftest import NOW, login, make_user
+from tests.conftest import answers_for, NOW, login, make_user
 
 TODAY = date(2026, 11, 26)  # NOW in New York and in London
 ENROLLED = datetime(2026, 10, 1, 12, tzinfo=timezone.utc)
@@ -21,14 +21,6 @@ ENROLLED = datetime(2026, 10, 1, 12, tzinfo=timezone.utc)
 
 def d(month: int, day: int) -> date:
     return date(2026, month, day)
-
-
-def answers_for(total: int) -> dict[str, int]:
-    answers, left = {}, total
-    for n in range(1, 8):
-        answers[f"q{n}"] = min(3, left)
-        left -= answers[f"q{n}"]
-    return answers
 
 
 def checkins(patient, totals: dict[date, int], side_effects: dict[date, dict] = {}) -> None:

@@ -6,16 +6,14 @@ from monitor.checkins import save_checkin
 from monitor.extensions import db
 from monitor.models import Treatment
 from tests.browser.test_patient_phone import sign_in
+from tests.conftest import answers_for
 
 
 def add_history(patient, today=date(2026, 11, 26)):
     for n in range(40, 0, -1):
         day = today - timedelta(days=n)
         total = 15 if n % 7 in (0, 6, 5) else 6
-        answers = {f"q{i}": 0 for i in range(1, 8)}
-        for i in range(total):
-            answers[f"q{i % 7 + 1}"] += 1
-        save_checkin(patient, day, answers, {"nausea": 3 if n == 3 else None}, None)
+        save_checkin(patient, day, answers_for(total), {"nausea": 3 if n == 3 else None}, None)
     for n in (35, 28, 21, 14, 7):
         db.session.add(Treatment(patient_id=patient.id, route="intramuscular", dose_mg=Decimal("50"),
                                  administered_at=datetime.combine(today - timedelta(days=n), datetime.min.time(),
