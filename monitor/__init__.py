@@ -60,10 +60,12 @@ def register_blueprints(app: Flask) -> None:
     from .auth.views import bp as auth_bp
     from .patient.views import bp as patient_bp
     from .provider.views import bp as provider_bp
+    from .unsubscribe import bp as unsubscribe_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(patient_bp)
     app.register_blueprint(provider_bp)
+    app.register_blueprint(unsubscribe_bp)
 
     @app.get("/")
     def index():

@@ -9,12 +9,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from . import durability
 from .clinic import get_clinic
 from .extensions import db
-from .models import CheckIn, Clinic, Treatment, User
+from .models import CheckIn, Clinic, PatientStatus, PatientStatusChange, Treatment, User
 from .timeutil import local_today, to_local, utcnow
 
 
@@ -82,6 +82,17 @@ def load(patients: list[User], *, since: date | None = None, now: datetime | Non
         dates = [item.session_date(t) for t in item.treatments]
         item.analysis = durability.analyse_patient(item.totals.items(), dates, item.today, settings)
     return data
+
+
+def returns_to_active(patient_ids: list[int] | None = None) -> dict[int, datetime]:
+    """When each patient last returned to "active" (one query). Missed days count only from
+    then (schedule.counting_from), so days paused between courses are never "missed"."""
+    query = (select(PatientStatusChange.patient_id, func.max(PatientStatusChange.changed_at))
+             .where(PatientStatusChange.status == PatientStatus.ACTIVE.value)
+             .group_by(PatientStatusChange.patient_id))
+    if patient_ids is not None:
+        query = query.where(PatientStatusChange.patient_id.in_(patient_ids))
+    return dict(db.session.execute(query).all())
 
 
 def load_one(patient: User, **kwargs) -> PatientData:

@@ -33,6 +33,8 @@ def init_app(app) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(export_durability_command)
+    from . import nudges_cli  # send-nudges
+    nudges_cli.init_app(app)
 
 
 def _fail(problems: list) -> NoReturn:

@@ -301,3 +301,66 @@ class AuditEvent(db.Model):
     target_id: Mapped[int | None] = mapped_column(Integer)
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(String(255))
+
+
+class PatientStatusChange(db.Model):
+    """A patient's move to active, paused or discharged, and who made it (SPEC 5).
+
+    Kept so that the days a patient was paused are never counted as missed once they return:
+    a patient's missed days count only from their latest return to "active"."""
+
+    __tablename__ = "patient_status_changes"
+    __table_args__ = (CheckConstraint("status in ('active', 'paused', 'discharged')", name="status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+# The life of a nudge or digest record: created and claimed together ("sending"), then "sent";
+# a failed send is "failed" until its next attempt, "abandoned" after the last; "skipped" when
+# the day's check-in arrived between the claim and the send.
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "abandoned", "skipped")
+_DELIVERY_STATUS_CHECK = "status in (" + ", ".join(f"'{s}'" for s in DELIVERY_STATUSES) + ")"
+
+
+class DeliveryFields:
+    """Columns shared by nudges and digests: one record per recipient and local date, claimed
+    with a conditional UPDATE before anything is sent (monitor.nudges)."""
+
+    local_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An exception class name only (e.g. ConnectionRefusedError): messages can hold addresses.
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Nudge(DeliveryFields, db.Model):
+    """The one reminder email of a patient's local date (SPEC 5)."""
+
+    __tablename__ = "nudges"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "local_date"),
+        CheckConstraint(_DELIVERY_STATUS_CHECK, name="status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+
+class ProviderDigest(DeliveryFields, db.Model):
+    """The one daily digest of a provider; local_date is the clinic's date."""
+
+    __tablename__ = "provider_digests"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "local_date"),
+        CheckConstraint(_DELIVERY_STATUS_CHECK, name="status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # How many lapsed patients the digest counted: a number, never who.
+    patient_count: Mapped[int | None] = mapped_column(Integer)

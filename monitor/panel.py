@@ -17,7 +17,7 @@ from markupsafe import Markup
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from . import analysis, durability, sparkline
+from . import analysis, durability, schedule, sparkline
 from .access import patients_visible_to
 from .clinic import get_clinic
 from .extensions import db
@@ -84,21 +84,6 @@ def latest_checkin(totals: dict[date, int]) -> tuple[date, int] | None:
         return None
     day = max(totals)
     return day, totals[day]
-
-
-def missed_days(checkin_dates, today: date, expected_from: date | None = None) -> int:
-    """Consecutive local days without a check-in, ending yesterday (today is still open).
-
-    Days before the patient's first check-in or before `expected_from` (their enrolment) are
-    not missed: a patient who has never checked in has missed nothing yet."""
-    yesterday = today - timedelta(days=1)
-    before = [d for d in checkin_dates if d <= yesterday]
-    if not before:
-        return 0
-    last = max(before)
-    if expected_from is not None:
-        last = max(last, expected_from - timedelta(days=1))
-    return max(0, (yesterday - last).days)
 
 
 def adherence(checkin_dates, today: date, days: int = ADHERENCE_DAYS) -> int:
@@ -175,8 +160,8 @@ def build_row(data: analysis.PatientData, *, now: datetime, mcid: float, lapse_d
               cohort_median: float | None, severe_side_effect_dates=(), expected_from: date | None = None) -> Row:
     """One patient's row: the values shown and the flags, from data already loaded.
 
-    `expected_from` is the first local date a check-in is expected; by default the date the
-    patient was enrolled (a later return from a pause would move it)."""
+    `expected_from` is the first local date a check-in is expected (schedule.counting_from: the
+    later of enrolment and the last return from a pause); by default the date of enrolment."""
     patient, today, totals = data.patient, data.today, data.totals
     result = data.analysis or durability.PatientAnalysis(None, [], None, 0)
     latest = latest_checkin(totals)
@@ -205,7 +190,7 @@ def build_row(data: analysis.PatientData, *, now: datetime, mcid: float, lapse_d
     if patient.status == PatientStatus.ACTIVE.value:
         if expected_from is None and patient.created_at is not None:
             expected_from = to_local(patient.created_at, patient.timezone).date()
-        missed = missed_days(totals.keys(), today, expected_from)
+        missed = schedule.missed_streak(totals.keys(), today, expected_from)
         if missed:
             flags.add("missed")
             if missed >= lapse_days:
@@ -302,8 +287,11 @@ def dashboard(viewer: User, *, flag: str | None = None, search: str = "", now: d
     # patient's history on every provider's page view (an admin's panel is the clinic).
     cohort_median = analysis.clinic_cohort(data).median_duration if data else None
     side_effects = _severe_side_effect_dates(data)
+    resumed = analysis.returns_to_active(list(data))
     rows = [build_row(d, now=now, mcid=clinic.mcid, lapse_days=clinic.lapse_days, cohort_median=cohort_median,
-                      severe_side_effect_dates=side_effects.get(d.patient.id, ()))
+                      severe_side_effect_dates=side_effects.get(d.patient.id, ()),
+                      expected_from=schedule.counting_from(d.patient.timezone, d.patient.created_at,
+                                                           resumed.get(d.patient.id)))
             for d in data.values()]
 
     chosen = FLAG_BY_KEY.get(flag) if flag else None

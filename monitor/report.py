@@ -21,9 +21,9 @@ Definitions, as the report page states them:
   them). Days before a patient's start (the earlier of enrolment and the first check-in) are
   not counted; a patient with no counted days is left out.
 - Lapsed: active patients with `clinic.lapse_days` or more missed days in a row up to
-  yesterday, by the dashboard's own rule (monitor.panel.missed_days), so the report and the
-  dashboard's "Lapsed" flag always agree: days before enrolment or before the first check-in
-  are not missed.
+  yesterday, by the rule the dashboard and the digest use (monitor.schedule.missed_streak), so
+  they always agree: days before enrolment, before the first check-in, or before the last
+  return from a pause are not missed.
 - Side-effect rates: per side effect, the share of check-ins in each patient's last 30
   local days (today included) reporting it at any level (mild or worse) and at severe. An
   unanswered side effect counts as not reported.
@@ -40,13 +40,12 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from . import analysis, durability
+from . import analysis, durability, schedule
 from .access import patients_visible_to
 from .clinic import get_clinic
 from .extensions import db
 from .instruments import SEVERE_SIDE_EFFECT, SIDE_EFFECTS
 from .models import CheckIn, PatientStatus, User
-from .panel import missed_days
 from .timeutil import to_local, utcnow
 
 ADHERENCE_WINDOWS = (14, 30)
@@ -105,9 +104,9 @@ def adherence(checkin_dates: Iterable[date] | set[date], start: date, today: dat
     return Share(sum(1 for d in counted if d in logged), len(counted))
 
 
-def is_lapsed(checkin_dates: Iterable[date], enrolled_on: date, today: date, lapse_days: int) -> bool:
-    """SPEC 5's lapsed, exactly as the dashboard flags it (panel.missed_days)."""
-    return missed_days(checkin_dates, today, enrolled_on) >= lapse_days
+def is_lapsed(checkin_dates: Iterable[date], first_day: date | None, today: date, lapse_days: int) -> bool:
+    """SPEC 5's lapsed, by the same rule as the dashboard and the digest (schedule.missed_streak)."""
+    return schedule.missed_streak(checkin_dates, today, first_day) >= lapse_days
 
 
 @dataclass(frozen=True)
@@ -227,6 +226,7 @@ def build(viewer: User, now: datetime | None = None) -> Report:
     pairs = durability.durations(sessions)
 
     active = [p for p in patients if p.status == PatientStatus.ACTIVE.value]
+    resumed = analysis.returns_to_active([p.id for p in active])
     windows = {days: [] for days in ADHERENCE_WINDOWS}
     lapsed = []
     for p in active:
@@ -238,7 +238,8 @@ def build(viewer: User, now: datetime | None = None) -> Report:
             share = adherence(dates, start, item.today, days)
             if share.of:
                 windows[days].append(share.value)
-        if is_lapsed(dates, enrolled_on, item.today, clinic.lapse_days):
+        first_day = schedule.counting_from(p.timezone, p.created_at, resumed.get(p.id))
+        if is_lapsed(dates, first_day, item.today, clinic.lapse_days):
             lapsed.append(p)
 
     side_rows = _recent_side_effects(data, now)

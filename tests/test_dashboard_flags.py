@@ -9,9 +9,10 @@ from monitor import durability
 from monitor.analysis import PatientData
 from monitor.models import Treatment, User
 from monitor.panel import (
-    FLAGS, WEIGHTS, adherence, attention_score, build_row, clean_search, matches, missed_days, ordered,
+    FLAGS, WEIGHTS, adherence, attention_score, build_row, clean_search, matches, ordered,
     recent_side_effect, rise,
 )
+from monitor.schedule import missed_streak
 
 NEW_YORK = "America/New_York"
 TODAY = date(2026, 11, 26)
@@ -196,7 +197,7 @@ def test_no_check_in_yesterday_is_missed_even_after_checking_in_today():
 
 
 def test_today_still_open_is_not_missed():
-    assert missed_days({day(-1)}, TODAY) == 0
+    assert missed_streak({day(-1)}, TODAY) == 0
 
 
 def test_two_missed_days_are_not_lapsed_three_are():
@@ -213,8 +214,8 @@ def test_lapsed_follows_the_clinics_lapse_days():
 
 
 def test_days_before_the_first_check_in_are_not_missed():
-    assert missed_days({day(0)}, TODAY) == 0            # first check-in today
-    assert missed_days(set(), TODAY) == 0               # never checked in
+    assert missed_streak({day(0)}, TODAY) == 0            # first check-in today
+    assert missed_streak(set(), TODAY) == 0               # never checked in
     row = row_of(patient_data({}, patient=make_patient(enrolled=day(-20))))
     assert not row.flags & {"missed", "lapsed"}
 
@@ -224,8 +225,8 @@ def test_days_before_enrolment_are_not_missed():
     row = row_of(patient_data(every_day(-30, -10), patient=make_patient(enrolled=day(-2))))
     assert row.missed_days == 2
     assert "missed" in row.flags and "lapsed" not in row.flags
-    assert missed_days({day(-10)}, TODAY, expected_from=day(-2)) == 2
-    assert missed_days({day(-10)}, TODAY, expected_from=TODAY) == 0
+    assert missed_streak({day(-10)}, TODAY, first_day=day(-2)) == 2
+    assert missed_streak({day(-10)}, TODAY, first_day=TODAY) == 0
 
 
 def test_days_before_a_later_expected_start_are_not_missed():

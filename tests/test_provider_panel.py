@@ -518,3 +518,19 @@ def test_admin_query_count_does_not_grow_with_the_clinic(client, users):
     large = _queries_for_panel(client)
     assert len(listed(page_of(client))) == 15
     assert large == small
+
+
+def test_days_paused_between_courses_are_not_missed_after_a_return(client, users):
+    """The dashboard counts missed days from the last return to "active", like the digest."""
+    enrolled_long_ago(users.patient_a)
+    add_checkins(users.patient_a, {-10: 8})
+    login(client, users.provider_a)
+    status_url = f"/patients/{users.patient_a.id}/status"
+    client.post(status_url, data={"status": "paused"})
+    assert "lapsed" not in row_for(dashboard(users.provider_a), users.patient_a).flags
+    # Back to active yesterday: only yesterday counts as missed, the ten paused days do not.
+    with freeze(NOW - timedelta(days=1)):
+        client.post(status_url, data={"status": "active"})
+    row = row_for(dashboard(users.provider_a), users.patient_a)
+    assert row.missed_days == 1
+    assert "missed" in row.flags and "lapsed" not in row.flags

@@ -1,9 +1,15 @@
-"""The daily check-in form: the instrument's items as labelled radio groups."""
+"""The daily check-in form (the instrument's items as labelled radio groups) and the settings form."""
+import re
+from datetime import time
+
 from flask_wtf import FlaskForm
-from wtforms import Field, HiddenField, SelectField, TextAreaField
-from wtforms.validators import Length, ValidationError
+from wtforms import Field, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, StopValidation, ValidationError
+from wtforms.widgets import TimeInput
 
 from ..instruments import DAILY_OPTIONS, ITEMS, NOTE_MAX_LENGTH, SIDE_EFFECT_OPTIONS, SIDE_EFFECTS
+from ..timeutil import is_valid_timezone
 
 
 class ScoreField(Field):
@@ -64,3 +70,59 @@ for _code, _wording in ITEMS:
     setattr(CheckInForm, _code, ScoreField(_wording, DAILY_OPTIONS, required=True))
 for _key, _label in SIDE_EFFECTS:
     setattr(CheckInForm, f"se_{_key}", ScoreField(_label, SIDE_EFFECT_OPTIONS, required=False))
+
+
+# --- Settings: time zone, reminder time, reminder emails (SPEC 5).
+
+def parse_reminder_time(text: str) -> time:
+    """HH:MM on a 24-hour clock, as an <input type=time> sends it (seconds, if any, dropped)."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?", text)
+    if not match:
+        raise ValueError("Enter the time as hours and minutes on a 24-hour clock, for example 19:00.")
+    hours, minutes = int(match[1]), int(match[2])
+    if hours > 23 or minutes > 59:
+        raise ValueError("Enter a time from 00:00 to 23:59, for example 19:00.")
+    return time(hours, minutes)
+
+
+class ReminderTimeField(StringField):
+    """An <input type=time>; `value` holds the parsed time, `data` what was sent."""
+
+    widget = TimeInput()
+
+    def __init__(self, label, **kwargs):
+        super().__init__(label, **kwargs)
+        self.value = None
+
+    def process_data(self, value):
+        self.data = value.strftime("%H:%M") if isinstance(value, time) else value
+
+    def pre_validate(self, form):
+        self.value = None
+        text = (self.data or "").strip()
+        if not text:
+            raise StopValidation("Enter a reminder time, for example 19:00.")
+        try:
+            self.value = parse_reminder_time(text)
+        except ValueError as error:
+            raise StopValidation(str(error)) from None
+
+
+NUDGE_CHOICES = [
+    SelectChoice("on", "On: email me when I have not checked in by my reminder time"),
+    SelectChoice("off", "Off: no reminder emails"),
+]
+
+
+class SettingsForm(FlaskForm):
+    timezone = SelectField("Time zone", validate_choice=False)
+    reminder_time = ReminderTimeField("Reminder time")
+    nudges = RadioField("Reminder emails", choices=NUDGE_CHOICES, validate_choice=False)
+
+    def validate_timezone(self, field):
+        if not is_valid_timezone(field.data or ""):
+            raise ValidationError("Choose your time zone from the list.")
+
+    def validate_nudges(self, field):
+        if field.data not in {choice.value for choice in NUDGE_CHOICES}:
+            raise ValidationError("Choose whether you want reminder emails.")

@@ -1,21 +1,23 @@
-"""The patient's pages: the daily check-in, its confirmation, and their own history."""
+"""The patient's pages: the daily check-in, its confirmation, their own history, and settings."""
 import secrets
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 from sqlalchemy import select
 
 from .. import analysis
+from ..audit import record
 from ..charts import patient as patient_charts
 from ..charts import to_json
 from ..checkins import allowed_dates, save_checkin
+from ..clinic import get_clinic
 from ..extensions import db
 from ..instruments import DAILY_STEM, ITEM_CODES, ROUTE_LABELS, SIDE_EFFECT_KEYS, band_for
 from ..models import CheckIn, Treatment
-from ..timeutil import local_today, to_local, utcnow
-from .forms import CheckInForm
+from ..timeutil import is_valid_timezone, local_today, timezone_choices, to_local, utcnow
+from .forms import CheckInForm, SettingsForm
 
 bp = Blueprint("patient", __name__)
 
@@ -160,3 +162,29 @@ def trend():
     return render_template("patient/trend.html", days=days, periods=TREND_PERIODS, chart=chart,
                            chart_json=to_json(chart.figure), rows=rows,
                            sessions=[d for d in session_days if start <= d <= data.today])
+
+
+@bp.route("/me/settings", methods=["GET", "POST"])
+def settings():
+    """Time zone, reminder time and reminder emails. Check-in dates and the reminder follow the
+    zone chosen here; changing it mid-day never brings a second reminder for a date."""
+    patient = current_user
+    form = SettingsForm()
+    form.timezone.choices = [SelectChoice(zone) for zone in timezone_choices()]
+    if request.method == "GET":
+        form.timezone.data = patient.timezone if is_valid_timezone(patient.timezone) else get_clinic().timezone
+        form.reminder_time.process_data(patient.reminder_time)
+        form.nudges.data = "off" if patient.email_opt_out else "on"
+        return render_template("patient/settings.html", form=form)
+    if not form.validate():
+        return render_template("patient/settings.html", form=form), 400
+    new = {"timezone": form.timezone.data, "reminder_time": form.reminder_time.value,
+           "email_opt_out": form.nudges.data == "off"}
+    changed = [name for name, value in new.items() if getattr(patient, name) != value]
+    for name in changed:
+        setattr(patient, name, new[name])
+    if changed:
+        record("settings.changed", target_type="patient", target_id=patient.id, detail=", ".join(changed))
+    db.session.commit()
+    flash("Your settings are saved." if changed else "Nothing was changed.", "info")
+    return redirect(url_for("patient.settings"), code=303)

@@ -250,3 +250,4 @@ def edit_session(patient_id: int, treatment_id: int):
 
 
 from . import exports, report  # noqa: E402,F401
+from . import status  # noqa: E402,F401

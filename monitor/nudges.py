@@ -1,0 +1,464 @@
+"""Nudges and provider digests (SPEC 5): who is due, claim, send. mail.py is the transport;
+schedule.py decides the dates; the command line is nudges_cli.py.
+
+Exactly once per recipient and local date, however many runners run at once:
+
+1. Each nudge (digest) has one row per patient (provider) and local date, created with
+   INSERT ... ON CONFLICT DO NOTHING: every runner ends up looking at the same row.
+2. A runner owns an attempt only when its conditional UPDATE moves that row from "pending" or
+   "failed" (fewer than MAX_ATTEMPTS attempts, backoff over) to "sending" and so reports one
+   row changed. The database serialises competing UPDATEs of a row (PostgreSQL's row lock,
+   then a re-check of the WHERE clause against the committed row; SQLite's database lock),
+   so for each attempt exactly one runner sees a change and every other sees none.
+3. The claim is committed before the email leaves; only then does the owner send, and it
+   records "sent", or "failed" with a time for the next attempt, or "abandoned" after the
+   last. A row left in "sending" (the process died between sending and recording) is never
+   sent again automatically: a second reminder is worse than none. It is logged.
+
+Only the patient's current local date is ever nudged: a date that is over is missed, not
+nudged. Logs and printed summaries name records by id, never by address or name."""
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from email.message import EmailMessage
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+
+from . import analysis, mail, schedule
+from .accounts import absolute_url
+from .extensions import db
+from .models import (
+    CheckIn,
+    Clinic,
+    Nudge,
+    PatientStatus,
+    ProviderDigest,
+    Role,
+    User,
+    care_team,
+)
+from .timeutil import is_valid_timezone, utcnow
+from .unsubscribe import unsubscribe_url
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+# Wait before the 2nd and the 3rd attempt.
+BACKOFF = (timedelta(minutes=2), timedelta(minutes=10))
+CLAIMABLE = ("pending", "failed")
+# What a failed delivery raises: refused, unreachable, timed out (SMTPException is an OSError).
+SEND_ERRORS = (OSError, smtplib.SMTPException)
+# After this many failed deliveries in a row, a run stops sending and leaves the rest unclaimed
+# for the next run, rather than waiting out a timeout per recipient while the server is down.
+STOP_AFTER_CONSECUTIVE_FAILURES = 3
+CHUNK = 500  # ids per IN (...) list
+# A row in "sending" for longer than this was left by a run that ended mid-send (reported only).
+STUCK_AFTER = timedelta(minutes=10)
+
+NUDGE_SUBJECT = "Your daily check-in"
+
+
+# --- What a run did.
+
+@dataclass
+class Tally:
+    sent: int = 0
+    failed: int = 0       # will be retried on a later run
+    abandoned: int = 0    # the last attempt failed
+    not_sent: int = 0     # another runner had it, or the check-in arrived meanwhile
+
+    def text(self) -> str:
+        return f"{self.sent} sent, {self.failed} failed, {self.abandoned} abandoned, {self.not_sent} not sent"
+
+
+@dataclass
+class RunSummary:
+    now: datetime
+    dry_run: bool = False
+    nudges: Tally = field(default_factory=Tally)
+    digests: Tally = field(default_factory=Tally)
+    stopped_early: bool = False
+    stuck: int = 0  # rows of the current dates left in "sending" by an earlier run
+    would_nudge: list[Recipient] = field(default_factory=list)
+    would_digest: list[DigestRecipient] = field(default_factory=list)
+
+    def line(self) -> str:
+        when = self.now.isoformat(timespec="seconds")
+        if self.dry_run:
+            return (f"send-nudges {when} (dry run, nothing sent): {len(self.would_nudge)} nudge(s) and "
+                    f"{len(self.would_digest)} digest(s) would be sent.")
+        line = f"send-nudges {when}: nudges {self.nudges.text()}; digests {self.digests.text()}."
+        if self.stuck:
+            line += f" {self.stuck} left in 'sending' by an earlier run (not resent)."
+        if self.stopped_early:
+            line += " Stopped early: the mail server kept failing."
+        return line
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A patient due a nudge: plain values, so a commit does not reload the row."""
+
+    id: int
+    email: str
+    first_name: str
+    local_date: date
+
+
+@dataclass(frozen=True)
+class DigestRecipient:
+    id: int
+    email: str
+    local_date: date
+    patient_count: int
+
+
+# --- Records and claims (shared by nudges and digests).
+
+def _insert(table):
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"nudges need INSERT ... ON CONFLICT, which {dialect} lacks here")
+
+
+def _owner(model):
+    return model.__table__.c.patient_id if model is Nudge else model.__table__.c.provider_id
+
+
+def _create(model, owner_id: int, day: date, now: datetime, **extra) -> int:
+    """The record of this recipient and date, created unless it exists; its id."""
+    table, owner = model.__table__, _owner(model)
+    db.session.execute(
+        _insert(table)
+        .values({owner.name: owner_id, "local_date": day, "status": "pending", "attempts": 0,
+                 "next_attempt_at": now, "created_at": now, **extra})
+        .on_conflict_do_nothing(index_elements=[owner.name, "local_date"])
+    )
+    return db.session.scalar(select(table.c.id).where(owner == owner_id, table.c.local_date == day))
+
+
+def _claim(model, record_id: int, now: datetime) -> int | None:
+    """Take the next attempt of this record; its number, or None when another runner has it,
+    it is done, or its backoff has not run out. The caller commits before sending."""
+    table = model.__table__
+    result = db.session.execute(
+        update(table)
+        .where(table.c.id == record_id, table.c.status.in_(CLAIMABLE),
+               table.c.attempts < MAX_ATTEMPTS, table.c.next_attempt_at <= now)
+        .values(status="sending", attempts=table.c.attempts + 1, claimed_at=now)
+    )
+    if result.rowcount != 1:
+        return None
+    return db.session.scalar(select(table.c.attempts).where(table.c.id == record_id))
+
+
+def _finish(model, record_id: int, **values) -> None:
+    """Record the outcome of the attempt this runner claimed, and commit."""
+    table = model.__table__
+    db.session.execute(update(table).where(table.c.id == record_id, table.c.status == "sending").values(**values))
+    db.session.commit()
+
+
+def _record_failure(model, record_id: int, attempt: int, error: BaseException, now: datetime, tally: Tally) -> None:
+    # The class name only: an SMTP error's text can quote the recipient's address.
+    name = type(error).__name__[:64]
+    last = attempt >= MAX_ATTEMPTS
+    try:
+        if last:
+            _finish(model, record_id, status="abandoned", last_error=name)
+        else:
+            _finish(model, record_id, status="failed", last_error=name, next_attempt_at=now + BACKOFF[attempt - 1])
+    except OperationalError:
+        # Left in "sending": never retried, which is the safe side.
+        db.session.rollback()
+        log.error("%s %s failed (%s) and could not be recorded; it stays in 'sending'",
+                  model.__tablename__, record_id, name)
+        tally.abandoned += 1
+        return
+    if last:
+        tally.abandoned += 1
+        log.warning("%s %s abandoned after %s attempts (%s)", model.__tablename__, record_id, attempt, name)
+    else:
+        tally.failed += 1
+        log.warning("%s %s attempt %s failed (%s); will retry", model.__tablename__, record_id, attempt, name)
+
+
+def _blocked(model, owner_ids: list[int], dates: set[date], now: datetime) -> tuple[set[tuple[int, date]], int]:
+    """(owner, date) pairs whose record cannot be claimed now, and how many have sat in
+    "sending" for longer than any send takes (a run that ended between sending and recording)."""
+    table, owner = model.__table__, _owner(model)
+    blocked, stuck = set(), 0
+    for ids in _chunks(owner_ids):
+        for owner_id, day, status, attempts, next_at, claimed_at in db.session.execute(
+            select(owner, table.c.local_date, table.c.status, table.c.attempts, table.c.next_attempt_at,
+                   table.c.claimed_at)
+            .where(owner.in_(ids), table.c.local_date.in_(sorted(dates)))
+        ):
+            if status not in CLAIMABLE or attempts >= MAX_ATTEMPTS or next_at > now:
+                blocked.add((owner_id, day))
+            if status == "sending" and claimed_at is not None and claimed_at <= now - STUCK_AFTER:
+                stuck += 1
+    return blocked, stuck
+
+
+def _chunks(ids: list[int]):
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start:start + CHUNK]
+
+
+def _message_id(kind: str, owner_id: int, day: date) -> str:
+    # One Message-ID per recipient and date: were a copy ever sent twice, mail systems that
+    # drop duplicate Message-IDs (Gmail does) would show it once.
+    host = urlsplit(current_app.config.get("BASE_URL") or "").hostname or "monitor.local"
+    return f"<{kind}-{owner_id}-{day:%Y%m%d}@{host}>"
+
+
+def _with_message_id(msg: EmailMessage, message_id: str) -> EmailMessage:
+    del msg["Message-ID"]
+    msg["Message-ID"] = message_id
+    return msg
+
+
+# --- Nudges.
+
+def _nudgeable():
+    """Patients who may be nudged at all: active, reachable, invitation accepted, not opted out."""
+    return and_(
+        User.role == Role.PATIENT.value,
+        User.status == PatientStatus.ACTIVE.value,
+        User.active.is_(True),
+        User.email_opt_out.is_(False),
+        User.password_hash.is_not(None),
+        User.password_hash != "",
+    )
+
+
+def due_nudges(now: datetime) -> tuple[list[Recipient], int]:
+    """Patients late for their current local date with no nudge record in the way, and how many
+    records of those dates are stuck in "sending"."""
+    late: dict[int, Recipient] = {}
+    for patient in db.session.scalars(select(User).where(_nudgeable()).order_by(User.id)):
+        if not is_valid_timezone(patient.timezone):
+            log.warning("patient %s has an unknown time zone; not nudged", patient.id)
+            continue
+        zone = ZoneInfo(patient.timezone)
+        today = schedule.local_date(now, zone)
+        at = schedule.reminder_instant(today, patient.reminder_time or schedule.DEFAULT_REMINDER, zone)
+        if now >= at:
+            late[patient.id] = Recipient(patient.id, patient.email, (patient.first_name or "").strip(), today)
+    if not late:
+        return [], 0
+    ids, dates = list(late), {r.local_date for r in late.values()}
+    checked_in = set()
+    for chunk in _chunks(ids):
+        checked_in |= {(patient_id, day) for patient_id, day in db.session.execute(
+            select(CheckIn.patient_id, CheckIn.local_date)
+            .where(CheckIn.patient_id.in_(chunk), CheckIn.local_date.in_(sorted(dates)))
+        )}
+    blocked, sending = _blocked(Nudge, ids, dates, now)
+    skip = checked_in | blocked
+    due = [r for r in late.values() if (r.id, r.local_date) not in skip]
+    return due, sending
+
+
+def _still_due(recipient: Recipient) -> bool:
+    """Re-read just before sending: still nudgeable, and still no check-in for the date."""
+    checked_in = exists().where(CheckIn.patient_id == recipient.id, CheckIn.local_date == recipient.local_date)
+    return bool(db.session.scalar(
+        select(User.id).where(User.id == recipient.id, _nudgeable(), ~checked_in)
+    ))
+
+
+def nudge_message(recipient: Recipient) -> EmailMessage:
+    unsubscribe = unsubscribe_url(recipient.id)
+    msg = mail.render_message(
+        "nudge", recipient.email,
+        headers={"List-Unsubscribe": f"<{unsubscribe}>",
+                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        first_name=recipient.first_name,
+        checkin_url=absolute_url("patient.checkin"),
+        unsubscribe_url=unsubscribe,
+    )
+    return _with_message_id(msg, _message_id("nudge", recipient.id, recipient.local_date))
+
+
+def send_nudges(now: datetime, summary: RunSummary) -> None:
+    due, summary.stuck = due_nudges(now)
+    if summary.stuck:
+        log.warning("%s nudge(s) of the current dates are stuck in 'sending' (a run ended mid-send); "
+                    "they are not resent", summary.stuck)
+    _deliver_all(Nudge, due, now, summary, summary.nudges, nudge_message, _still_due)
+
+
+# --- Provider digests.
+
+def _clinic_zone_and_lapse_days() -> tuple[str, int]:
+    # Read, not created (unlike clinic.get_clinic): runners may run concurrently.
+    clinic = db.session.scalar(select(Clinic).order_by(Clinic.id).limit(1))
+    columns = Clinic.__table__.c
+    zone = clinic.timezone if clinic and is_valid_timezone(clinic.timezone) else columns.timezone.default.arg
+    lapse_days = clinic.lapse_days if clinic and clinic.lapse_days else columns.lapse_days.default.arg
+    return zone, lapse_days
+
+
+def lapsed_patient_ids(now: datetime, lapse_days: int) -> set[int]:
+    """Active patients with `lapse_days` or more missed dates in a row, each in their own zone.
+
+    A patient's missed dates count from the later of their enrolment and their latest return
+    to "active" (schedule.counting_from), so a pause is never counted as missed days."""
+    patients = db.session.execute(
+        select(User.id, User.timezone, User.created_at)
+        .where(User.role == Role.PATIENT.value, User.status == PatientStatus.ACTIVE.value, User.active.is_(True))
+    ).all()
+    if not patients:
+        return set()
+    resumed = analysis.returns_to_active()
+    today_of: dict[int, date] = {}
+    by_today: dict[date, list[int]] = defaultdict(list)
+    zones: dict[int, str] = {}
+    for patient_id, zone, created_at in patients:
+        if not is_valid_timezone(zone):
+            continue
+        zones[patient_id] = zone
+        today_of[patient_id] = schedule.local_date(now, zone)
+        by_today[today_of[patient_id]].append(patient_id)
+    # The latest check-in before each patient's own today (todays differ by zone).
+    last_before: dict[int, date] = {}
+    for today, ids in by_today.items():
+        for chunk in _chunks(ids):
+            last_before.update({patient_id: day for patient_id, day in db.session.execute(
+                select(CheckIn.patient_id, func.max(CheckIn.local_date))
+                .where(CheckIn.patient_id.in_(chunk), CheckIn.local_date < today)
+                .group_by(CheckIn.patient_id)
+            )})
+    created = {patient_id: created_at for patient_id, _, created_at in patients}
+    lapsed = set()
+    for patient_id, zone in zones.items():
+        last = last_before.get(patient_id)
+        first_day = schedule.counting_from(zone, created.get(patient_id), resumed.get(patient_id))
+        if schedule.is_lapsed([last] if last else [], today_of[patient_id], lapse_days, first_day=first_day):
+            lapsed.add(patient_id)
+    return lapsed
+
+
+def due_digests(now: datetime) -> tuple[list[DigestRecipient], int]:
+    """Staff due today's digest: 08:00 has passed in the clinic's zone, and at least one of the
+    patients on their own panel is lapsed."""
+    zone, lapse_days = _clinic_zone_and_lapse_days()
+    today = schedule.local_date(now, zone)
+    if now < schedule.reminder_instant(today, schedule.DIGEST_TIME, zone):
+        return [], 0
+    lapsed = lapsed_patient_ids(now, lapse_days)
+    if not lapsed:
+        return [], 0
+    counts: dict[int, int] = defaultdict(int)
+    for chunk in _chunks(sorted(lapsed)):
+        for provider_id, _ in db.session.execute(
+            select(care_team.c.provider_id, care_team.c.patient_id).where(care_team.c.patient_id.in_(chunk))
+        ):
+            counts[provider_id] += 1
+    if not counts:
+        return [], 0
+    providers = db.session.execute(
+        select(User.id, User.email).where(
+            User.id.in_(list(counts)),
+            User.role.in_([Role.PROVIDER.value, Role.ADMIN.value]),
+            User.active.is_(True),
+            User.password_hash.is_not(None),
+        ).order_by(User.id)
+    ).all()
+    blocked, sending = _blocked(ProviderDigest, [p for p, _ in providers], {today}, now)
+    due = [DigestRecipient(p, email, today, counts[p]) for p, email in providers if (p, today) not in blocked]
+    return due, sending
+
+
+def digest_message(recipient: DigestRecipient) -> EmailMessage:
+    msg = mail.render_message(
+        "provider_digest", recipient.email,
+        count=recipient.patient_count,
+        dashboard_url=absolute_url("provider.panel", flag="lapsed"),
+    )
+    return _with_message_id(msg, _message_id("digest", recipient.id, recipient.local_date))
+
+
+def send_digests(now: datetime, summary: RunSummary) -> None:
+    due, stuck = due_digests(now)
+    summary.stuck += stuck
+    _deliver_all(ProviderDigest, due, now, summary, summary.digests, digest_message, lambda r: True)
+
+
+# --- The run.
+
+def _deliver_all(model, recipients, now: datetime, summary: RunSummary, tally: Tally, build, still_due) -> None:
+    failures_in_a_row = 0
+    for recipient in recipients:
+        if summary.stopped_early:
+            return
+        msg = build(recipient)  # before claiming: a template error must not strand a claim
+        extra = {"patient_count": recipient.patient_count} if model is ProviderDigest else {}
+        try:
+            record_id = _create(model, recipient.id, recipient.local_date, now, **extra)
+            attempt = _claim(model, record_id, now)
+            db.session.commit()  # the claim is durable before anything is sent
+        except OperationalError:
+            # e.g. SQLite's lock wait ran out under many concurrent runners: nothing was
+            # claimed, so a later run picks this recipient up.
+            db.session.rollback()
+            log.warning("%s for %s %s not claimed: database busy", model.__tablename__,
+                        _owner(model).name, recipient.id)
+            tally.not_sent += 1
+            continue
+        if attempt is None:
+            tally.not_sent += 1  # another runner has it, or it is done
+            continue
+        if not still_due(recipient):
+            _finish(model, record_id, status="skipped")
+            tally.not_sent += 1
+            continue
+        try:
+            mail.deliver(msg)
+        except SEND_ERRORS as error:
+            db.session.rollback()
+            _record_failure(model, record_id, attempt, error, now, tally)
+            failures_in_a_row += 1
+            if failures_in_a_row >= STOP_AFTER_CONSECUTIVE_FAILURES:
+                summary.stopped_early = True
+            continue
+        tally.sent += 1
+        failures_in_a_row = 0
+        try:
+            _finish(model, record_id, status="sent", sent_at=now, last_error=None)
+        except OperationalError:
+            # Sent, but not recorded: the row stays in "sending" and is never sent again.
+            db.session.rollback()
+            log.error("%s %s sent but not recorded as sent (database error); it stays in 'sending'",
+                      model.__tablename__, record_id)
+            continue
+        log.info("%s %s sent (attempt %s)", model.__tablename__, record_id, attempt)
+
+
+def run(now: datetime | None = None, *, dry_run: bool = False) -> RunSummary:
+    """Send the nudges and digests due at `now` (default: the clock). A dry run writes nothing
+    and sends nothing; it lists what would be sent."""
+    now = (now or utcnow()).astimezone(timezone.utc)
+    summary = RunSummary(now=now, dry_run=dry_run)
+    if dry_run:
+        summary.would_nudge, summary.stuck = due_nudges(now)
+        summary.would_digest, _ = due_digests(now)
+        db.session.rollback()
+        return summary
+    send_nudges(now, summary)
+    send_digests(now, summary)
+    return summary

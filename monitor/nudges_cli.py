@@ -1,0 +1,104 @@
+"""`flask --app monitor send-nudges`: send the nudges and provider digests that are due, then
+exit (for cron, a systemd timer or a Kubernetes CronJob), or keep doing so every minute with
+--loop. Concurrent runs are safe: each email is claimed in the database before it is sent
+(monitor.nudges)."""
+import logging
+import signal
+import threading
+import time
+from datetime import datetime
+
+import click
+
+from . import nudges
+from .extensions import db
+from .timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def init_app(app) -> None:
+    app.cli.add_command(send_nudges_command)
+
+
+def parse_now(text: str) -> datetime:
+    """An ISO 8601 instant with its UTC offset; a wall-clock time alone is ambiguous."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"'{text}' is not an ISO 8601 date and time, e.g. 2026-11-26T19:05:00-05:00", param_hint="--now"
+        ) from None
+    if value.tzinfo is None:
+        raise click.BadParameter(
+            f"'{text}' has no UTC offset; add one, e.g. 2026-11-26T19:05:00-05:00 or 2026-11-27T00:05:00Z",
+            param_hint="--now",
+        )
+    return value
+
+
+@click.command("send-nudges", short_help="Send the nudges and provider digests that are due.")
+@click.option("--loop", is_flag=True, help="Keep running, once a minute, until stopped (SIGTERM or Ctrl+C).")
+@click.option("--now", "now_text", metavar="ISO-8601", default=None,
+              help="Evaluate as of this instant, which must carry its UTC offset "
+                   "(e.g. 2026-11-26T19:05:00-05:00). For testing a schedule.")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent (record ids only); send nothing.")
+def send_nudges_command(loop, now_text, dry_run):
+    """Send each late patient's one nudge for their local date, and each provider's daily
+    digest (08:00 clinic time, only when some of their patients are lapsed), then exit.
+
+    Safe to run every few minutes and from several machines at once: every email is claimed
+    in the database before it is sent, so none goes out twice."""
+    try:
+        now = parse_now(now_text) if now_text is not None else None
+    except click.BadParameter as error:
+        click.echo(f"Error: {error.format_message()}", err=True)
+        raise click.exceptions.Exit(1)
+    if loop and now is not None:
+        click.echo("Error: --now evaluates one instant; it cannot be combined with --loop.", err=True)
+        raise click.exceptions.Exit(1)
+    if not loop:
+        _report(nudges.run(now, dry_run=dry_run))
+        return
+    _run_loop(dry_run)
+
+
+def _report(summary: nudges.RunSummary) -> None:
+    if summary.dry_run:
+        for r in summary.would_nudge:
+            click.echo(f"would nudge patient {r.id} for {r.local_date.isoformat()}")
+        for r in summary.would_digest:
+            click.echo(f"would send a digest to staff {r.id} for {r.local_date.isoformat()} "
+                       f"({r.patient_count} lapsed)")
+    click.echo(summary.line())
+
+
+def _run_loop(dry_run: bool) -> None:
+    stop = threading.Event()
+
+    def request_stop(signum, frame):
+        # Finish the run under way (a claimed email is sent and recorded), then exit.
+        log.info("send-nudges: stopping after the current run (signal %s)", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    click.echo("send-nudges: running every minute; stop with SIGTERM or Ctrl+C.")
+    try:
+        while not stop.is_set():
+            try:
+                _report(nudges.run(utcnow(), dry_run=dry_run))
+            except Exception:  # a bad run (database restarting, ...) must not end the loop
+                log.exception("send-nudges: this run failed; trying again next minute")
+                db.session.rollback()
+            finally:
+                db.session.remove()
+            stop.wait(_seconds_to_next_minute())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo("send-nudges: stopped.")
+
+
+def _seconds_to_next_minute() -> float:
+    seconds = 60 - (time.time() % 60)
+    return seconds if seconds > 0.5 else seconds + 60

@@ -1,0 +1,104 @@
+"""SPEC 5 as pure functions: when a patient's reminder falls, the state of each local date,
+and how many dates in a row were missed. No Flask, no SQL.
+
+Zones are IANA names (or ZoneInfo objects), dates are the patient's own calendar dates, and
+instants are aware datetimes. Everything is computed in the patient's *current* zone: a
+patient who travels and changes their zone changes which instant "19:00 on their date" is,
+but not which date a check-in or a nudge belongs to (both are keyed by the local date)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+PENDING = "pending"            # before the reminder time, no check-in yet
+LATE = "late"                  # after the reminder time, no check-in yet: a nudge is due
+DONE = "done"                  # checked in for that date
+MISSED = "missed"              # the date is over without a check-in
+NOT_EXPECTED = "not-expected"  # paused or discharged: no check-in is expected, nothing is missed
+
+DEFAULT_REMINDER = time(19, 0)
+DIGEST_TIME = time(8, 0)       # providers' digest, clinic time (SPEC 5)
+
+
+def _zone(zone: str | ZoneInfo) -> ZoneInfo:
+    return zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+
+
+def local_date(instant: datetime, zone: str | ZoneInfo) -> date:
+    """The calendar date in `zone` at this instant."""
+    return instant.astimezone(_zone(zone)).date()
+
+
+def reminder_instant(day: date, at: time, zone: str | ZoneInfo) -> datetime:
+    """The UTC instant of wall-clock time `at` on local date `day` in `zone`.
+
+    A time that does not exist that day (inside a spring-forward gap, e.g. 02:30 in New York
+    on the second Sunday of March) moves to the first valid instant after the gap (03:00 EDT).
+    A time that happens twice (the fall-back hour) is its first occurrence."""
+    tz = _zone(zone)
+    wall = datetime.combine(day, at.replace(tzinfo=None))
+    first = wall.replace(tzinfo=tz, fold=0)  # PEP 495: fold=0 is the earlier reading
+    instant = first.astimezone(timezone.utc)
+    if instant.astimezone(tz).replace(tzinfo=None) == wall:
+        return instant
+    # In a gap, fold=0 reads the wall time with the offset from before the change and fold=1
+    # with the offset from after it; the change itself lies between the two readings.
+    other = wall.replace(tzinfo=tz, fold=1).astimezone(timezone.utc)
+    return _first_instant_with_offset(min(instant, other), max(instant, other), tz)
+
+
+def _first_instant_with_offset(lo: datetime, hi: datetime, tz: ZoneInfo) -> datetime:
+    """The earliest instant in (lo, hi] whose offset in tz is hi's: the end of the gap."""
+    target = hi.astimezone(tz).utcoffset()
+    lo_s, hi_s = int(lo.timestamp()), int(hi.timestamp())
+    while hi_s - lo_s > 1:
+        mid = (lo_s + hi_s) // 2
+        if datetime.fromtimestamp(mid, timezone.utc).astimezone(tz).utcoffset() == target:
+            hi_s = mid
+        else:
+            lo_s = mid
+    return datetime.fromtimestamp(hi_s, timezone.utc)
+
+
+def day_state(day: date, now: datetime, zone: str | ZoneInfo, reminder_at: time, *,
+              checked_in: bool, active: bool = True) -> str:
+    """The state of one local date of one patient as of `now` (SPEC 5)."""
+    if checked_in:
+        return DONE
+    if not active:
+        return NOT_EXPECTED
+    today = local_date(now, zone)
+    if day < today:
+        return MISSED
+    if day > today:
+        return PENDING
+    return LATE if now >= reminder_instant(day, reminder_at, zone) else PENDING
+
+
+def counting_from(zone: str | ZoneInfo, *instants: datetime | None) -> date | None:
+    """The first local date on which a check-in is expected: the date of the latest of these
+    instants (account creation, the last return to "active"). Earlier dates are never missed."""
+    known = [i for i in instants if i is not None]
+    return local_date(max(known), zone) if known else None
+
+
+def missed_streak(checkin_dates: Iterable[date], today: date, first_day: date | None = None) -> int:
+    """Consecutive local dates without a check-in, ending yesterday (today is still open).
+
+    Dates before the patient's first check-in, and before `first_day` (see counting_from), are
+    not missed: a patient who has never checked in has missed nothing yet."""
+    yesterday = today - timedelta(days=1)
+    before = [d for d in checkin_dates if d <= yesterday]
+    if not before:
+        return 0
+    last = max(before)
+    if first_day is not None:
+        last = max(last, first_day - timedelta(days=1))
+    return max(0, (yesterday - last).days)
+
+
+def is_lapsed(checkin_dates: Iterable[date], today: date, lapse_days: int, *,
+              first_day: date | None = None, active: bool = True) -> bool:
+    """Lapsed (SPEC 5): an active patient with at least `lapse_days` missed dates in a row."""
+    return active and missed_streak(checkin_dates, today, first_day) >= lapse_days

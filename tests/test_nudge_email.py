@@ -1,0 +1,188 @@
+"""What a nudge email says, and what it must never say (SPEC 5): received by a real SMTP
+server on loopback, then checked word by word, in the spirit of Healthchecks.io's helpers
+that assert what an email does not contain."""
+import re
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import pytest
+
+from monitor import nudges
+from monitor.checkins import save_checkin
+from monitor.clinic import get_clinic
+from monitor.extensions import db
+from monitor.models import Treatment
+from tests.conftest import make_user
+from tests.test_nudges import EVENING, SMTPServer, patient
+
+# Words that would tell a reader of the inbox (a partner, an employer's mail server, a shared
+# screen) what the patient is treated for, with what, or how they are doing.
+FORBIDDEN = ["score", "total", "anxiety", "anxious", "gad", "ketamine", "lozenge", "intramuscular",
+             "treatment", "session", "symptom", "depress", "mental", "severe", "moderate", "mild",
+             "minimal", "dose", "mg", "booster", "infusion"]
+CLINIC_NAME = "Riverside Wellness Partners"
+
+
+class _Visible(HTMLParser):
+    """The text a reader sees, and the links."""
+
+    def __init__(self):
+        super().__init__()
+        self.text, self.links = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.links.append(dict(attrs)["href"])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def html_parts(html: str) -> tuple[str, list[str]]:
+    parser = _Visible()
+    parser.feed(html)
+    return " ".join(parser.text), parser.links
+
+
+URL = re.compile(r"https?://\S+")
+
+
+def assert_no_phi(msg, *, patient, staff=(), clinic_name=CLINIC_NAME):
+    """Every part a person can read holds no health information and no one else's name."""
+    subject = msg["Subject"]
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    html_text, html_links = html_parts(html)
+    text_links = URL.findall(text)
+    for where, words in (("subject", subject), ("text", URL.sub(" ", text)), ("html", html_text)):
+        lowered = words.lower()
+        for word in FORBIDDEN:
+            assert not re.search(rf"\b{word}", lowered), f"'{word}' in the {where}"
+        assert not re.search(r"\d", words), f"a number in the {where}: {words!r}"
+        assert clinic_name.lower() not in lowered, f"the clinic's name in the {where}"
+        for person in staff:
+            for name in (person.first_name, person.last_name):
+                assert name.lower() not in lowered, f"a provider's name in the {where}"
+        if patient.last_name:
+            assert patient.last_name.lower() not in lowered, f"the patient's last name in the {where}"
+        assert patient.email.lower() not in lowered, f"the patient's address in the {where}"
+    for link in text_links + html_links:
+        assert patient.email.lower() not in link.lower() and "%40" not in link
+    # The check-in link: the page itself, no token, no query.
+    checkin_links = [link for link in text_links + html_links if urlsplit(link).path == "/checkin"]
+    assert len(checkin_links) == 2
+    for link in checkin_links:
+        parts = urlsplit(link)
+        assert (parts.query, parts.fragment) == ("", "")
+        assert link == "http://localhost/checkin"
+    return text, html, text_links, html_links
+
+
+@pytest.fixture
+def smtp(app):
+    server = SMTPServer(app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clinic_setting(app):
+    """A clinic whose name, staff and records could leak into an email if the template let them."""
+    clinic = get_clinic()
+    clinic.name = CLINIC_NAME
+    clinic.phone = "+1 555 0100"
+    provider = make_user("provider", "dr@clinic.test", first_name="Henrietta", last_name="Quill")
+    alice = patient("alice.archer@example.test", first="Alice", last="Archer", providers=[provider])
+    # A severe check-in yesterday and a treatment session last week: none of it may show.
+    save_checkin(alice, date(2026, 11, 25), {f"q{i}": 3 for i in range(1, 8)}, {"nausea": 3}, "awful day")
+    db.session.add(Treatment(patient_id=alice.id, administered_at=datetime(2026, 11, 20, 15, tzinfo=timezone.utc),
+                             route="lozenge", dose_mg=Decimal("200"), recorded_by_id=provider.id))
+    db.session.commit()
+    return alice, provider
+
+
+def test_the_nudge_holds_no_health_information(app, smtp, clinic_setting):
+    alice, provider = clinic_setting
+    nudges.run(EVENING)
+    [msg] = smtp.messages
+    assert msg["Subject"] == "Your daily check-in"
+    text, html, _, _ = assert_no_phi(msg, patient=alice, staff=[provider])
+    assert text.startswith("Hello Alice,")
+    assert "<p>Hello Alice,</p>" in html
+
+
+def test_the_nudge_has_plain_text_and_html_parts(app, smtp, clinic_setting):
+    nudges.run(EVENING)
+    [msg] = smtp.messages
+    assert msg.is_multipart()
+    assert msg.get_body(preferencelist=("plain",)).get_content_type() == "text/plain"
+    assert msg.get_body(preferencelist=("html",)).get_content_type() == "text/html"
+
+
+def test_the_nudge_carries_one_click_unsubscribe_headers_and_links(app, smtp, clinic_setting):
+    alice, _ = clinic_setting
+    nudges.run(EVENING)
+    [msg] = smtp.messages
+    header = str(msg["List-Unsubscribe"]).strip()  # long URLs are folded onto the next line
+    assert header.startswith("<http://localhost/unsubscribe/") and header.endswith(">")
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = header[1:-1]
+    text, html, text_links, html_links = assert_no_phi(msg, patient=alice)
+    assert url in text_links and url in html_links
+
+
+def test_the_greeting_is_plain_hello_without_a_first_name(app, smtp):
+    nameless = patient("x@example.test", first="", last="")
+    nudges.run(EVENING)
+    [msg] = smtp.messages
+    text, _, _, _ = assert_no_phi(msg, patient=nameless)
+    assert text.startswith("Hello,")
+
+
+def test_a_first_name_is_escaped_in_the_html(app, smtp):
+    patient("x@example.test", first="<b>Al</b>", last="")
+    nudges.run(EVENING)
+    [msg] = smtp.messages
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    assert "&lt;b&gt;Al&lt;/b&gt;" in html and "<b>Al</b>" not in html
+
+
+def test_each_patient_and_date_has_one_stable_message_id(app, smtp):
+    alice = patient("alice@example.test")
+    nudges.run(EVENING)
+    nudges.run(EVENING + timedelta(days=1))
+    ids = [m["Message-ID"] for m in smtp.messages]
+    assert ids == [f"<nudge-{alice.id}-20261126@localhost>", f"<nudge-{alice.id}-20261127@localhost>"]
+
+
+def test_the_nudge_says_nothing_that_changes_with_the_patients_results(app, smtp):
+    # Two patients, one doing badly and one well: their emails differ only in the name and links.
+    worse = patient("w@example.test", first="Sam", last="")
+    better = patient("b@example.test", first="Sam", last="")
+    save_checkin(worse, date(2026, 11, 25), {f"q{i}": 3 for i in range(1, 8)}, {}, None)
+    save_checkin(better, date(2026, 11, 25), {f"q{i}": 0 for i in range(1, 8)}, {}, None)
+    db.session.commit()
+    nudges.run(EVENING)
+    bodies = [URL.sub("LINK", m.get_body(preferencelist=("plain",)).get_content()) for m in smtp.messages]
+    assert len(bodies) == 2 and bodies[0] == bodies[1]
+
+
+def test_the_digest_holds_only_a_count_and_a_link(app, smtp):
+    provider = make_user("provider", "dr@clinic.test", first_name="Henrietta", last_name="Quill")
+    lapsed = patient("lena@example.test", first="Lena", last="Lindqvist", providers=[provider])
+    save_checkin(lapsed, date(2026, 11, 26), {f"q{i}": 3 for i in range(1, 8)}, {}, None)
+    get_clinic().name = CLINIC_NAME
+    db.session.commit()
+    nudges.run(datetime.fromisoformat("2026-11-30T08:00:00-05:00"))  # 27th, 28th, 29th missed
+    [msg] = smtp.messages
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    html_text, links = html_parts(msg.get_body(preferencelist=("html",)).get_content())
+    assert links == ["http://localhost/patients?flag=lapsed"]
+    for part in (msg["Subject"], text, html_text):
+        lowered = part.lower()
+        for word in ("lena", "lindqvist", "henrietta", "quill", "ketamine", "anxiety", "score", "total", "session", "treatment"):
+            assert word not in lowered
+        assert CLINIC_NAME.lower() not in lowered
+    assert "1 patient has missed" in text

@@ -1,0 +1,645 @@
+"""The nudge runner (SPEC 5): exactly one nudge per late patient and local date, however often
+and however concurrently it runs, against a real SMTP server on loopback (aiosmtpd): with the
+server down, refusing, or silent; across both daylight-saving changes; through a time-zone
+change; and with several `flask send-nudges` processes at once. Then the provider digest."""
+import email
+import email.policy
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time as clock
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from monitor import nudges
+from monitor.checkins import save_checkin
+from monitor.clinic import get_clinic
+from monitor.extensions import db
+from monitor.models import Nudge, PatientStatusChange, ProviderDigest, User
+from tests.conftest import make_user, message_text, read_outbox
+
+ROOT = Path(__file__).resolve().parent.parent
+ANSWERS = {f"q{i}": 1 for i in range(1, 8)}
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+# --- A real SMTP server on loopback.
+
+class Recorder:
+    """Accepts every message (or refuses them all when `refuse` is set) and keeps what came."""
+
+    def __init__(self):
+        self.messages = []
+        self.data_attempts = 0
+        self.refuse = False
+
+    async def handle_DATA(self, server, session, envelope):
+        self.data_attempts += 1
+        if self.refuse:
+            return "554 Transaction failed"
+        self.messages.append((envelope.rcpt_tos,
+                              email.message_from_bytes(envelope.content, policy=email.policy.default)))
+        return "250 OK"
+
+    @property
+    def recipients(self) -> list[str]:
+        return [rcpt for rcpts, _ in self.messages for rcpt in rcpts]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SMTPServer:
+    def __init__(self, app, port=None):
+        self.app = app
+        self.port = port or free_port()
+        self.recorder = Recorder()
+        self.controller = None
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=self.port, MAIL_TIMEOUT=5)
+
+    def start(self):
+        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def messages(self):
+        return [msg for _, msg in self.recorder.messages]
+
+    @property
+    def recipients(self):
+        return self.recorder.recipients
+
+
+@pytest.fixture
+def smtp(app):
+    server = SMTPServer(app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_down(app):
+    """Configured, but nothing listens on the port until the test calls start()."""
+    server = SMTPServer(app)
+    yield server
+    server.stop()
+
+
+def patient(email_address, *, first="Pat", last="Lastname", tz="America/New_York", reminder=time(19, 0),
+            providers=(), **fields) -> User:
+    user = make_user("patient", email_address, first_name=first, last_name=last, timezone=tz, providers=providers)
+    user.reminder_time = reminder
+    for name, value in fields.items():
+        setattr(user, name, value)
+    db.session.commit()
+    return user
+
+
+def check_in(user, day: date, now: datetime | None = None):
+    save_checkin(user, day, ANSWERS, {}, None, now=now)
+    db.session.commit()
+
+
+def nudge_rows(user=None) -> list[Nudge]:
+    query = select(Nudge).order_by(Nudge.patient_id, Nudge.local_date)
+    if user is not None:
+        query = query.where(Nudge.patient_id == user.id)
+    db.session.expire_all()
+    return db.session.scalars(query).all()
+
+
+# 20:00 in New York on Thursday 26 November 2026; 01:00 on the 27th in London.
+EVENING = at("2026-11-26T20:00:00-05:00")
+
+
+# --- One per late patient, and no more.
+
+def test_a_run_sends_one_nudge_to_each_late_patient_and_later_runs_send_nothing_more(app, smtp):
+    alice = patient("alice@example.test", first="Alice")                         # 19:00: late
+    carl = patient("carl@example.test", reminder=time(21, 0))                    # 21:00: pending
+    bob = patient("bob@example.test", tz="Europe/London")                        # his 26th is over
+    summary = nudges.run(EVENING)
+    assert smtp.recipients == ["alice@example.test"]
+    assert (summary.nudges.sent, summary.nudges.failed) == (1, 0)
+    [row] = nudge_rows()
+    assert (row.patient_id, row.local_date, row.status, row.attempts) == (alice.id, date(2026, 11, 26), "sent", 1)
+    assert row.sent_at == EVENING
+
+    for minutes in (0, 5, 30):
+        nudges.run(EVENING + timedelta(minutes=minutes))
+    assert smtp.recipients == ["alice@example.test"]
+
+    nudges.run(at("2026-11-26T21:00:00-05:00"))  # Carl's time; Bob still waits for his 27th
+    assert sorted(smtp.recipients) == ["alice@example.test", "carl@example.test"]
+    nudges.run(at("2026-11-27T19:00:00+00:00"))  # Bob's 27th (and 14:00 in New York)
+    assert sorted(smtp.recipients) == ["alice@example.test", "bob@example.test", "carl@example.test"]
+    assert {(r.patient_id, r.local_date) for r in nudge_rows()} == {
+        (alice.id, date(2026, 11, 26)), (carl.id, date(2026, 11, 26)), (bob.id, date(2026, 11, 27))}
+
+
+def test_a_date_that_is_over_is_missed_not_nudged(app, smtp):
+    patient("alice@example.test")
+    nudges.run(at("2026-11-27T00:30:00-05:00"))  # the 26th ended half an hour ago, unnoticed
+    assert smtp.recipients == []
+    assert nudge_rows() == []
+
+
+def test_nothing_goes_to_those_who_should_not_get_one(app, smtp, users):
+    patient("control@example.test")
+    patient("paused@example.test", status="paused")
+    patient("discharged@example.test", status="discharged")
+    patient("optout@example.test", email_opt_out=True)
+    patient("invited@example.test", password_hash=None)          # has not accepted the invitation
+    patient("closed@example.test", active=False)                 # account switched off
+    done = patient("done@example.test")
+    check_in(done, date(2026, 11, 26))
+    # users: patient_a and patient_b too (New York and London); staff never get nudges.
+    nudges.run(EVENING)
+    assert sorted(smtp.recipients) == ["alice@example.test", "control@example.test"]
+
+
+def test_a_check_in_that_arrives_after_the_claim_stops_the_send(app, smtp, monkeypatch):
+    alice = patient("alice@example.test")
+    real_due = nudges.due_nudges
+
+    def due_then_check_in(now):
+        due = real_due(now)
+        check_in(alice, date(2026, 11, 26))  # the patient checks in while the runner works
+        return due
+
+    monkeypatch.setattr(nudges, "due_nudges", due_then_check_in)
+    summary = nudges.run(EVENING)
+    assert smtp.recipients == []
+    assert summary.nudges.not_sent == 1
+    assert [r.status for r in nudge_rows()] == ["skipped"]
+
+
+def test_two_claims_of_one_record_only_the_first_wins(app):
+    alice = patient("alice@example.test")
+    record_id = nudges._create(Nudge, alice.id, date(2026, 11, 26), EVENING)
+    again = nudges._create(Nudge, alice.id, date(2026, 11, 26), EVENING)  # ON CONFLICT DO NOTHING
+    assert again == record_id
+    assert nudges._claim(Nudge, record_id, EVENING) == 1
+    db.session.commit()
+    assert nudges._claim(Nudge, record_id, EVENING) is None
+    db.session.commit()
+
+
+def test_a_record_left_in_sending_is_never_sent_again(app, smtp, caplog):
+    alice = patient("alice@example.test")
+    db.session.add(Nudge(patient_id=alice.id, local_date=date(2026, 11, 26), status="sending", attempts=1,
+                         next_attempt_at=EVENING, claimed_at=EVENING))
+    db.session.commit()
+    with caplog.at_level("WARNING", logger="monitor.nudges"):
+        summary = nudges.run(EVENING + timedelta(hours=1))
+    assert smtp.recipients == []
+    assert summary.stuck == 1
+    assert "stuck in 'sending'" in caplog.text
+    assert "1 left in 'sending'" in summary.line()
+
+
+# --- Failures, retries and backoff.
+
+def test_server_down_then_back_delivers_exactly_once_after_the_backoff(app, smtp_down):
+    alice = patient("alice@example.test")
+    summary = nudges.run(EVENING)
+    assert summary.nudges.failed == 1
+    [row] = nudge_rows()
+    assert (row.status, row.attempts, row.last_error) == ("failed", 1, "ConnectionRefusedError")
+    assert row.next_attempt_at == EVENING + timedelta(minutes=2)
+
+    smtp_down.start()
+    nudges.run(EVENING + timedelta(minutes=1))  # still backing off
+    assert smtp_down.recipients == []
+    nudges.run(EVENING + timedelta(minutes=2))
+    assert smtp_down.recipients == ["alice@example.test"]
+    for minutes in (3, 15, 60):
+        nudges.run(EVENING + timedelta(minutes=minutes))
+    assert smtp_down.recipients == ["alice@example.test"]
+    [row] = nudge_rows(alice)
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
+def test_three_refused_attempts_are_abandoned_and_never_tried_again(app, smtp):
+    patient("alice@example.test")
+    smtp.recorder.refuse = True
+    nudges.run(EVENING)                                 # attempt 1
+    nudges.run(EVENING + timedelta(minutes=2))          # attempt 2 (after 2 minutes)
+    nudges.run(EVENING + timedelta(minutes=11))         # too early: 10 minutes after attempt 2
+    assert smtp.recorder.data_attempts == 2
+    summary = nudges.run(EVENING + timedelta(minutes=12))  # attempt 3
+    assert summary.nudges.abandoned == 1
+    [row] = nudge_rows()
+    assert (row.status, row.attempts, row.last_error) == ("abandoned", 3, "SMTPDataError")
+
+    smtp.recorder.refuse = False
+    for minutes in (30, 60, 200):
+        nudges.run(EVENING + timedelta(minutes=minutes))
+    assert smtp.recorder.data_attempts == 3
+    assert smtp.recipients == []
+
+
+def test_a_silent_server_times_out_and_is_retried(app, smtp):
+    good_port = smtp.port
+    with socket.socket() as silent:  # accepts connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        app.config.update(MAIL_PORT=silent.getsockname()[1], MAIL_TIMEOUT=1)
+        patient("alice@example.test")
+        summary = nudges.run(EVENING)
+    assert summary.nudges.failed == 1
+    [row] = nudge_rows()
+    # smtplib reports the timed-out greeting as a disconnection.
+    assert (row.status, row.last_error) == ("failed", "SMTPServerDisconnected")
+    app.config.update(MAIL_PORT=good_port, MAIL_TIMEOUT=5)
+    nudges.run(EVENING + timedelta(minutes=2))
+    assert smtp.recipients == ["alice@example.test"]
+
+
+def test_a_run_stops_early_while_the_server_keeps_failing_and_claims_nothing_more(app, smtp_down):
+    for n in range(5):
+        patient(f"p{n}@example.test")
+    summary = nudges.run(EVENING)
+    assert summary.stopped_early
+    assert summary.nudges.failed == nudges.STOP_AFTER_CONSECUTIVE_FAILURES
+    assert len(nudge_rows()) == nudges.STOP_AFTER_CONSECUTIVE_FAILURES  # the others untouched
+    smtp_down.start()
+    nudges.run(EVENING + timedelta(minutes=2))
+    assert len(smtp_down.recipients) == 5
+    assert sorted(set(smtp_down.recipients)) == sorted(smtp_down.recipients)
+
+
+def test_failures_are_logged_by_id_and_error_class_without_addresses(app, smtp_down, caplog):
+    alice = patient("alice@example.test", first="Alice")
+    with caplog.at_level("INFO", logger="monitor"):
+        nudges.run(EVENING)
+        smtp_down.start()
+        nudges.run(EVENING + timedelta(minutes=2))
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("monitor"))
+    assert "ConnectionRefusedError" in logged
+    assert "alice@example.test" not in logged and "Alice" not in logged
+    assert f"nudges {nudge_rows(alice)[0].id} sent" in logged
+
+
+# --- Daylight saving and travel.
+
+def run_every(start: datetime, end: datetime, minutes: int = 15):
+    now = start
+    while now <= end:
+        nudges.run(now)
+        now += timedelta(minutes=minutes)
+
+
+def nudged_dates(user) -> list[date]:
+    return [r.local_date for r in nudge_rows(user) if r.status == "sent"]
+
+
+@pytest.mark.parametrize("zone, first, last", [
+    ("America/New_York", date(2026, 3, 7), date(2026, 3, 9)),     # spring forward on the 8th
+    ("America/New_York", date(2026, 10, 31), date(2026, 11, 2)),  # fall back on the 1st
+    ("Europe/London", date(2026, 3, 28), date(2026, 3, 30)),      # spring forward on the 29th
+    ("Europe/London", date(2026, 10, 24), date(2026, 10, 26)),    # fall back on the 25th
+])
+def test_daylight_saving_changes_neither_skip_a_date_nor_nudge_twice(app, zone, first, last):
+    # Reminder times on either side of and inside the changed hour, and the evening default.
+    reminders = [time(0, 30), time(1, 30), time(2, 30), time(19, 0), time(23, 45)]
+    people = [patient(f"p{n}@example.test", tz=zone, reminder=r) for n, r in enumerate(reminders)]
+    tz = ZoneInfo(zone)
+    start = datetime.combine(first, time(0, 0), tz).astimezone(timezone.utc)
+    end = datetime.combine(last + timedelta(days=1), time(0, 0), tz).astimezone(timezone.utc) - timedelta(minutes=1)
+    run_every(start, end)
+    expected = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    for person in people:
+        assert nudged_dates(person) == expected, person.reminder_time
+    assert len(read_outbox(app)) == len(people) * len(expected)
+
+
+def test_the_repeated_hour_nudges_at_its_first_occurrence_only(app):
+    alice = patient("alice@example.test", reminder=time(1, 30))
+    run_every(at("2026-11-01T05:00:00+00:00"), at("2026-11-01T07:30:00+00:00"), minutes=5)
+    [row] = nudge_rows(alice)
+    assert row.sent_at == at("2026-11-01T05:30:00+00:00")  # 01:30 EDT, not 01:30 EST an hour later
+
+
+def change_zone(user, zone):
+    user.timezone = zone
+    db.session.commit()
+
+
+def test_moving_west_after_the_nudge_does_not_nudge_the_same_date_again(app, smtp):
+    bob = patient("bob@example.test", tz="Europe/London")
+    nudges.run(at("2026-11-26T19:05:00+00:00"))
+    assert smtp.recipients == ["bob@example.test"]
+    change_zone(bob, "America/Los_Angeles")  # 11:05 on the 26th there: 19:00 comes round again
+    run_every(at("2026-11-26T19:10:00+00:00"), at("2026-11-27T07:59:00+00:00"))  # to 23:59 in LA
+    assert smtp.recipients == ["bob@example.test"]
+    run_every(at("2026-11-27T08:00:00+00:00"), at("2026-11-28T07:59:00+00:00"))  # LA's 27th
+    assert nudged_dates(bob) == [date(2026, 11, 26), date(2026, 11, 27)]
+    assert len(smtp.recipients) == 2
+
+
+def test_moving_west_before_the_nudge_moves_it_to_the_new_evening(app, smtp):
+    bob = patient("bob@example.test", tz="Europe/London")
+    nudges.run(at("2026-11-26T18:00:00+00:00"))
+    change_zone(bob, "America/New_York")  # 13:00 on the same date
+    run_every(at("2026-11-26T18:15:00+00:00"), at("2026-11-27T04:59:00+00:00"))
+    assert nudged_dates(bob) == [date(2026, 11, 26)]
+    assert nudge_rows(bob)[0].sent_at == at("2026-11-27T00:00:00+00:00")  # 19:00 in New York
+    assert smtp.recipients == ["bob@example.test"]
+
+
+def test_moving_east_past_the_reminder_time_nudges_at_once_and_once(app, smtp):
+    alice = patient("alice@example.test")
+    nudges.run(at("2026-11-26T15:00:00-05:00"))
+    change_zone(alice, "Europe/London")  # 20:00 on the same date there: late now
+    run_every(at("2026-11-26T20:00:00+00:00"), at("2026-11-26T23:59:00+00:00"))
+    change_zone(alice, "America/New_York")  # and back: 19:00 in New York comes round again
+    run_every(at("2026-11-27T00:00:00+00:00"), at("2026-11-27T04:59:00+00:00"))
+    assert nudged_dates(alice) == [date(2026, 11, 26)]
+    assert smtp.recipients == ["alice@example.test"]
+
+
+# --- Several runner processes at once.
+
+def runner_env(app, db_url: str, mail_port: int) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIL_", "FLASK_"))}
+    env.update(DATABASE_URL=db_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mail_port),
+               SECRET_KEY=app.config["SECRET_KEY"], BASE_URL="http://localhost",
+               MAIL_DEFAULT_SENDER="Clinic <no-reply@clinic.test>")
+    env.pop("TEST_DATABASE_URL", None)
+    return env
+
+
+def start_runner(env, *args):
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "monitor", "send-nudges", *args],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_concurrent_runner_processes_deliver_exactly_one_nudge_per_patient_and_date(app, db_url, smtp):
+    get_clinic()
+    people = [patient(f"p{n}@example.test", first=f"P{n}") for n in range(8)]
+    db.session.commit()
+    env = runner_env(app, db_url, smtp.port)
+    for wave in range(2):  # a second wave finds everything done
+        procs = [start_runner(env, "--now", "2026-11-26T20:00:00-05:00") for _ in range(4)]
+        outputs = [p.communicate(timeout=120) for p in procs]
+        for proc, (out, err) in zip(procs, outputs):
+            assert proc.returncode == 0, err
+            assert re.search(r"nudges \d+ sent", out), out
+    assert sorted(smtp.recipients) == sorted(p.email for p in people)
+    rows = nudge_rows()
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 1)] * len(people)
+    sent = [int(re.search(r"nudges (\d+) sent", o).group(1)) for o, _ in outputs]
+    assert sent == [0, 0, 0, 0]  # the second wave
+
+
+def test_concurrent_runner_processes_with_the_server_down_retry_without_duplicates(app, db_url, smtp_down):
+    get_clinic()
+    people = [patient(f"p{n}@example.test") for n in range(2)]
+    env = runner_env(app, db_url, smtp_down.port)
+    procs = [start_runner(env, "--now", "2026-11-26T20:00:00-05:00") for _ in range(3)]
+    for p in procs:
+        p.communicate(timeout=120)
+    assert {(r.status, r.attempts) for r in nudge_rows()} == {("failed", 1)}
+    smtp_down.start()
+    procs = [start_runner(env, "--now", "2026-11-26T20:05:00-05:00") for _ in range(3)]
+    for p in procs:
+        p.communicate(timeout=120)
+    assert sorted(smtp_down.recipients) == sorted(p.email for p in people)
+    assert {(r.status, r.attempts) for r in nudge_rows()} == {("sent", 2)}
+
+
+def test_loop_runs_every_minute_and_stops_on_sigterm(app, db_url, smtp):
+    get_clinic()
+    db.session.commit()
+    proc = start_runner(runner_env(app, db_url, smtp.port), "--loop")
+    try:
+        line = ""
+        deadline = clock.monotonic() + 60
+        while "send-nudges 20" not in line and clock.monotonic() < deadline:
+            line = proc.stdout.readline()
+        assert "send-nudges 20" in line  # the first run's summary
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+
+
+def test_loop_survives_a_failed_run_and_finishes_the_run_under_way_on_sigterm(app, runner, monkeypatch, caplog):
+    from monitor import nudges_cli
+    calls = []
+
+    def fake_run(now, dry_run=False):
+        calls.append(now)
+        if len(calls) == 1:
+            raise RuntimeError("database restarting")
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # arrives mid-run: this run still completes
+        return nudges.RunSummary(now=now)
+
+    monkeypatch.setattr(nudges_cli.nudges, "run", fake_run)
+    monkeypatch.setattr(nudges_cli, "_seconds_to_next_minute", lambda: 0.01)
+    previous = signal.getsignal(signal.SIGTERM)
+    with caplog.at_level("ERROR", logger="monitor.nudges_cli"):
+        result = runner.invoke(args=["send-nudges", "--loop"])
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 3
+    assert "this run failed" in caplog.text
+    assert result.output.count("nudges 0 sent") == 2
+    assert result.output.strip().endswith("send-nudges: stopped.")
+    assert signal.getsignal(signal.SIGTERM) == previous
+
+
+# --- The command line.
+
+def test_command_prints_a_one_line_summary_with_counts_only(app, runner, smtp):
+    patient("alice@example.test", first="Alice")
+    result = runner.invoke(args=["send-nudges", "--now", "2026-11-26T20:00:00-05:00"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines() == [
+        "send-nudges 2026-11-27T01:00:00+00:00: nudges 1 sent, 0 failed, 0 abandoned, 0 not sent; "
+        "digests 0 sent, 0 failed, 0 abandoned, 0 not sent."]
+    assert smtp.recipients == ["alice@example.test"]
+
+
+def test_dry_run_lists_what_would_be_sent_by_id_and_sends_nothing(app, runner, smtp):
+    alice = patient("alice@example.test", first="Alice", last="Archer")
+    result = runner.invoke(args=["send-nudges", "--dry-run", "--now", "2026-11-26T20:00:00-05:00"])
+    assert result.exit_code == 0, result.output
+    assert f"would nudge patient {alice.id} for 2026-11-26" in result.output
+    assert "1 nudge(s) and 0 digest(s) would be sent" in result.output
+    assert "alice@" not in result.output and "Alice" not in result.output and "Archer" not in result.output
+    assert smtp.recipients == []
+    assert nudge_rows() == []
+
+
+@pytest.mark.parametrize("value, message", [
+    ("2026-11-26T20:00:00", "has no UTC offset"),
+    ("2026-11-26 20:00", "has no UTC offset"),
+    ("tonight", "is not an ISO 8601 date and time"),
+    ("2026-13-01T00:00:00Z", "is not an ISO 8601 date and time"),
+])
+def test_now_must_be_an_instant_with_an_offset(app, runner, smtp, value, message):
+    patient("alice@example.test")
+    result = runner.invoke(args=["send-nudges", "--now", value])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert smtp.recipients == []
+
+
+def test_now_accepts_z_and_offsets(app, runner, smtp):
+    patient("alice@example.test")
+    result = runner.invoke(args=["send-nudges", "--now", "2026-11-27T01:00:00Z"])
+    assert result.exit_code == 0, result.output
+    assert smtp.recipients == ["alice@example.test"]
+
+
+def test_loop_and_now_do_not_combine(app, runner):
+    result = runner.invoke(args=["send-nudges", "--loop", "--now", "2026-11-27T01:00:00Z"])
+    assert result.exit_code == 1
+    assert "cannot be combined with --loop" in result.output
+
+
+# --- Provider digests.
+
+@pytest.fixture
+def panel(app):
+    """Provider Paula: Lena (lapsed: nothing since the 26th), Kim (checked in yesterday).
+    Provider Peter: Kim only. Nobody is lapsed for Peter."""
+    paula = make_user("provider", "paula@clinic.test", first_name="Paula", last_name="Avery")
+    peter = make_user("provider", "peter@clinic.test", first_name="Peter", last_name="Brook")
+    lena = patient("lena@example.test", first="Lena", last="Lapsed", providers=[paula])
+    kim = patient("kim@example.test", first="Kim", last="Keeping", providers=[paula, peter])
+    check_in(lena, date(2026, 11, 26))
+    for day in range(26, 30):
+        check_in(kim, date(2026, 11, day))
+    get_clinic()
+    db.session.commit()
+
+    class Panel:
+        pass
+
+    p = Panel()
+    p.paula, p.peter, p.lena, p.kim = paula, peter, lena, kim
+    return p
+
+
+def digests() -> list[ProviderDigest]:
+    db.session.expire_all()
+    return db.session.scalars(select(ProviderDigest).order_by(ProviderDigest.provider_id)).all()
+
+
+def digest_messages(server):
+    return [m for m in server.messages if m["Subject"] != "Your daily check-in"]
+
+
+def test_digest_at_eight_clinic_time_once_a_day_with_the_count_and_no_names(app, smtp, panel):
+    # 30 November: Lena has missed the 27th, 28th and 29th (3 = the clinic's lapse_days).
+    nudges.run(at("2026-11-30T07:59:00-05:00"))
+    assert digest_messages(smtp) == []
+    nudges.run(at("2026-11-30T08:00:00-05:00"))
+    [msg] = digest_messages(smtp)
+    assert msg["To"] == "paula@clinic.test"
+    text = message_text(msg)
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    assert "1 patient has missed" in text
+    assert "http://localhost/patients?flag=lapsed" in text and "http://localhost/patients?flag=lapsed" in html
+    for part in (msg["Subject"], text, html):
+        for word in ("Lena", "Lapsed", "lena@", "Kim", "Keeping", "kim@", "ketamine", "anxiety"):
+            assert word not in part
+    for hours in (1, 5, 12):
+        nudges.run(at("2026-11-30T08:00:00-05:00") + timedelta(hours=hours))
+    assert len(digest_messages(smtp)) == 1
+    assert [(d.provider_id, d.local_date, d.status, d.patient_count) for d in digests()] == [
+        (panel.paula.id, date(2026, 11, 30), "sent", 1)]
+
+    nudges.run(at("2026-12-01T08:05:00-05:00"))  # next day, still lapsed: one more
+    assert [m["To"] for m in digest_messages(smtp)] == ["paula@clinic.test"] * 2
+
+
+def test_no_digest_when_nobody_is_lapsed(app, smtp, panel):
+    check_in(panel.lena, date(2026, 11, 29))
+    nudges.run(at("2026-11-30T09:00:00-05:00"))
+    assert digest_messages(smtp) == []
+    assert digests() == []
+
+
+def test_the_digest_counts_each_providers_own_lapsed_patients(app, smtp, panel):
+    tess = patient("tess@example.test", providers=[panel.paula, panel.peter])
+    check_in(tess, date(2026, 11, 20))
+    nudges.run(at("2026-11-30T08:00:00-05:00"))
+    by_recipient = {m["To"]: message_text(m) for m in digest_messages(smtp)}
+    assert "2 patients have missed" in by_recipient["paula@clinic.test"]
+    assert "1 patient has missed" in by_recipient["peter@clinic.test"]
+
+
+def test_the_digest_follows_the_clinics_zone(app, smtp, panel):
+    get_clinic().timezone = "Europe/London"
+    db.session.commit()
+    nudges.run(at("2026-11-30T07:59:00+00:00"))
+    assert digest_messages(smtp) == []
+    nudges.run(at("2026-11-30T08:00:00+00:00"))  # 03:00 in New York
+    assert len(digest_messages(smtp)) == 1
+
+
+def test_paused_patients_are_not_lapsed_and_paused_days_are_not_missed_after_resuming(app, smtp, panel):
+    panel.lena.status = "paused"
+    db.session.commit()
+    nudges.run(at("2026-11-30T08:00:00-05:00"))
+    assert digest_messages(smtp) == []
+    # Resumed on 1 December: the paused days do not count; 2 December she has missed only the 1st.
+    for day in (30,):
+        check_in(panel.kim, date(2026, 11, day))
+    for day in (1, 2, 3):
+        check_in(panel.kim, date(2026, 12, day))
+    panel.lena.status = "active"
+    db.session.add(PatientStatusChange(patient_id=panel.lena.id, status="active",
+                                       changed_at=at("2026-12-01T09:00:00-05:00")))
+    db.session.commit()
+    nudges.run(at("2026-12-02T08:00:00-05:00"))
+    assert digest_messages(smtp) == []
+    nudges.run(at("2026-12-04T08:00:00-05:00"))  # the 1st, 2nd and 3rd missed: lapsed again
+    assert [m["To"] for m in digest_messages(smtp)] == ["paula@clinic.test"]
+
+
+def test_without_a_clinic_row_the_digest_uses_the_default_zone_and_lapse_days(app, smtp):
+    from monitor.models import Clinic
+    provider = make_user("provider", "paula@clinic.test")
+    lena = patient("lena@example.test", providers=[provider])
+    check_in(lena, date(2026, 11, 26))
+    assert db.session.scalars(select(Clinic)).all() == []
+    nudges.run(at("2026-11-30T07:59:00-05:00"))  # New York, 3 days
+    assert smtp.messages == []
+    nudges.run(at("2026-11-30T08:00:00-05:00"))
+    assert [m["To"] for m in smtp.messages] == ["paula@clinic.test"]
+
+
+def test_dry_run_lists_digests_by_id(app, runner, smtp, panel):
+    result = runner.invoke(args=["send-nudges", "--dry-run", "--now", "2026-11-30T08:00:00-05:00"])
+    assert f"would send a digest to staff {panel.paula.id} for 2026-11-30 (1 lapsed)" in result.output
+    assert "paula@" not in result.output
+    assert digests() == []
+    assert smtp.messages == []

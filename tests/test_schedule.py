@@ -1,0 +1,153 @@
+"""SPEC 5's dates as pure functions: reminder instants across both daylight-saving changes in
+New York and London, the state of a local date, and missed days in a row. No app, no database."""
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor import schedule
+from monitor.schedule import DONE, LATE, MISSED, NOT_EXPECTED, PENDING
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+# --- Reminder instants.
+
+@pytest.mark.parametrize("zone, day, at, expected", [
+    # Ordinary days.
+    ("America/New_York", date(2026, 11, 26), time(19, 0), "2026-11-27T00:00"),
+    ("Europe/London", date(2026, 11, 26), time(19, 0), "2026-11-26T19:00"),
+    ("Europe/London", date(2026, 7, 1), time(19, 0), "2026-07-01T18:00"),
+    # New York springs forward on 8 March 2026 at 02:00 EST -> 03:00 EDT.
+    ("America/New_York", date(2026, 3, 8), time(19, 0), "2026-03-08T23:00"),
+    ("America/New_York", date(2026, 3, 8), time(1, 59), "2026-03-08T06:59"),
+    ("America/New_York", date(2026, 3, 8), time(2, 0), "2026-03-08T07:00"),   # in the gap: 03:00 EDT
+    ("America/New_York", date(2026, 3, 8), time(2, 30), "2026-03-08T07:00"),  # in the gap: 03:00 EDT
+    ("America/New_York", date(2026, 3, 8), time(3, 0), "2026-03-08T07:00"),
+    ("America/New_York", date(2026, 3, 8), time(3, 1), "2026-03-08T07:01"),
+    # New York falls back on 1 November 2026 at 02:00 EDT -> 01:00 EST: 01:30 happens twice.
+    ("America/New_York", date(2026, 11, 1), time(1, 30), "2026-11-01T05:30"),  # the first (EDT) one
+    ("America/New_York", date(2026, 11, 1), time(19, 0), "2026-11-02T00:00"),
+    # London springs forward on 29 March 2026 at 01:00 GMT -> 02:00 BST.
+    ("Europe/London", date(2026, 3, 29), time(1, 30), "2026-03-29T01:00"),     # in the gap: 02:00 BST
+    ("Europe/London", date(2026, 3, 29), time(19, 0), "2026-03-29T18:00"),
+    # London falls back on 25 October 2026 at 02:00 BST -> 01:00 GMT: 01:30 happens twice.
+    ("Europe/London", date(2026, 10, 25), time(1, 30), "2026-10-25T00:30"),    # the first (BST) one
+    ("Europe/London", date(2026, 10, 25), time(19, 0), "2026-10-25T19:00"),
+    # A half-hour change (Lord Howe Island, 4 October 2026, 02:00 -> 02:30).
+    ("Australia/Lord_Howe", date(2026, 10, 4), time(2, 15), "2026-10-03T15:30"),
+])
+def test_reminder_instant(zone, day, at, expected):
+    assert schedule.reminder_instant(day, at, zone) == utc(expected)
+
+
+def test_a_time_inside_the_spring_gap_moves_to_the_first_valid_instant_after_it():
+    instant = schedule.reminder_instant(date(2026, 3, 8), time(2, 30), "America/New_York")
+    local = instant.astimezone(ZoneInfo("America/New_York"))
+    assert (local.hour, local.minute, local.tzname()) == (3, 0, "EDT")
+
+
+def test_the_repeated_fall_back_hour_reminds_at_its_first_occurrence():
+    first = schedule.reminder_instant(date(2026, 10, 25), time(1, 30), "Europe/London")
+    assert first.astimezone(ZoneInfo("Europe/London")).tzname() == "BST"
+
+
+def test_reminder_instants_of_consecutive_dates_are_a_day_apart_except_across_a_change():
+    zone = "America/New_York"
+    before, on, after = (schedule.reminder_instant(date(2026, 3, d), time(19, 0), zone) for d in (7, 8, 9))
+    assert (on - before).total_seconds() == 23 * 3600  # the short day
+    assert (after - on).total_seconds() == 24 * 3600
+
+
+# --- The state of a local date.
+
+NY = "America/New_York"
+SEVEN = time(19, 0)
+
+
+@pytest.mark.parametrize("now, day, checked_in, expected", [
+    ("2026-11-26T23:59", date(2026, 11, 26), False, PENDING),  # 18:59 in New York
+    ("2026-11-27T00:00", date(2026, 11, 26), False, LATE),     # 19:00
+    ("2026-11-27T04:59", date(2026, 11, 26), False, LATE),     # 23:59
+    ("2026-11-27T05:00", date(2026, 11, 26), False, MISSED),   # midnight: the date is over
+    ("2026-11-27T05:00", date(2026, 11, 26), True, DONE),
+    ("2026-11-26T15:00", date(2026, 11, 26), True, DONE),      # done before the reminder time
+    ("2026-11-26T15:00", date(2026, 11, 27), False, PENDING),  # tomorrow
+])
+def test_day_state(now, day, checked_in, expected):
+    assert schedule.day_state(day, utc(now), NY, SEVEN, checked_in=checked_in) == expected
+
+
+def test_states_are_computed_in_the_patients_own_zone():
+    now = utc("2026-11-26T20:00")  # 20:00 in London, 15:00 in New York
+    day = date(2026, 11, 26)
+    assert schedule.day_state(day, now, "Europe/London", SEVEN, checked_in=False) == LATE
+    assert schedule.day_state(day, now, NY, SEVEN, checked_in=False) == PENDING
+
+
+def test_paused_and_discharged_patients_are_never_late_or_missed():
+    now = utc("2026-11-28T02:00")
+    for day in (date(2026, 11, 26), date(2026, 11, 27)):
+        assert schedule.day_state(day, now, NY, SEVEN, checked_in=False, active=False) == NOT_EXPECTED
+    assert schedule.day_state(date(2026, 11, 26), now, NY, SEVEN, checked_in=True, active=False) == DONE
+
+
+def test_a_zone_change_moves_the_reminder_instant_not_the_date_of_a_record():
+    now = utc("2026-11-26T20:00")
+    day = date(2026, 11, 26)
+    # Late in London; after moving to Los Angeles (12:00 there) the same date is pending again,
+    # which is why the nudge record, keyed by the date, is what prevents a second nudge.
+    assert schedule.day_state(day, now, "Europe/London", SEVEN, checked_in=False) == LATE
+    assert schedule.day_state(day, now, "America/Los_Angeles", SEVEN, checked_in=False) == PENDING
+    # Moving east across midnight: in Tokyo it is already the 27th, and the 26th is over.
+    assert schedule.local_date(now, "Asia/Tokyo") == date(2026, 11, 27)
+    assert schedule.day_state(day, now, "Asia/Tokyo", SEVEN, checked_in=False) == MISSED
+
+
+# --- Missed days in a row, lapsed.
+
+TODAY = date(2026, 11, 30)
+
+
+def days(*numbers):
+    return [date(2026, 11, n) for n in numbers]
+
+
+@pytest.mark.parametrize("checkins, first_day, expected", [
+    ([], None, 0),                          # never checked in: nothing missed yet
+    (days(30), None, 0),                    # only today's: nothing before it is missed
+    (days(29), None, 0),                    # yesterday done
+    (days(28), None, 1),
+    (days(26), None, 3),                    # 27, 28, 29
+    (days(20, 26), None, 3),
+    (days(26, 30), None, 3),                # today's check-in does not undo yesterday's streak
+    (days(20), date(2026, 11, 28), 2),      # back from a pause on the 28th: 28, 29
+    (days(20), date(2026, 11, 30), 0),      # back today
+    (days(20), date(2026, 12, 5), 0),       # (a first day in the future counts nothing)
+])
+def test_missed_streak(checkins, first_day, expected):
+    assert schedule.missed_streak(checkins, TODAY, first_day) == expected
+
+
+def test_lapsed_after_the_clinics_number_of_missed_days():
+    assert not schedule.is_lapsed(days(27), TODAY, 3)     # 2 missed
+    assert schedule.is_lapsed(days(26), TODAY, 3)         # 3 missed
+    assert not schedule.is_lapsed(days(26), TODAY, 4)     # clinic setting 4
+    assert not schedule.is_lapsed(days(20), TODAY, 3, active=False)  # paused: never lapsed
+
+
+def test_counting_starts_on_the_local_date_of_the_latest_instant():
+    created = utc("2026-11-26T02:00")   # 21:00 on the 25th in New York, 02:00 on the 26th in London
+    resumed = utc("2026-11-28T12:00")
+    assert schedule.counting_from(NY, created) == date(2026, 11, 25)
+    assert schedule.counting_from("Europe/London", created) == date(2026, 11, 26)
+    assert schedule.counting_from(NY, created, resumed) == date(2026, 11, 28)
+    assert schedule.counting_from(NY, created, None) == date(2026, 11, 25)
+    assert schedule.counting_from(NY) is None
+
+
+def test_missed_days_across_a_daylight_saving_change_are_calendar_dates():
+    # The 23-hour day of 8 March counts as one date like any other.
+    assert schedule.missed_streak([date(2026, 3, 6)], date(2026, 3, 10)) == 3
