@@ -132,6 +132,7 @@ class Row:
     responding_sessions: int
     adherence: int                   # days with a check-in of the last ADHERENCE_DAYS
     missed_days: int
+    today_state: str                 # schedule.day_state of the patient's own today (SPEC 5)
     rise: int | None
     side_effect_on: date | None
     wane_expected_on: date | None
@@ -207,6 +208,9 @@ def build_row(data: analysis.PatientData, *, now: datetime, mcid: float, lapse_d
         responding_sessions=result.responding_sessions,
         adherence=adherence(totals.keys(), today),
         missed_days=missed,
+        today_state=schedule.day_state(today, now, patient.timezone, patient.reminder_time or schedule.DEFAULT_REMINDER,
+                                       checked_in=today in totals,
+                                       active=patient.status == PatientStatus.ACTIVE.value),
         rise=risen,
         side_effect_on=side_effect_on,
         wane_expected_on=wane_on,

@@ -534,3 +534,22 @@ def test_days_paused_between_courses_are_not_missed_after_a_return(client, users
     row = row_for(dashboard(users.provider_a), users.patient_a)
     assert row.missed_days == 1
     assert "missed" in row.flags and "lapsed" not in row.flags
+
+
+@pytest.mark.parametrize("utc_hour, checked_in, status, expected", [
+    (15, False, "active", "pending"),       # 10:00 in New York, reminder at 19:00
+    (23, False, "active", "pending"),       # 18:00 in New York
+    (0, False, "active", "late"),           # 00:00 UTC on the 27th is 19:00 on the 26th in New York
+    (15, True, "active", "done"),
+    (15, False, "paused", "not-expected"),
+])
+def test_dashboard_shows_todays_state_in_the_patients_zone(users, utc_hour, checked_in, status, expected):
+    at = datetime(2026, 11, 27 if utc_hour == 0 else 26, utc_hour, tzinfo=timezone.utc)
+    users.patient_a.status = status
+    db.session.commit()
+    if checked_in:
+        add_checkin(users.patient_a, TODAY, 5)
+    with freeze(at):
+        row = row_for(dashboard(users.provider_a, now=at), users.patient_a)
+    assert row.today == TODAY
+    assert row.today_state == expected
