@@ -8,6 +8,7 @@ from decimal import Decimal
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
+    Index,
     CheckConstraint,
     Date,
     DateTime,
@@ -111,6 +112,11 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Bumped on password change so that other sessions of this account end (see auth.session_guard).
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # Second factor (TOTP, RFC 6238): the base32 secret, when it was confirmed, and the last
+    # time step accepted, so that a code cannot be replayed within its 30-second window.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     providers: Mapped[list[User]] = relationship(
         secondary=care_team,
@@ -364,3 +370,41 @@ class ProviderDigest(DeliveryFields, db.Model):
     provider_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # How many lapsed patients the digest counted: a number, never who.
     patient_count: Mapped[int | None] = mapped_column(Integer)
+
+
+class RecoveryCode(db.Model):
+    """One-time codes for when the authenticator is lost. Only a hash is kept."""
+
+    __tablename__ = "recovery_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserSession(db.Model):
+    """A signed-in session, kept on the server so that logout, a password change or a timeout
+    ends it for good (the browser's cookie only carries the id). The id stored is a SHA-256 of
+    the random token in the cookie."""
+
+    __tablename__ = "user_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)          # the absolute limit
+    second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)   # a patient's own phone
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class RateLimitHit(db.Model):
+    """Attempts counted for rate limits when no Redis is configured (shared by all workers)."""
+
+    __tablename__ = "rate_limit_hits"
+    __table_args__ = (Index("ix_rate_limit_hits_key_at", "key", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
