@@ -6,6 +6,7 @@ import email
 import email.policy
 import os
 import re
+from select import select as wait_readable
 import signal
 import socket
 import subprocess
@@ -437,8 +438,15 @@ def test_loop_runs_every_minute_and_stops_on_sigterm(app, db_url, smtp):
         line = ""
         deadline = clock.monotonic() + 60
         while "send-nudges 20" not in line and clock.monotonic() < deadline:
+            # Wait for output with a timeout: a bare readline() would hang the suite forever
+            # if the runner never printed its summary.
+            ready, _, _ = wait_readable([proc.stdout], [], [], max(0.0, deadline - clock.monotonic()))
+            if not ready:
+                break
             line = proc.stdout.readline()
-        assert "send-nudges 20" in line  # the first run's summary
+            if not line and proc.poll() is not None:
+                break
+        assert "send-nudges 20" in line, proc.stderr.read() if proc.poll() is not None else "no summary line"
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
