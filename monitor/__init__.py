@@ -6,7 +6,7 @@ from flask import Flask, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from . import config
+from . import config, sessions
 from .extensions import csrf, db, login_manager, migrate
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -29,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_error_handlers(app)
     register_template_context(app)
     register_cli(app)
+    register_security(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app
 
@@ -41,6 +42,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.session_protection = "strong"
+    sessions.init_app(app)
 
     from .models import User
 
@@ -57,11 +59,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from .admin.views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .patient.views import bp as patient_bp
     from .provider.views import bp as provider_bp
     from .unsubscribe import bp as unsubscribe_bp
 
+    app.register_blueprint(admin_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(patient_bp)
     app.register_blueprint(provider_bp)
@@ -120,6 +124,14 @@ def register_template_context(app: Flask) -> None:
         if current_user.is_authenticated:
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def register_security(app: Flask) -> None:
+    # After register_error_handlers: security's CSRF handler replaces the plain one.
+    from . import ratelimit, security
+
+    security.init_app(app)
+    ratelimit.init_app(app)
 
 
 def register_cli(app: Flask) -> None:

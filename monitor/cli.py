@@ -236,5 +236,6 @@ def demo_command(host, port):
     else:
         click.echo("The database already has accounts; serving it as it is.")
     click.echo(f"Open http://{host}:{port}/ (Ctrl+C to stop).")
+    current_app.config["SESSION_COOKIE_SECURE"] = False  # the demo serves plain http on 127.0.0.1
     # Flask ignores app.run() inside its own CLI, so serve with Werkzeug directly.
     run_simple(host, port, current_app._get_current_object(), threaded=True)

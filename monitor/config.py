@@ -78,7 +78,8 @@ def defaults(instance_path: str) -> dict:
         "MAIL_FILE_DIR": os.path.join(instance_path, "mail"),
         # Links in emails must be absolute; behind a proxy set this to the public URL.
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
-        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
+        # Secure (and so __Host- prefixed) by default; SESSION_COOKIE_SECURE=0 only for local http.
+        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", True),
     }
 
 

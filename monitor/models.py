@@ -110,7 +110,8 @@ class User(UserMixin, db.Model):
     status: Mapped[str] = mapped_column(String(16), default=PatientStatus.ACTIVE.value)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Bumped on password change so that other sessions of this account end (see auth.session_guard).
+    # Bumped on password change so that Flask-Login drops every other session (monitor/sessions.py
+    # also ends their server-side records).
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     # Second factor (TOTP, RFC 6238): the base32 secret, when it was confirmed, and the last
     # time step accepted, so that a code cannot be replayed within its 30-second window.

@@ -32,7 +32,7 @@ def is_valid_timezone(name: str) -> bool:
         return False
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, a name too long
         return False
     return name in _zone_names()
 

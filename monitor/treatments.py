@@ -92,10 +92,11 @@ def parse_dose(text: str) -> Decimal:
         raise ValueError("Enter the dose in mg as a number, like 25 or 37.5.") from None
     if dose <= 0:
         raise ValueError("The dose must be more than 0 mg.")
-    if dose != dose.quantize(DOSE_PLACES):
-        raise ValueError("The dose can have at most 2 decimal places.")
+    # The maximum first: quantize() raises on a number with more digits than the context holds.
     if dose > DOSE_MAX_MG:
         raise ValueError(f"The dose must be at most {DOSE_MAX_MG:,} mg.")
+    if dose != dose.quantize(DOSE_PLACES):
+        raise ValueError("The dose can have at most 2 decimal places.")
     return dose.quantize(DOSE_PLACES)
 
 

@@ -108,7 +108,9 @@ def app(db_url, tmp_path, frozen_clock):
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": db_url,
         "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,  # tests/test_ratelimit.py turns them on
         "MAIL_FILE_DIR": str(tmp_path / "mail"),
+        "TWO_FACTOR_REQUIRED_FOR_STAFF": False,  # tests/test_two_factor.py turns it on
     })
     app.test_client_class = FreshRequestClient
     with app.app_context():

@@ -271,6 +271,7 @@ def test_rising_and_wane_expected_badges(client, users):
     # Still holding two days later: the expected date has passed.
     add_checkins(users.patient_a, {1: 6, 2: 6})
     with freeze(NOW + timedelta(days=2)):
+        login(client, users.provider_a)  # two days idle: the 15-minute staff session has ended
         later = row_html(page_of(client), users.patient_a)
     assert "Wane expected since Fri 27 Nov" in later
     assert 'data-flag="waning"' not in row

@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SubmitField
+from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from ..passwords import MAX_LENGTH, password_problem
@@ -8,7 +8,14 @@ from ..passwords import MAX_LENGTH, password_problem
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(message="Enter your email."), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=1024)])
+    # Shown to everyone, honoured only for patients (see sessions.begin): staff never stay signed in.
+    remember = BooleanField("Keep me signed in on this device")
     submit = SubmitField("Sign in")
+
+
+class CodeForm(FlaskForm):
+    """A 6-digit code from the authenticator app, or (where allowed) a recovery code."""
+    code = StringField("Code", validators=[DataRequired(message="Enter the code."), Length(max=32)])
 
 
 class RequestResetForm(FlaskForm):

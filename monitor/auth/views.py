@@ -1,19 +1,29 @@
-"""Sign in and out, invitations and password resets. No open sign-up: accounts are enrolled."""
+"""Sign in and out, the second factor, invitations and password resets. No open sign-up:
+accounts are enrolled. Sessions themselves are kept by sessions.py; codes by twofactor.py."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user
 
-from .. import tokens
+from .. import sessions, tokens, twofactor
 from ..accounts import find_by_email, send_password_reset, set_password
 from ..audit import record
+from ..clinic import get_clinic
 from ..extensions import db
+from ..models import User
 from ..passwords import hash_password, needs_rehash, verify_password
-from .forms import LoginForm, RequestResetForm, SetPasswordForm
+from ..timeutil import utcnow
+from .forms import CodeForm, LoginForm, RequestResetForm, SetPasswordForm
 
 bp = Blueprint("auth", __name__)
 
 GENERIC_LOGIN_ERROR = "Email or password is incorrect."
+GENERIC_CODE_ERROR = "That code did not work. Check that your phone's clock is right and try a new code."
+# The password step is remembered this long while the second factor is asked for. The user id
+# sits under its own key: ratelimit.py counts /login/verify attempts per pending account.
+PENDING_USER = "2fa_user_id"
+PENDING_KEYS = (PENDING_USER, "2fa_epoch", "2fa_at", "2fa_remember", "2fa_next")
+PENDING_SECONDS = 5 * 60
 
 
 def safe_next(target: str | None) -> str | None:
@@ -42,23 +52,169 @@ def login():
             return render_template("auth/login.html", form=form), 200
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(form.password.data)
-        login_user(user)
+        next_url = safe_next(request.args.get("next"))
+        if user.totp_enabled_at is not None:
+            # Half signed in: nothing is reachable until the second factor is given.
+            _await_second_factor(user, remember=form.remember.data, next_url=next_url)
+            db.session.commit()
+            return redirect(url_for("auth.verify"))
+        _sign_in(user, remember=form.remember.data, second_factor=False)
         record("login", target_type="user", target_id=user.id, actor=user)
         db.session.commit()
-        return redirect(safe_next(request.args.get("next")) or url_for("index"))
+        if sessions.needs_enrolment(user):
+            return redirect(url_for("auth.enrol_two_factor"))
+        return redirect(next_url or url_for("index"))
     return render_template("auth/login.html", form=form)
+
+
+def _sign_in(user, *, remember: bool, second_factor: bool) -> None:
+    # A new session at sign-in: nothing planted in the cookie before it survives (no fixation).
+    session.clear()
+    login_user(user)
+    sessions.begin(user, remember=remember, second_factor=second_factor)
+
+
+def _await_second_factor(user, *, remember: bool, next_url: str | None) -> None:
+    session.clear()
+    session.update({PENDING_USER: user.id, "2fa_epoch": user.session_epoch, "2fa_at": utcnow().timestamp(),
+                    "2fa_remember": bool(remember), "2fa_next": next_url})
+
+
+def _pending():
+    """The user whose password step passed less than five minutes ago, else None."""
+    try:
+        age = utcnow().timestamp() - float(session["2fa_at"])
+        user = db.session.get(User, int(session[PENDING_USER]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not 0 <= age <= PENDING_SECONDS or user is None or not user.active:
+        return None
+    if user.session_epoch != session.get("2fa_epoch") or user.totp_enabled_at is None:
+        return None
+    return user
+
+
+def _check_code(user, code: str) -> str | None:
+    """Accept a TOTP or recovery code; audit the outcome. Caller commits."""
+    kind = None if twofactor.too_many_failures(user) else twofactor.check(user, code)
+    if kind is None:
+        record("2fa.failed", target_type="user", target_id=user.id, actor=user)
+    elif kind == "recovery":
+        record("2fa.recovery_used", target_type="user", target_id=user.id, actor=user)
+    return kind
+
+
+@bp.route("/login/verify", methods=["GET", "POST"])
+def verify():
+    """The second step of signing in, for an account with a second factor."""
+    if current_user.is_authenticated:
+        return redirect(url_for("index"))
+    user = _pending()
+    if user is None:
+        for key in PENDING_KEYS:
+            session.pop(key, None)
+        flash("Please sign in again.", "info")
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        kind = _check_code(user, form.code.data)
+        if kind is None:
+            db.session.commit()
+            flash(GENERIC_CODE_ERROR, "error")
+            return render_template("auth/verify.html", form=form), 200
+        if kind == "totp":
+            record("2fa.verified", target_type="user", target_id=user.id, actor=user)
+        remember, next_url = session.get("2fa_remember", False), session.get("2fa_next")
+        _sign_in(user, remember=remember, second_factor=True)
+        record("login", target_type="user", target_id=user.id, actor=user)
+        db.session.commit()
+        if kind == "recovery":
+            flash(f"You used a recovery code. {twofactor.remaining_recovery_codes(user)} remain; "
+                  "you can make new ones under Sign-in security.", "info")
+        return redirect(safe_next(next_url) or url_for("index"))
+    return render_template("auth/verify.html", form=form)
 
 
 @bp.post("/logout")
 @login_required
 def logout():
     record("logout", target_type="user", target_id=current_user.id)
-    db.session.commit()
-    logout_user()
+    # Ends the session on the server too: a copy of the cookie no longer works.
     # Nothing of this session (such as a provider's name search) outlives the sign-out.
-    session.clear()
+    sessions.sign_out()
+    db.session.commit()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/account/security")
+@login_required
+def security():
+    user = current_user._get_current_object()
+    return render_template("auth/security.html", user=user, form=CodeForm(),
+                           remaining=twofactor.remaining_recovery_codes(user))
+
+
+@bp.route("/account/security/two-factor", methods=["GET", "POST"])
+@login_required
+def enrol_two_factor():
+    user = current_user._get_current_object()
+    if user.totp_enabled_at is not None:
+        return redirect(url_for("auth.security"))
+    secret = twofactor.start_enrolment(user)
+    db.session.commit()
+    form = CodeForm()
+    if form.validate_on_submit():
+        codes = twofactor.confirm_enrolment(user, form.code.data)
+        if codes is None:
+            record("2fa.failed", target_type="user", target_id=user.id, detail="enrolment")
+            db.session.commit()
+            flash(GENERIC_CODE_ERROR, "error")
+        else:
+            this_session = sessions.current()
+            this_session.second_factor_at = utcnow()
+            # Sessions elsewhere were opened without the factor: they end now.
+            sessions.end_all(user, keep=this_session)
+            record("2fa.enrolled", target_type="user", target_id=user.id)
+            db.session.commit()
+            return render_template("auth/recovery_codes.html", codes=codes)
+    uri = twofactor.provisioning_uri(user, get_clinic().name)
+    return render_template("auth/enrol.html", form=form, qr=twofactor.qr_data_uri(uri),
+                           secret=twofactor.display_secret(secret),
+                           required=sessions.needs_enrolment(user))
+
+
+@bp.post("/account/security/recovery-codes")
+@login_required
+def regenerate_recovery_codes():
+    user = current_user._get_current_object()
+    form = CodeForm()
+    if not form.validate_on_submit() or _check_code(user, form.code.data) is None:
+        db.session.commit()
+        flash(GENERIC_CODE_ERROR, "error")
+        return redirect(url_for("auth.security"))
+    codes = twofactor.new_recovery_codes(user)
+    record("2fa.recovery_codes_replaced", target_type="user", target_id=user.id)
+    db.session.commit()
+    return render_template("auth/recovery_codes.html", codes=codes)
+
+
+@bp.post("/account/security/two-factor/disable")
+@login_required
+def disable_two_factor():
+    user = current_user._get_current_object()
+    if not user.is_patient:
+        abort(404)  # required for staff
+    form = CodeForm()
+    if not form.validate_on_submit() or _check_code(user, form.code.data) is None:
+        db.session.commit()
+        flash(GENERIC_CODE_ERROR, "error")
+        return redirect(url_for("auth.security"))
+    twofactor.disable(user)
+    record("2fa.disabled", target_type="user", target_id=user.id)
+    db.session.commit()
+    flash("Two-step sign-in is off.", "info")
+    return redirect(url_for("auth.security"))
 
 
 @bp.route("/account/invitation/<token>", methods=["GET", "POST"])
@@ -95,11 +251,19 @@ def _set_password_with(raw: str, purpose: str, template: str):
             return render_template("auth/link_invalid.html"), 404
         user = token.user
         set_password(user, form.password.data)
+        # Every session of this account ends, here and on the server (see sessions.end_all).
+        sessions.end_all(user)
         record(f"account.password_set.{purpose}", target_type="user", target_id=user.id, actor=user)
-        db.session.commit()
         if current_user.is_authenticated:
-            logout_user()
-        login_user(user)
+            sessions.sign_out()
+        if user.totp_enabled_at is not None:
+            # An emailed link is not a second factor: the code is still asked for.
+            _await_second_factor(user, remember=False, next_url=None)
+            db.session.commit()
+            flash("Your password is saved. Enter a code from your authenticator app to sign in.", "info")
+            return redirect(url_for("auth.verify"))
+        _sign_in(user, remember=False, second_factor=False)
+        db.session.commit()
         flash("Your password is saved and you are signed in.", "info")
         return redirect(url_for("index"))
     return render_template(template, form=form, user=token.user)

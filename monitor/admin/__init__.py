@@ -1,0 +1,1 @@
+"""Admin pages: the audit log (SPEC 6)."""

@@ -1,0 +1,173 @@
+"""Signed-in sessions kept on the server (OWASP ASVS V7, HIPAA automatic logoff).
+
+The browser's cookie carries a random token as session["sid"]; the user_sessions table keeps
+only its SHA-256. Every request of a signed-in user is checked against that row, so logout, a
+password change or a timeout ends the session for good, not only in the browser that asked.
+
+Limits: staff 15 minutes idle, 12 hours in all, never "kept signed in". Patients 30 minutes
+idle and 12 hours in all, or 30 days both when they ask to stay signed in on their own phone.
+"""
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import Flask, current_app, flash, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import current_user, logout_user
+from sqlalchemy import update
+
+from .extensions import db
+from .models import User, UserSession
+from .timeutil import utcnow
+
+SID = "sid"
+SIGNED_OUT_MESSAGE = "You were signed out after a period of inactivity."
+
+DEFAULTS = {
+    "STAFF_IDLE_MINUTES": 15,
+    "STAFF_ABSOLUTE_HOURS": 12,
+    "PATIENT_IDLE_MINUTES": 30,
+    "PATIENT_ABSOLUTE_HOURS": 12,
+    "PATIENT_REMEMBER_DAYS": 30,
+    # Providers and admins must confirm an authenticator before doing anything else.
+    "TWO_FACTOR_REQUIRED_FOR_STAFF": True,
+}
+
+# last_seen_at is written at most this often: idle limits are then up to a minute early
+# (the safe side), and a page with many requests costs one write, not one per request.
+TOUCH_EVERY = timedelta(minutes=1)
+
+# Pages that serve a signed-out visitor: an ended session simply continues there signed out.
+SIGN_IN_ENDPOINTS = {"auth.login", "auth.verify", "auth.request_reset", "auth.reset_password",
+                     "auth.accept_invitation"}
+
+# What a staff member without a confirmed authenticator may still reach.
+ENROLMENT_ENDPOINTS = {"auth.enrol_two_factor", "auth.logout", "static"}
+
+
+class SessionCookie(SecureCookieSessionInterface):
+    """Over HTTPS the cookie is named __Host-…: the browser then insists on Secure, Path=/ and no
+    Domain, so no sibling subdomain can plant or overwrite it. Over plain http (local demo only)
+    the prefix would make browsers drop the cookie, so it follows SESSION_COOKIE_SECURE."""
+
+    def get_cookie_name(self, app: Flask) -> str:
+        name = app.config["SESSION_COOKIE_NAME"].removeprefix("__Host-")
+        return "__Host-" + name if app.config["SESSION_COOKIE_SECURE"] else name
+
+    def get_cookie_domain(self, app: Flask):
+        return None if app.config["SESSION_COOKIE_SECURE"] else super().get_cookie_domain(app)
+
+    def get_cookie_path(self, app: Flask) -> str:
+        return "/" if app.config["SESSION_COOKIE_SECURE"] else super().get_cookie_path(app)
+
+
+def init_app(app: Flask) -> None:
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.session_interface = SessionCookie()
+    app.before_request(enforce)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _limits(user: User, remember: bool) -> tuple[timedelta, timedelta]:
+    """(idle, absolute) for this account."""
+    c = current_app.config
+    if user.is_patient and remember:
+        days = timedelta(days=c["PATIENT_REMEMBER_DAYS"])
+        return days, days
+    if user.is_patient:
+        return timedelta(minutes=c["PATIENT_IDLE_MINUTES"]), timedelta(hours=c["PATIENT_ABSOLUTE_HOURS"])
+    return timedelta(minutes=c["STAFF_IDLE_MINUTES"]), timedelta(hours=c["STAFF_ABSOLUTE_HOURS"])
+
+
+def begin(user: User, *, remember: bool = False, second_factor: bool = False) -> UserSession:
+    """Start a server-side session for a user just signed in (the caller has already cleared
+    the old session data and called login_user). Staff are never kept signed in. Caller commits."""
+    remember = bool(remember) and user.is_patient
+    now = utcnow()
+    token = secrets.token_urlsafe(32)
+    _, absolute = _limits(user, remember)
+    row = UserSession(id=_hash(token), user_id=user.id, created_at=now, last_seen_at=now,
+                      expires_at=now + absolute, remember=remember,
+                      second_factor_at=now if second_factor else None,
+                      ip=(request.remote_addr or "")[:64] or None)
+    db.session.add(row)
+    session[SID] = token
+    # A kept session survives closing the browser; any other ends with it.
+    session.permanent = remember
+    return row
+
+
+def current() -> UserSession | None:
+    token = session.get(SID)
+    if not isinstance(token, str) or not token:
+        return None
+    return db.session.get(UserSession, _hash(token))
+
+
+def end(row: UserSession | None) -> None:
+    """Caller commits."""
+    if row is not None and row.ended_at is None:
+        row.ended_at = utcnow()
+
+
+def end_all(user: User, *, keep: UserSession | None = None) -> None:
+    """End every open session of this account except `keep`. Caller commits."""
+    stmt = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(UserSession.id != keep.id)
+    db.session.execute(stmt.values(ended_at=utcnow()), execution_options={"synchronize_session": False})
+
+
+def is_live(row: UserSession, user: User, now=None) -> bool:
+    now = now or utcnow()
+    if row.ended_at is not None or row.user_id != user.id or now >= row.expires_at:
+        return False
+    idle, _ = _limits(user, row.remember)
+    if now - row.last_seen_at >= idle:
+        return False
+    # An account that has a second factor is only ever signed in with it (a session opened
+    # before the factor was turned on, on another device, ends here).
+    if user.totp_enabled_at is not None and row.second_factor_at is None:
+        return False
+    return True
+
+
+def sign_out() -> None:
+    """End this browser's session on the server and in the cookie. Caller commits."""
+    end(current())
+    logout_user()
+    session.clear()
+
+
+def enforce():
+    """before_request: a signed-in user must hold a live server-side session."""
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return None
+    user = current_user._get_current_object()
+    row = current()
+    now = utcnow()
+    if row is None or not is_live(row, user, now):
+        sign_out()
+        db.session.commit()
+        if request.endpoint in SIGN_IN_ENDPOINTS:
+            return None  # carry on signed out: a sign-in form posted from a stale tab still works
+        flash(SIGNED_OUT_MESSAGE, "info")
+        target = request.path if request.method == "GET" else None
+        return redirect(url_for("auth.login", next=target))
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        row.last_seen_at = now
+        db.session.commit()
+    if needs_enrolment(user) and request.endpoint not in ENROLMENT_ENDPOINTS:
+        return redirect(url_for("auth.enrol_two_factor"))
+    return None
+
+
+def needs_enrolment(user: User) -> bool:
+    return (user.is_staff and user.totp_enabled_at is None
+            and current_app.config["TWO_FACTOR_REQUIRED_FOR_STAFF"])

@@ -1,0 +1,155 @@
+"""The second factor: time-based one-time codes (TOTP, RFC 6238) and one-time recovery codes.
+
+Required for providers and admins, optional for patients (OWASP ASVS V6). No Flask views here:
+auth/views.py calls these. The secret is generated on the server and kept on the user row; it
+counts only once confirmed with a code (totp_enabled_at). Recovery codes are kept as SHA-256
+hashes and each works once.
+"""
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import timedelta
+
+import pyotp
+import segno
+from sqlalchemy import delete, func, or_, select, update
+
+from .extensions import db
+from .models import AuditEvent, RecoveryCode, User
+from .timeutil import utcnow
+
+STEP_SECONDS = 30
+RECOVERY_CODE_COUNT = 10
+# No 0/o, 1/l/i: read from paper and typed on a phone.
+RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+# A stolen password must not buy unlimited guesses at a 6-digit code.
+MAX_FAILURES = 10
+FAILURE_WINDOW = timedelta(minutes=15)
+
+
+def start_enrolment(user: User) -> str:
+    """The secret to show: the unconfirmed one already on the row (a reload must not invalidate
+    what was just scanned), or a fresh one. Caller commits."""
+    if user.totp_enabled_at is None and not user.totp_secret:
+        user.totp_secret = pyotp.random_base32()  # 160 bits
+        user.totp_last_step = None
+    return user.totp_secret
+
+
+def provisioning_uri(user: User, issuer: str) -> str:
+    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=issuer)
+
+
+def qr_data_uri(uri: str) -> str:
+    """An SVG QR code as a data: URI for an <img> (the CSP allows img-src data:; no script)."""
+    return segno.make(uri, error="m").svg_data_uri(scale=5, border=4)
+
+
+def display_secret(secret: str) -> str:
+    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+
+
+def _step(now) -> int:
+    return int(now.timestamp()) // STEP_SECONDS
+
+
+def verify_totp(user: User, code: str, now=None) -> bool:
+    """A current code (one step of clock drift either way) not older than the last one accepted.
+    The step is claimed with a conditional UPDATE, so two requests racing with the same code
+    cannot both succeed."""
+    code = re.sub(r"\s", "", code or "")
+    if not user.totp_secret or not re.fullmatch(r"\d{6}", code):
+        return False
+    totp = pyotp.TOTP(user.totp_secret)
+    current = _step(now or utcnow())
+    matched = None
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            matched = step
+    if matched is None:
+        return False
+    claimed = db.session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < matched))
+        .values(totp_last_step=matched)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if claimed:
+        user.totp_last_step = matched
+        db.session.flush()
+    return claimed
+
+
+def _normalise_recovery(code: str) -> str:
+    return re.sub(r"[\s-]", "", (code or "").lower())
+
+
+def _hash_recovery(code: str) -> str:
+    return hashlib.sha256(_normalise_recovery(code).encode()).hexdigest()
+
+
+def new_recovery_codes(user: User) -> list[str]:
+    """Replace every recovery code of this account with ten new ones, returned once in the
+    clear for the user to keep. Caller commits."""
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = []
+    for _ in range(RECOVERY_CODE_COUNT):
+        raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(10))  # ~50 bits
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+        db.session.add(RecoveryCode(user_id=user.id, code_hash=_hash_recovery(raw)))
+    return codes
+
+
+def use_recovery_code(user: User, code: str) -> bool:
+    """Mark a matching unused recovery code used; false if none (or another request won)."""
+    if len(_normalise_recovery(code)) != 10:
+        return False
+    return db.session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash_recovery(code),
+               RecoveryCode.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+
+
+def remaining_recovery_codes(user: User) -> int:
+    return db.session.scalar(select(func.count()).select_from(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)))
+
+
+def check(user: User, code: str) -> str | None:
+    """'totp' or 'recovery' for an accepted code, else None."""
+    if user.totp_enabled_at is None:
+        return None
+    if verify_totp(user, code):
+        return "totp"
+    if use_recovery_code(user, code):
+        return "recovery"
+    return None
+
+
+def confirm_enrolment(user: User, code: str) -> list[str] | None:
+    """Turn the factor on when the code matches the pending secret; the recovery codes, or None."""
+    if user.totp_enabled_at is not None or not verify_totp(user, code):
+        return None
+    user.totp_enabled_at = utcnow()
+    return new_recovery_codes(user)
+
+
+def disable(user: User) -> None:
+    """Caller commits."""
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+
+
+def too_many_failures(user: User) -> bool:
+    """Counted from the audit log, on the server: a replayed cookie cannot reset it."""
+    since = utcnow() - FAILURE_WINDOW
+    failures = db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "2fa.failed", AuditEvent.target_type == "user",
+        AuditEvent.target_id == user.id, AuditEvent.at >= since))
+    return failures >= MAX_FAILURES

@@ -1,0 +1,196 @@
+"""Signed-in sessions kept on the server: fixation, logout, timeouts, password change, cookie flags
+(OWASP ASVS V7, HIPAA automatic logoff)."""
+import hashlib
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from monitor import create_app, timeutil
+from monitor.extensions import db
+from monitor.models import UserSession
+from monitor.sessions import SIGNED_OUT_MESSAGE
+from tests.conftest import NOW, PASSWORD, login, message_text, read_outbox
+
+NEW_PASSWORD = "a brand new long passphrase"
+
+
+def sid(client) -> str | None:
+    with client.session_transaction() as s:
+        return s.get("sid")
+
+
+def row_of(client) -> UserSession:
+    db.session.expire_all()
+    return db.session.get(UserSession, hashlib.sha256(sid(client).encode()).hexdigest())
+
+
+def at(**delta) -> None:
+    timeutil.freeze(NOW + timedelta(**delta))
+
+
+def signed_in(client, path: str) -> bool:
+    r = client.get(path)
+    assert r.status_code in (200, 302)
+    return r.status_code == 200
+
+
+def signed_out_with_neutral_message(client, path: str) -> bool:
+    r = client.get(path)
+    if r.status_code != 302 or not r.headers["Location"].startswith("/login"):
+        return False
+    return SIGNED_OUT_MESSAGE in client.get(r.headers["Location"]).get_data(as_text=True)
+
+
+def test_signing_in_starts_a_new_session_and_drops_whatever_was_planted_before(client, users):
+    with client.session_transaction() as s:
+        s["sid"] = "planted-by-someone-else"
+        s["panel_search"] = {"text": "planted"}
+    login(client, users.patient_a)
+    token = sid(client)
+    assert token and token != "planted-by-someone-else"
+    with client.session_transaction() as s:
+        assert "panel_search" not in s
+    row = row_of(client)
+    assert row.user_id == users.patient_a.id and row.ended_at is None and row.ip == "127.0.0.1"
+    # The table keeps only a hash of what the cookie carries.
+    assert row.id != token and db.session.get(UserSession, token) is None
+
+    client.post("/logout")
+    login(client, users.patient_a)
+    assert sid(client) != token
+
+
+def test_logout_ends_the_session_on_the_server_so_a_copied_cookie_stops_working(app, users):
+    browser, copy = app.test_client(), app.test_client()
+    login(browser, users.patient_a)
+    cookie = browser.get_cookie("session")
+    copy.set_cookie("session", cookie.value)
+    assert signed_in(copy, "/checkin")
+
+    browser.post("/logout")
+    assert not signed_in(browser, "/checkin")
+    assert not signed_in(copy, "/checkin")
+    assert db.session.scalar(select(UserSession)).ended_at == NOW
+
+
+def test_a_cookie_without_a_server_side_session_is_refused(client, users):
+    login(client, users.patient_a)
+    db.session.delete(row_of(client))
+    db.session.commit()
+    assert signed_out_with_neutral_message(client, "/checkin")
+
+
+@pytest.mark.parametrize("who, path, idle", [
+    ("provider_a", "/patients", 15),
+    ("admin", "/patients", 15),
+    ("patient_a", "/checkin", 30),
+])
+def test_inactivity_signs_out_staff_after_15_and_patients_after_30_minutes(client, users, who, path, idle):
+    login(client, getattr(users, who))
+    at(minutes=idle - 1)
+    assert signed_in(client, path)
+    at(minutes=2 * (idle - 1))  # activity resets the idle clock
+    assert signed_in(client, path)
+    at(minutes=2 * (idle - 1) + idle)
+    assert signed_out_with_neutral_message(client, path)
+    assert db.session.scalar(select(UserSession)).ended_at is not None
+
+
+@pytest.mark.parametrize("who, path", [("provider_a", "/patients"), ("patient_a", "/checkin")])
+def test_twelve_hours_is_the_limit_however_active(client, users, who, path):
+    login(client, getattr(users, who))
+    for minutes in range(10, 12 * 60, 10):
+        at(minutes=minutes)
+        assert signed_in(client, path), minutes
+    at(hours=12)
+    assert signed_out_with_neutral_message(client, path)
+
+
+def test_after_a_timeout_the_sign_in_form_works_straight_away(client, users):
+    login(client, users.provider_a)
+    at(hours=1)
+    r = client.post("/login", data={"email": users.provider_a.email, "password": PASSWORD})
+    assert r.status_code == 302
+    assert signed_in(client, "/patients")
+    assert len(db.session.scalars(select(UserSession)).all()) == 2
+
+
+def test_a_patient_who_asks_stays_signed_in_for_30_days(client, users):
+    r = client.post("/login", data={"email": users.patient_a.email, "password": PASSWORD, "remember": "y"})
+    assert r.status_code == 302
+    assert "Expires=" in r.headers["Set-Cookie"]  # survives closing the browser
+    at(days=29, hours=23)  # a long silence is fine on one's own phone
+    assert signed_in(client, "/checkin")
+    at(days=30)
+    assert signed_out_with_neutral_message(client, "/checkin")
+
+
+def test_without_asking_a_patient_session_ends_with_the_browser_and_after_30_idle_minutes(client, users):
+    r = login(client, users.patient_a)
+    assert "Expires=" not in r.headers["Set-Cookie"]
+    at(minutes=31)
+    assert not signed_in(client, "/checkin")
+
+
+def test_staff_are_never_kept_signed_in_even_if_they_tick_the_box(client, users):
+    r = client.post("/login", data={"email": users.provider_a.email, "password": PASSWORD, "remember": "y"})
+    assert r.status_code == 302
+    assert "Expires=" not in r.headers["Set-Cookie"]
+    assert row_of(client).remember is False
+    at(minutes=16)
+    assert not signed_in(client, "/patients")
+
+
+def test_last_seen_is_written_at_most_once_a_minute(client, users):
+    login(client, users.patient_a)
+    at(seconds=50)
+    client.get("/checkin")
+    assert row_of(client).last_seen_at == NOW
+    at(seconds=70)
+    client.get("/checkin")
+    assert row_of(client).last_seen_at == NOW + timedelta(seconds=70)
+
+
+def test_a_password_change_ends_every_other_session_on_the_server(app, users):
+    phone, laptop = app.test_client(), app.test_client()
+    login(phone, users.patient_a)
+    login(laptop, users.patient_a)
+    phone_row = row_of(phone)
+    laptop.post("/account/reset", data={"email": users.patient_a.email})
+    path = "/" + message_text(read_outbox(app)[0]).split("http://localhost/", 1)[1].split()[0]
+    laptop.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert signed_in(laptop, "/checkin")
+    assert not signed_in(phone, "/checkin")
+    db.session.refresh(phone_row)
+    assert phone_row.ended_at == NOW
+    assert row_of(laptop).ended_at is None
+
+
+@pytest.fixture
+def secure_app(db_url, tmp_path, app):
+    """The production cookie settings (HTTPS)."""
+    secure = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": db_url, "WTF_CSRF_ENABLED": False,
+                         "MAIL_FILE_DIR": str(tmp_path / "mail"), "TWO_FACTOR_REQUIRED_FOR_STAFF": False,
+                         "SESSION_COOKIE_SECURE": True})
+    yield secure
+    with secure.app_context():
+        db.engine.dispose()
+
+
+def test_over_https_the_cookie_is_host_prefixed_secure_httponly_and_samesite_lax(secure_app, users):
+    client = secure_app.test_client()
+    r = client.post("https://localhost/login", data={"email": users.patient_a.email, "password": PASSWORD})
+    assert r.status_code == 302
+    cookie = r.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-session=")
+    parts = [p.strip() for p in cookie.split(";")]
+    assert "Secure" in parts and "HttpOnly" in parts and "SameSite=Lax" in parts and "Path=/" in parts
+    assert not any(p.lower().startswith("domain=") for p in parts)
+
+
+def test_without_https_the_cookie_is_still_httponly_and_samesite_lax(client, users):
+    cookie = login(client, users.patient_a).headers["Set-Cookie"]
+    assert cookie.startswith("session=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "remember_token" not in cookie
