@@ -4,13 +4,10 @@ import os
 
 from flask import Flask, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError
 
 from . import config, sessions
 from .extensions import csrf, db, login_manager, migrate
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
 
@@ -88,11 +85,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(404, lambda e: page(404, "Not found", "There is nothing here."))
     app.register_error_handler(405, lambda e: page(405, "Not allowed", "That action is not available here."))
     app.register_error_handler(413, lambda e: page(413, "Too large", "That upload is too large."))
-    app.register_error_handler(
-        CSRFError,
-        lambda e: page(400, "Please try again",
-                       "This form was open for too long or came from elsewhere. Go back, reload the page and submit again."),
-    )
 
     @app.errorhandler(500)
     def server_error(e):
@@ -109,25 +101,9 @@ def register_template_context(app: Flask) -> None:
     def inject_clinic():
         return {"clinic": get_clinic()}
 
-    @app.after_request
-    def content_security_policy(response):
-        # No inline script anywhere: charts read their JSON from data tags (static/js/charts.js).
-        # plotly.js sets inline styles on the elements it draws, hence style-src 'unsafe-inline'.
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
-
-    @app.after_request
-    def no_store_when_signed_in(response):
-        # Pages for signed-in users hold health information: keep them out of shared caches
-        # and the back-button cache of a shared phone.
-        if current_user.is_authenticated:
-            response.headers["Cache-Control"] = "no-store"
-        return response
-
 
 def register_security(app: Flask) -> None:
-    # After register_error_handlers: security's CSRF handler replaces the plain one.
+    """Headers, the CSRF re-submit page, proxies, rate limits (monitor/security.py, ratelimit.py)."""
     from . import ratelimit, security
 
     security.init_app(app)

@@ -47,7 +47,8 @@ def _env_bool(name: str, default: bool = False) -> bool:
 
 # Settings that do not depend on the machine.
 STATIC_DEFAULTS = {
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # hide_parameters: a logged database error must not quote a note or an email address.
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
     "MAIL_TIMEOUT": 10,
     "INVITATION_TTL_HOURS": 72,
     "PASSWORD_RESET_TTL_MINUTES": 60,
@@ -80,6 +81,10 @@ def defaults(instance_path: str) -> dict:
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
         # Secure (and so __Host- prefixed) by default; SESSION_COOKIE_SECURE=0 only for local http.
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", True),
+        # Rate-limit counts shared by all workers: Redis when set, else the database.
+        "RATELIMIT_REDIS_URL": os.environ.get("RATELIMIT_REDIS_URL") or None,
+        # How many reverse proxies' X-Forwarded-* headers to trust (0: none).
+        "TRUSTED_PROXY_COUNT": int(os.environ.get("TRUSTED_PROXY_COUNT", "0") or 0),
     }
 
 
@@ -87,7 +92,7 @@ def defaults_for_tests(instance_path: str) -> dict:
     """Static defaults without reading the environment or touching instance/."""
     return {
         **STATIC_DEFAULTS,
-        "SQLALCHEMY_ENGINE_OPTIONS": {},
+        "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
         "SECRET_KEY": "test-secret-key-not-for-production",
         "MAIL_SERVER": None,
         "MAIL_PORT": 25,

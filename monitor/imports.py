@@ -185,6 +185,11 @@ def _read_table(stream: Iterable[str], required: list[str], optional: list[str],
             if len(cells) != len(columns):
                 problems.append(Problem(line, None, f"expected {len(columns)} cells, found {len(cells)}"))
                 continue
+            # NUL cannot be stored in PostgreSQL text, and no real record contains one.
+            bad = [name for name, cell in zip(columns, cells) if "\x00" in cell]
+            if bad:
+                problems.extend(Problem(line, name, "contains a NUL character") for name in bad)
+                continue
             records.append((line, {name: cell.strip() for name, cell in zip(columns, cells)}))
     except csv.Error as error:
         problems.append(Problem(reader.line_num, None, f"cannot read this line as CSV ({error}); stopped here"))

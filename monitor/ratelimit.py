@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,8 +65,7 @@ PRUNE_ONE_IN = 100
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_ENABLED", True)
-    # Tests never read the environment; a deployment sets RATELIMIT_REDIS_URL there.
-    app.config.setdefault("RATELIMIT_REDIS_URL", None if app.testing else os.environ.get("RATELIMIT_REDIS_URL") or None)
+    app.config.setdefault("RATELIMIT_REDIS_URL", None)  # monitor/config.py reads the environment
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "monitor:ratelimit:")
     app.before_request(enforce)
 

@@ -1,15 +1,16 @@
-"""Request-level protections: response headers, the friendly answer to an expired CSRF token,
-and trusting a reverse proxy's forwarded headers (only when told how many proxies there are).
-
-The Content-Security-Policy and X-Content-Type-Options headers are set in create_app
-(register_template_context); this module adds the rest."""
-import os
+"""Request-level protections: every security response header, the friendly answer to an
+expired CSRF token, and trusting a reverse proxy's forwarded headers (only when told how many
+proxies there are)."""
 from urllib.parse import urlsplit
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+# No inline script anywhere: charts read their JSON from data tags (static/js/charts.js).
+# plotly.js sets inline styles on the elements it draws, hence style-src 'unsafe-inline'.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 HSTS = "max-age=31536000; includeSubDomains"
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 RESUBMIT_MESSAGE = "This page was open for a long time. Please check your answers and send again."
@@ -21,8 +22,7 @@ SECRET_MARKERS = ("password",)
 def init_app(app: Flask) -> None:
     # Behind N reverse proxies, take the client address, scheme and host from the last N
     # X-Forwarded-* headers. Zero (the default) trusts none: a client could forge them.
-    proxies = app.config.setdefault(
-        "TRUSTED_PROXY_COUNT", 0 if app.testing else int(os.environ.get("TRUSTED_PROXY_COUNT", "0") or 0))
+    proxies = app.config.setdefault("TRUSTED_PROXY_COUNT", 0)  # monitor/config.py reads the environment
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.before_request(refuse_nul_characters)
@@ -38,6 +38,8 @@ def security_headers(response):
     from flask import current_app
 
     headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
     if _https(current_app.config):
         headers.setdefault("Strict-Transport-Security", HSTS)
     headers.setdefault("Referrer-Policy", "same-origin")

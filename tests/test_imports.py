@@ -402,3 +402,15 @@ def test_session_header_missing_columns_are_listed(runner, tmp_path, users):
     result = import_sessions(runner, tmp_path, "patient_email,when,dose_mg\nalice@example.test,x,1\n")
 
     assert_refused(result, "line 1: missing columns: datetime, route", "line 1: unknown columns: when")
+
+
+def test_a_nul_character_in_a_cell_is_reported_and_nothing_is_imported(app, runner, users, tmp_path):
+    path = tmp_path / "nul.csv"
+    path.write_text("patient_email,date,q1,q2,q3,q4,q5,q6,q7,note\n"
+                    f"{users.patient_a.email},2026-11-20,1,1,1,1,1,1,1,ok\n"
+                    f"{users.patient_a.email},2026-11-21,1,1,1,1,1,1,1,bad\x00note\n")
+    result = runner.invoke(args=["import-checkins", str(path)])
+    assert result.exit_code == 1
+    assert "line 3: note: contains a NUL character" in result.output
+    from monitor.models import CheckIn
+    assert db.session.query(CheckIn).count() == 0
