@@ -235,7 +235,11 @@ def demo_command(host, port):
         _print_demo_summary(demo.seed_demo())
     else:
         click.echo("The database already has accounts; serving it as it is.")
-    click.echo(f"Open http://{host}:{port}/ (Ctrl+C to stop).")
+    click.echo(f"Open http://{host}:{port}/ (Ctrl+C to stop). Demo only: plain http, and staff "
+               "sign in without a second factor.")
     current_app.config["SESSION_COOKIE_SECURE"] = False  # the demo serves plain http on 127.0.0.1
+    # Made-up patients on a developer's machine: staff may look around without an authenticator
+    # app. A real clinic (flask run, gunicorn) always requires the second factor for staff.
+    current_app.config["TWO_FACTOR_REQUIRED_FOR_STAFF"] = False
     # Flask ignores app.run() inside its own CLI, so serve with Werkzeug directly.
     run_simple(host, port, current_app._get_current_object(), threaded=True)

@@ -8,7 +8,8 @@ from monitor.models import User
 def test_demo_seeds_an_empty_database_once_and_serves_it(runner, monkeypatch):
     served = []
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setattr("monitor.cli.run_simple", lambda host, port, app, **kw: served.append((host, port)))
+    monkeypatch.setattr("monitor.cli.run_simple", lambda host, port, app, **kw: served.append(
+        (host, port, app.config["SESSION_COOKIE_SECURE"], app.config["TWO_FACTOR_REQUIRED_FOR_STAFF"])))
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
     assert "demo-clinic-password" in first.output
@@ -18,7 +19,9 @@ def test_demo_seeds_an_empty_database_once_and_serves_it(runner, monkeypatch):
     assert second.exit_code == 0
     assert "already has accounts" in second.output
     assert db.session.scalar(select(func.count()).select_from(User).where(User.role == "patient")) == patients
-    assert served == [("127.0.0.1", 5000)] * 2
+    # Plain http on 127.0.0.1 and made-up patients: insecure cookies and no second factor, for
+    # the demo's own process only.
+    assert served == [("127.0.0.1", 5000, False, False)] * 2
 
 
 def test_demo_refuses_a_configured_database(runner, monkeypatch):
