@@ -28,17 +28,21 @@ MAX_FAILURES = 10
 FAILURE_WINDOW = timedelta(minutes=15)
 
 
-def start_enrolment(user: User) -> str:
-    """The secret to show: the unconfirmed one already on the row (a reload must not invalidate
-    what was just scanned), or a fresh one. Caller commits."""
-    if user.totp_enabled_at is None and not user.totp_secret:
-        user.totp_secret = pyotp.random_base32()  # 160 bits
-        user.totp_last_step = None
-    return user.totp_secret
+PENDING_SECRET = "totp_pending"
 
 
-def provisioning_uri(user: User, issuer: str) -> str:
-    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=issuer)
+def pending_secret(store: dict) -> str:
+    """The secret being enrolled, kept in the (signed, HttpOnly) session until it is confirmed:
+    showing the enrolment page is a GET and stores nothing, and a reload shows the same QR code
+    as the one just scanned."""
+    secret = store.get(PENDING_SECRET)
+    if not isinstance(secret, str) or not re.fullmatch(r"[A-Z2-7]{32}", secret):
+        secret = store[PENDING_SECRET] = pyotp.random_base32()  # 160 bits
+    return secret
+
+
+def provisioning_uri(user: User, secret: str, issuer: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=issuer)
 
 
 def qr_data_uri(uri: str) -> str:
@@ -130,9 +134,14 @@ def check(user: User, code: str) -> str | None:
     return None
 
 
-def confirm_enrolment(user: User, code: str) -> list[str] | None:
-    """Turn the factor on when the code matches the pending secret; the recovery codes, or None."""
-    if user.totp_enabled_at is not None or not verify_totp(user, code):
+def confirm_enrolment(user: User, secret: str, code: str) -> list[str] | None:
+    """Turn the factor on when the code matches the pending secret; the recovery codes, or None
+    (and nothing about the secret is kept). Caller commits."""
+    if user.totp_enabled_at is not None:
+        return None
+    user.totp_secret, user.totp_last_step = secret, None
+    if not verify_totp(user, code):
+        user.totp_secret = None
         return None
     user.totp_enabled_at = utcnow()
     return new_recovery_codes(user)

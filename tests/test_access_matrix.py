@@ -197,3 +197,39 @@ def test_every_route_answers_each_principal_as_expected(app, users, records, pri
     if principal != "anonymous":
         login(client, getattr(users, principal))
     assert walk(app, client, records, principal) == []
+
+
+# Bookkeeping that a GET may legitimately write: the audit trail of the view itself, the
+# signed-in session's last-seen time, and rate-limit counts.
+BOOKKEEPING = {"audit_events", "user_sessions", "rate_limit_hits", "alembic_version"}
+
+
+def snapshot() -> dict[str, list[tuple]]:
+    """Every row of every table but the bookkeeping ones, in a comparable form."""
+    return {table.name: sorted(map(tuple, db.session.execute(table.select()).all()), key=repr)
+            for table in db.metadata.sorted_tables if table.name not in BOOKKEEPING}
+
+
+@pytest.mark.parametrize("principal", PRINCIPALS)
+def test_no_get_changes_anything(app, users, records, principal):
+    """ASVS: no state change on GET. Every GET route, as every principal, leaves every table
+    but the bookkeeping ones exactly as it was (a GET unsubscribe link only shows a button)."""
+    from monitor.clinic import get_clinic
+    get_clinic()
+    db.session.commit()
+    client = app.test_client()
+    if principal != "anonymous":
+        login(client, getattr(users, principal))
+    db.session.rollback()
+    before = snapshot()
+    changed = {}  # endpoint -> tables its GET changed
+    for rule in app_rules(app):
+        if "GET" in rule.methods and rule.endpoint != "auth.logout":
+            client.get(rule.build({name: records[name] for name in rule.arguments}, append_unknown=False)[1])
+            db.session.rollback()
+            after = snapshot()
+            for name in after:
+                if after[name] != before[name]:
+                    changed.setdefault(rule.endpoint, []).append(name)
+            before = after
+    assert changed == {}

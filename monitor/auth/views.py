@@ -161,11 +161,10 @@ def enrol_two_factor():
     user = current_user._get_current_object()
     if user.totp_enabled_at is not None:
         return redirect(url_for("auth.security"))
-    secret = twofactor.start_enrolment(user)
-    db.session.commit()
+    secret = twofactor.pending_secret(session)
     form = CodeForm()
     if form.validate_on_submit():
-        codes = twofactor.confirm_enrolment(user, form.code.data)
+        codes = twofactor.confirm_enrolment(user, secret, form.code.data)
         if codes is None:
             record("2fa.failed", target_type="user", target_id=user.id, detail="enrolment")
             db.session.commit()
@@ -177,8 +176,9 @@ def enrol_two_factor():
             sessions.end_all(user, keep=this_session)
             record("2fa.enrolled", target_type="user", target_id=user.id)
             db.session.commit()
+            session.pop(twofactor.PENDING_SECRET, None)
             return render_template("auth/recovery_codes.html", codes=codes)
-    uri = twofactor.provisioning_uri(user, get_clinic().name)
+    uri = twofactor.provisioning_uri(user, secret, get_clinic().name)
     return render_template("auth/enrol.html", form=form, qr=twofactor.qr_data_uri(uri),
                            secret=twofactor.display_secret(secret),
                            required=sessions.needs_enrolment(user))
