@@ -188,6 +188,16 @@ def km_curve(pairs: Iterable[tuple[int, bool]]) -> list[tuple[int, float]]:
     return curve
 
 
+def survival_at(curve: Sequence[tuple[int, float]], day: int) -> float:
+    """S(day), the share still holding on that day, from a km_curve step curve."""
+    value = 1.0
+    for t, s in curve:
+        if t > day:
+            break
+        value = s
+    return value
+
+
 def km_median(curve: Sequence[tuple[int, float]]) -> float | None:
     """The first time at which "still holding" falls to 50% or below; None while it has not."""
     for t, s in curve:

@@ -67,16 +67,6 @@ class Share:
 
 # --- Pure measures -------------------------------------------------------------------------
 
-def survival_at(curve: Sequence[tuple[int, float]], day: int) -> float:
-    """S(day) from a Kaplan-Meier step curve [(0, 1.0), (t, S(t)), ...]."""
-    value = 1.0
-    for t, s in curve:
-        if t > day:
-            break
-        value = s
-    return value
-
-
 def response_share(sessions: Iterable[durability.SessionResult]) -> Share:
     """Responding sessions among those with a definite answer (responded or no-response)."""
     judged = [s for s in sessions if s.responded is not None]
@@ -252,7 +242,7 @@ def build(viewer: User, now: datetime | None = None) -> Report:
         cohort=cohort,
         censored=sorted(t for t, event in pairs if not event),
         response=response_share(sessions),
-        waned_by_7_km=1 - survival_at(cohort.curve, WANE_BY_DAY) if pairs else None,
+        waned_by_7_km=1 - durability.survival_at(cohort.curve, WANE_BY_DAY) if pairs else None,
         waned_by_7_count=waned_by_count(sessions),
         durations=[PatientDuration(p, len(data[p.id].analysis.sessions), data[p.id].analysis.responding_sessions,
                                    data[p.id].analysis.median_duration)

@@ -118,7 +118,7 @@ def clinic(users):
 
 def test_survival_at_reads_the_step_curve():
     curve = [(0, 1.0), (4, 2 / 3), (5, 1 / 3)]
-    assert [report.survival_at(curve, day) for day in (0, 3, 4, 5, 7)] == [1.0, 1.0, 2 / 3, 1 / 3, 1 / 3]
+    assert [durability.survival_at(curve, day) for day in (0, 3, 4, 5, 7)] == [1.0, 1.0, 2 / 3, 1 / 3, 1 / 3]
 
 
 def test_adherence_counts_days_from_the_start_and_today_once_checked_in():

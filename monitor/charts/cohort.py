@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
-from ..durability import DayChange
+from ..durability import DayChange, survival_at
 from . import ALERT, LINE, MUTED, base_layout, to_json
 
 BAND = "rgba(11, 92, 173, 0.18)"  # LINE, translucent
@@ -87,7 +87,7 @@ def survival_figure(curve: Sequence[tuple[int, float]], median: float | None,
     ))
     if censored:
         figure.add_trace(go.Scatter(
-            x=list(censored), y=[_level(curve, t) * 100 for t in censored], name="Still holding when last seen",
+            x=list(censored), y=[survival_at(curve, t) * 100 for t in censored], name="Still holding when last seen",
             mode="markers", marker=dict(symbol="line-ns-open", size=12, color=MUTED),
             hovertemplate="Day %{x}: still holding when last seen<extra></extra>",
         ))
@@ -108,15 +108,6 @@ def survival_figure(curve: Sequence[tuple[int, float]], median: float | None,
         yaxis=dict(title=dict(text="Still holding (%)"), range=[0, 105], fixedrange=True, gridcolor="#eef0f3"),
     ))
     return figure
-
-
-def _level(curve: Sequence[tuple[int, float]], day: int) -> float:
-    value = 1.0
-    for t, s in curve:
-        if t > day:
-            break
-        value = s
-    return value
 
 
 def survival_chart(curve, median, censored, sessions: int, events: int) -> Chart:
