@@ -68,6 +68,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.session_interface = SessionCookie()
     app.before_request(enforce)
+    app.context_processor(lambda: {"idle_logoff_seconds": idle_limit_seconds()})
 
 
 def _hash(token: str) -> str:
@@ -166,6 +167,19 @@ def enforce():
     if needs_enrolment(user) and request.endpoint not in ENROLMENT_ENDPOINTS:
         return redirect(url_for("auth.enrol_two_factor"))
     return None
+
+
+def idle_limit_seconds() -> int | None:
+    """How long this signed-in page may sit idle. base.html reloads it to the sign-in page then,
+    so a screen left open stops showing patient data (HIPAA automatic logoff), not only the
+    server-side session."""
+    if not current_user.is_authenticated:
+        return None
+    row = current()
+    if row is None:
+        return None
+    idle, _ = _limits(current_user._get_current_object(), row.remember)
+    return int(idle.total_seconds())
 
 
 def needs_enrolment(user: User) -> bool:

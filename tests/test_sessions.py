@@ -194,3 +194,13 @@ def test_without_https_the_cookie_is_still_httponly_and_samesite_lax(client, use
     assert cookie.startswith("session=")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "remember_token" not in cookie
+
+
+def test_a_page_left_open_returns_to_sign_in_when_the_idle_limit_passes(client, users):
+    """Automatic logoff on the screen too: the page reloads to sign-in after the idle limit."""
+    assert "http-equiv=\"refresh\"" not in client.get("/login").get_data(as_text=True)
+    login(client, users.provider_a)
+    assert '<meta http-equiv="refresh" content="900;url=/login">' in client.get("/patients").get_data(as_text=True)
+    client.post("/logout")
+    client.post("/login", data={"email": users.patient_a.email, "password": PASSWORD, "remember": "y"})
+    assert f'content="{30 * 24 * 3600};url=/login"' in client.get("/checkin").get_data(as_text=True)
