@@ -32,6 +32,7 @@ def init_app(app) -> None:
     app.cli.add_command(import_sessions_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_command)
+    app.cli.add_command(reset_two_factor_command)
     app.cli.add_command(export_durability_command)
     from . import nudges_cli  # send-nudges
     nudges_cli.init_app(app)
@@ -243,3 +244,23 @@ def demo_command(host, port):
     current_app.config["TWO_FACTOR_REQUIRED_FOR_STAFF"] = False
     # Flask ignores app.run() inside its own CLI, so serve with Werkzeug directly.
     run_simple(host, port, current_app._get_current_object(), threaded=True)
+
+
+# --- reset-two-factor ----------------------------------------------------------------------
+
+@click.command("reset-two-factor", short_help="Turn off an account's second factor (lost phone).")
+@click.argument("email")
+def reset_two_factor_command(email):
+    """For an account whose authenticator and recovery codes are both lost, after checking who
+    is asking by other means: removes the second factor and every recovery code and ends the
+    account's sessions. Staff must then set up a new authenticator at their next sign-in."""
+    from . import sessions, twofactor
+
+    user = find_by_email(email)
+    if user is None:
+        _fail([f"no account has the email {normalise_email(email)}"])
+    twofactor.disable(user)
+    sessions.end_all(user)
+    record("2fa.reset", target_type="user", target_id=user.id, detail="cli")
+    db.session.commit()
+    click.echo(f"The second factor of account {user.id} is off and its sessions have ended.")

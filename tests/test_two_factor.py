@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from monitor import timeutil, twofactor
 from monitor.extensions import db
@@ -286,3 +286,15 @@ def test_new_recovery_codes_replace_the_old_ones(client, users):
     password_step(client, users.patient_a)
     assert client.post("/login/verify", data={"code": old[0]}).status_code == 200
     assert client.post("/login/verify", data={"code": new[0]}).status_code == 302
+
+
+def test_reset_two_factor_command_for_a_lost_phone(app, runner, users):
+    enable(users.provider_a)
+    result = runner.invoke(args=["reset-two-factor", users.provider_a.email])
+    assert result.exit_code == 0, result.output
+    db.session.refresh(users.provider_a)
+    assert users.provider_a.totp_enabled_at is None and users.provider_a.totp_secret is None
+    assert db.session.scalar(select(func.count()).select_from(RecoveryCode)) == 0
+    assert "2fa.reset" in actions()
+    missing = runner.invoke(args=["reset-two-factor", "nobody@example.test"])
+    assert missing.exit_code == 1 and "no account has the email" in missing.output
