@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import Flask, current_app, flash, redirect, request, session, url_for
+from flask import Flask, current_app, flash, has_request_context, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
 from sqlalchemy import update
@@ -173,7 +173,8 @@ def idle_limit_seconds() -> int | None:
     """How long this signed-in page may sit idle. base.html reloads it to the sign-in page then,
     so a screen left open stops showing patient data (HIPAA automatic logoff), not only the
     server-side session."""
-    if not current_user.is_authenticated:
+    # Emails are rendered outside any request (the nudge runner): no page, no limit.
+    if not has_request_context() or not current_user or not current_user.is_authenticated:
         return None
     row = current()
     if row is None:
