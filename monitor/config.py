@@ -62,12 +62,22 @@ STATIC_DEFAULTS = {
 }
 
 
+def engine_options(url: str) -> dict:
+    options = dict(STATIC_DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"])
+    if url.startswith("sqlite"):
+        # SQLite has one writer at a time: the web app and overlapping send-nudges runs wait
+        # up to 30 s for the lock instead of failing after pysqlite's default 5 s.
+        options["connect_args"] = {"timeout": 30}
+    return options
+
+
 def defaults(instance_path: str) -> dict:
     """Static defaults plus what the environment says (secret, database, mail)."""
     return {
         **STATIC_DEFAULTS,
         "SECRET_KEY": load_or_create_secret_key(instance_path),
-        "SQLALCHEMY_DATABASE_URI": database_url_from_env(instance_path),
+        "SQLALCHEMY_DATABASE_URI": (url := database_url_from_env(instance_path)),
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
         # Mail: SMTP when MAIL_SERVER is set, else .eml files under instance/mail/.
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),

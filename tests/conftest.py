@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from monitor import create_app, timeutil
+from monitor.config import engine_options
 from monitor.extensions import db
 from monitor.models import Role, User
 from monitor import passwords
@@ -107,6 +108,7 @@ def app(db_url, tmp_path, frozen_clock):
     app = create_app({
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": db_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(db_url),  # as production: SQLite waits for its lock
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,  # tests/test_ratelimit.py turns them on
         "MAIL_FILE_DIR": str(tmp_path / "mail"),
