@@ -2,7 +2,9 @@
 
 Every view that takes a patient id goes through patient_or_404, so a record outside one's
 reach answers exactly like a record that does not exist."""
-from flask import abort
+from typing import NoReturn
+
+from flask import abort, request
 from sqlalchemy import Select, select
 
 from .extensions import db
@@ -21,11 +23,17 @@ def patients_visible_to(user: User) -> Select:
     return query.where(User.id == user.id)
 
 
+def refuse(*, target_type: str | None = None, target_id: int | None = None) -> NoReturn:
+    """Answer a refusal exactly like a missing record (404), and keep it in the audit log."""
+    from .audit import record
+    detail = None if target_type else f"{request.method} {request.path}"
+    record("access.refused", target_type=target_type, target_id=target_id, detail=detail)
+    db.session.commit()
+    abort(404)
+
+
 def patient_or_404(user: User, patient_id: int) -> User:
     patient = db.session.scalar(patients_visible_to(user).where(User.id == patient_id))
     if patient is None:
-        from .audit import record
-        record("access.refused", target_type="patient", target_id=patient_id)
-        db.session.commit()
-        abort(404)
+        refuse(target_type="patient", target_id=patient_id)
     return patient

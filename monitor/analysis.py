@@ -5,7 +5,6 @@ queries, dates sessions in each patient's own time zone, and runs SPEC 4 with th
 settings. No web code here."""
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 

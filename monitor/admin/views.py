@@ -2,9 +2,10 @@
 
 Only admins; everyone else signed in gets the app's usual 404, and the refusal is audited.
 Reading the log is itself audited: `audit.viewed` for a page, `export.audit` for a file."""
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask_login import current_user, login_required
 
+from ..access import refuse
 from ..audit import record
 from ..extensions import db
 from ..timeutil import utcnow
@@ -17,9 +18,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @login_required
 def admins_only():
     if not current_user.is_admin:
-        record("access.refused", detail=f"{request.method} {request.path}")
-        db.session.commit()
-        abort(404)
+        refuse()
 
 
 @bp.get("/audit")

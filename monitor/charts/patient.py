@@ -12,7 +12,7 @@ from statistics import mean
 
 import plotly.graph_objects as go
 
-from ..durability import HOLDING, NO_RESPONSE, WANED, PatientAnalysis, SessionResult
+from ..durability import WANED, PatientAnalysis, SessionResult
 from ..instruments import ROUTE_LABELS, SIDE_EFFECTS, band_for
 from . import ALERT, LINE, MUTED, band_shapes, base_layout
 

@@ -6,15 +6,15 @@ import logging
 import secrets
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
 from .. import analysis, treatments
 from ..charts import page as patient_charts
-from ..access import patient_or_404
+from ..access import patient_or_404, refuse
 from ..accounts import enrol_patient, find_by_email, send_invitation
 from ..audit import record
 from ..clinic import get_clinic
@@ -22,7 +22,7 @@ from ..extensions import db
 from ..instruments import ITEMS, ROUTE_LABELS, SIDE_EFFECTS, SEVERE_SIDE_EFFECT, band_for
 from ..models import CheckIn, CheckInRevision, Role, User
 from .. import panel as triage
-from ..timeutil import local_today, timezone_choices, to_local, utcnow
+from ..timeutil import timezone_choices, to_local, utcnow
 from .forms import EnrolForm, SessionForm
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,7 @@ DUPLICATE_EMAIL = "That email address already has an account."
 def staff_only():
     # Patients have no staff pages: answer as if the address did not exist.
     if not current_user.is_staff:
-        record("access.refused", detail=f"{request.method} {request.path}")
-        db.session.commit()
-        abort(404)
+        refuse()
 
 
 # The name searched for on the panel is kept in the (signed) session cookie, never in a URL:
@@ -159,13 +157,15 @@ def invite(patient_id: int):
 
 # --- The patient's record.
 
-def _checkins(patient: User, show_all: bool) -> list[tuple[CheckIn, bool]]:
-    revised = exists().where(CheckInRevision.checkin_id == CheckIn.id)
-    query = select(CheckIn, revised.label("revised")).where(CheckIn.patient_id == patient.id)
-    if not show_all:
-        since = local_today(patient.timezone) - timedelta(days=CHECKIN_DAYS - 1)
-        query = query.where(CheckIn.local_date >= since)
-    return [(c, bool(r)) for c, r in db.session.execute(query.order_by(CheckIn.local_date.desc())).all()]
+def _checkins(data: analysis.PatientData, show_all: bool) -> list[tuple[CheckIn, bool]]:
+    """The check-ins for the table, newest first, each marked when it has been revised; from
+    the rows the analysis already loaded, plus one query for which were revised."""
+    since = None if show_all else data.today - timedelta(days=CHECKIN_DAYS - 1)
+    shown = [c for c in reversed(data.checkins) if since is None or c.local_date >= since]
+    revised = set(db.session.scalars(
+        select(CheckInRevision.checkin_id).where(CheckInRevision.checkin_id.in_([c.id for c in shown])).distinct()
+    )) if shown else set()
+    return [(c, c.id in revised) for c in shown]
 
 
 @bp.get("/patients/<int:patient_id>")
@@ -174,8 +174,8 @@ def patient(patient_id: int):
     clinic = get_clinic()
     show_all = request.args.get("checkins") == "all"
     sessions = treatments.treatments_for(patient)
-    checkins = _checkins(patient, show_all)
     data = analysis.load_one(patient, with_checkins=True)
+    checkins = _checkins(data, show_all)
     page = render_template(
         "provider/patient.html", patient=patient, sessions=sessions, checkins=checkins, show_all=show_all,
         checkin_days=CHECKIN_DAYS, now=utcnow(), tz=clinic.timezone, to_local=to_local, band_for=band_for,
@@ -223,9 +223,7 @@ def edit_session(patient_id: int, treatment_id: int):
     patient = patient_or_404(current_user, patient_id)
     treatment = treatments.find_treatment(patient, treatment_id, for_update=request.method == "POST")
     if treatment is None:
-        record("access.refused", target_type="treatment", target_id=treatment_id)
-        db.session.commit()
-        abort(404)
+        refuse(target_type="treatment", target_id=treatment_id)
     clinic = get_clinic()
     form = SessionForm(clinic_timezone=clinic.timezone)
     del form.submission_key  # saving the same values twice changes nothing
