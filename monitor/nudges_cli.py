@@ -4,7 +4,6 @@ exit (for cron, a systemd timer or a Kubernetes CronJob), or keep doing so every
 (monitor.nudges)."""
 import logging
 import signal
-import threading
 import time
 from datetime import datetime
 
@@ -74,17 +73,18 @@ def _report(summary: nudges.RunSummary) -> None:
 
 
 def _run_loop(dry_run: bool) -> None:
-    stop = threading.Event()
+    # The signal handler only flips a flag. Anything more (Event.set, logging, echo) could
+    # need a lock or a stream the interrupted main thread already holds, and a runner that
+    # deadlocks on SIGTERM is never stopped by systemd or Kubernetes until they kill it.
+    stop = {"requested": False}
 
     def request_stop(signum, frame):
-        # Finish the run under way (a claimed email is sent and recorded), then exit.
-        log.info("send-nudges: stopping after the current run (signal %s)", signum)
-        stop.set()
+        stop["requested"] = True
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     click.echo("send-nudges: running every minute; stop with SIGTERM or Ctrl+C.")
     try:
-        while not stop.is_set():
+        while not stop["requested"]:
             try:
                 _report(nudges.run(utcnow(), dry_run=dry_run))
             except Exception:  # a bad run (database restarting, ...) must not end the loop
@@ -92,11 +92,23 @@ def _run_loop(dry_run: bool) -> None:
                 db.session.rollback()
             finally:
                 db.session.remove()
-            stop.wait(_seconds_to_next_minute())
+            _sleep_until(time.monotonic() + _seconds_to_next_minute(), stop)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    # Reached only between runs: a run under way when the signal came has finished, so a
+    # claimed email was sent and recorded.
+    log.info("send-nudges: stopped on request")
     click.echo("send-nudges: stopped.")
+
+
+def _sleep_until(deadline: float, stop: dict) -> None:
+    """Sleep in short slices so a stop request is seen within a second."""
+    while not stop["requested"]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        time.sleep(min(1.0, remaining))
 
 
 def _seconds_to_next_minute() -> float:
