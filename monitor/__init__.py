@@ -38,7 +38,10 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
-    login_manager.session_protection = "strong"
+    # Not Flask-Login's "strong" protection: it binds the cookie to the network address, and a
+    # phone changes address whenever it moves between Wi-Fi and mobile data, so patients would be
+    # signed out over and over. Sessions are kept and ended on the server (sessions.py) instead.
+    login_manager.session_protection = None
     sessions.init_app(app)
 
     from .models import User
@@ -57,7 +60,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
-    from .auth.views import bp as auth_bp
+    from .auth import bp as auth_bp
     from .patient.views import bp as patient_bp
     from .provider.views import bp as provider_bp
     from .unsubscribe import bp as unsubscribe_bp

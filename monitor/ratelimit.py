@@ -1,12 +1,13 @@
 """Rate limits on the doors that guess secrets: sign-in, password reset, invitation and reset
-links, and the second factor.
+links, the second factor, and the signed-in pages that ask for the password or a code again.
 
 A before_request hook keyed by endpoint, so the auth views know nothing of it: a POST over a
 limit is answered 429 (with Retry-After and a page that says how long to wait), audited as
 "ratelimit.refused", and never reaches the view, so no password is checked.
 
 Each POST counts against two budgets: the client's address, and the account it names (the
-normalised email typed, the emailed link's token, or the user waiting for their second factor).
+normalised email typed, the emailed link's token, the user waiting for their second factor, or
+the signed-in user).
 Accounts are counted by a hash of that identifier, so no email address or token is stored.
 
 Counts are shared by all gunicorn workers: in Redis when RATELIMIT_REDIS_URL is set (a sliding
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app, render_template, request, session
+from flask_login import current_user
 from sqlalchemy import delete, func, select
 
 from .accounts import normalise_email
@@ -57,7 +59,15 @@ RULES: dict[str, tuple[Limit, ...]] = {
     "auth.accept_invitation": _limits(5, 20, QUARTER_HOUR),
     "auth.reset_password": _limits(5, 20, QUARTER_HOUR),
     "auth.verify": _limits(5, 20, QUARTER_HOUR),
+    # Signed in, but asking for the password or a code again: a stolen session must not be
+    # able to guess its way to the account's secrets either.
+    "auth.change_password": _limits(5, 20, QUARTER_HOUR),
+    "auth.end_other_sessions": _limits(5, 20, QUARTER_HOUR),
+    "auth.regenerate_recovery_codes": _limits(5, 20, QUARTER_HOUR),
+    "auth.disable_two_factor": _limits(5, 20, QUARTER_HOUR),
 }
+SIGNED_IN_ENDPOINTS = {"auth.change_password", "auth.end_other_sessions",
+                       "auth.regenerate_recovery_codes", "auth.disable_two_factor"}
 LONGEST_WINDOW = max(limit.window for limits in RULES.values() for limit in limits)
 # One hit in this many also sweeps every expired row from the table.
 PRUNE_ONE_IN = 100
@@ -79,6 +89,8 @@ def account_key(endpoint: str) -> str | None:
     if endpoint in ("auth.accept_invitation", "auth.reset_password"):
         token = (request.view_args or {}).get("token")
         return "token:" + _digest(token) if token else None
+    if endpoint in SIGNED_IN_ENDPOINTS:
+        return f"user:{current_user.id}" if current_user.is_authenticated else None
     if endpoint == "auth.verify":
         pending = session.get("2fa_user_id")
         return f"user:{pending}" if pending is not None else None

@@ -14,7 +14,7 @@ from datetime import timedelta
 from flask import Flask, current_app, flash, has_request_context, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from .extensions import db
 from .models import User, UserSession
@@ -117,12 +117,25 @@ def end(row: UserSession | None) -> None:
         row.ended_at = utcnow()
 
 
-def end_all(user: User, *, keep: UserSession | None = None) -> None:
-    """End every open session of this account except `keep`. Caller commits."""
+def end_all(user: User, *, keep: UserSession | None = None) -> int:
+    """End every open session of this account except `keep`; how many were still live.
+    Caller commits."""
+    now = utcnow()
+    live = sum(1 for row in live_for(user, now) if keep is None or row.id != keep.id)
     stmt = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
     if keep is not None:
         stmt = stmt.where(UserSession.id != keep.id)
-    db.session.execute(stmt.values(ended_at=utcnow()), execution_options={"synchronize_session": False})
+    db.session.execute(stmt.values(ended_at=now), execution_options={"synchronize_session": "evaluate"})
+    return live
+
+
+def live_for(user: User, now=None) -> list[UserSession]:
+    """This account's sessions that would still let someone in, most recently used first."""
+    now = now or utcnow()
+    rows = db.session.scalars(select(UserSession).where(
+        UserSession.user_id == user.id, UserSession.ended_at.is_(None), UserSession.expires_at > now,
+    ).order_by(UserSession.last_seen_at.desc())).all()
+    return [row for row in rows if is_live(row, user, now)]
 
 
 def is_live(row: UserSession, user: User, now=None) -> bool:

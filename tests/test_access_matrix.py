@@ -54,6 +54,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "auth.request_reset": PUBLIC,
     "auth.verify": SIGNED_IN,  # signed out with no sign-in under way, it sends you back to sign in
     "auth.security": SIGNED_IN,
+    "auth.change_password": SIGNED_IN,
+    "auth.end_other_sessions": SIGNED_IN,
     "auth.enrol_two_factor": SIGNED_IN,
     "auth.regenerate_recovery_codes": SIGNED_IN,
     "auth.disable_two_factor": PATIENTS,  # staff must keep the second factor

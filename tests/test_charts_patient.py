@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from monitor import analysis
 from monitor.charts import patient as charts
 from monitor.charts import to_json
 from monitor.checkins import save_checkin

@@ -84,6 +84,18 @@ def test_setting_a_password_never_fails(app, users, data, purpose):
     check(app.test_client(), "POST", path + raw, data)
 
 
+@SETTINGS
+@given(data=form("current_password", "password", "confirm"), role=st.sampled_from(["patient_a", "provider_a"]))
+def test_changing_a_password_never_fails(signed_in, data, role):
+    check(signed_in(role), "POST", "/account/password", data)
+
+
+@SETTINGS
+@given(data=form("current_password"))
+def test_signing_out_elsewhere_never_fails(signed_in, data):
+    check(signed_in("patient_a"), "POST", "/account/security/sessions/end-others", data)
+
+
 CHECKIN_FIELDS = ["local_date", "note", "submission_key"] + [f"q{i}" for i in range(1, 8)] + [
     f"se_{k}" for k in ("dissociation", "dizziness", "nausea", "headache", "drowsiness", "bladder", "vision")]
 

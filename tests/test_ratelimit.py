@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from monitor import passwords, ratelimit, timeutil
 from monitor.extensions import db
 from monitor.models import AuditEvent, RateLimitHit
-from tests.conftest import NOW, PASSWORD
+from tests.conftest import NOW, PASSWORD, login
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -175,6 +175,33 @@ def test_the_second_factor_is_limited_per_pending_user(limited_app, users, monke
     assert refusals()[0].detail == "auth.verify: 5 per account in 15 min"
 
 
+@pytest.mark.parametrize("path, data", [
+    ("/account/password", {"current_password": "a wrong guess", "password": "a brand new long passphrase",
+                           "confirm": "a brand new long passphrase"}),
+    ("/account/security/sessions/end-others", {"current_password": "a wrong guess"}),
+    ("/account/security/recovery-codes", {"code": "000000"}),
+    ("/account/security/two-factor/disable", {"code": "000000"}),
+])
+def test_signed_in_password_and_code_checks_are_limited_per_account(limited_app, users, verifications,
+                                                                     path, data):
+    """A stolen session gets five guesses, from any number of addresses, then a wait."""
+    client = limited_app.test_client()
+    login(client, users.patient_a)
+    before = len(verifications)
+    for n in range(5):
+        r = client.post(path, data=data, environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
+        assert r.status_code != 429, n
+    r = client.post(path, data=data, environ_base={"REMOTE_ADDR": "192.0.2.99"})
+    assert r.status_code == 429 and "Retry-After" in r.headers
+    assert refusals()[0].detail.endswith("5 per account in 15 min")
+    if "current_password" in data:
+        assert len(verifications) == before + 5  # the sixth guess was never checked
+    # Another account's budget is its own.
+    other = limited_app.test_client()
+    login(other, users.patient_b)
+    assert other.post(path, data=data, environ_base={"REMOTE_ADDR": "192.0.2.100"}).status_code != 429
+
+
 def test_get_requests_and_other_endpoints_are_not_counted(limited_app, users):
     client = limited_app.test_client()
     for _ in range(30):
@@ -213,8 +240,6 @@ def test_an_unreachable_redis_falls_back_to_the_database(app, users):
 
 
 def test_redis_counts_atomically_in_a_sorted_set(app, users):
-    import redis
-
     r = _redis_or_skip()
     prefix = f"monitor-test:{secrets.token_hex(8)}:"
     app.config.update(RATELIMIT_ENABLED=True, RATELIMIT_REDIS_URL=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix)

@@ -133,6 +133,16 @@ def test_without_asking_a_patient_session_ends_with_the_browser_and_after_30_idl
     assert not signed_in(client, "/checkin")
 
 
+@pytest.mark.parametrize("remember", ["y", ""])
+def test_a_phone_that_moves_between_wifi_and_mobile_data_stays_signed_in(client, users, remember):
+    """The session is not bound to the network address: a phone changes it all the time."""
+    client.post("/login", data={"email": users.patient_a.email, "password": PASSWORD, "remember": remember},
+                environ_base={"REMOTE_ADDR": "192.0.2.10", "HTTP_USER_AGENT": "Phone"})
+    for address in ("198.51.100.7", "2001:db8::1", "192.0.2.10"):
+        r = client.get("/checkin", environ_base={"REMOTE_ADDR": address, "HTTP_USER_AGENT": "Phone"})
+        assert r.status_code == 200, address
+
+
 def test_staff_are_never_kept_signed_in_even_if_they_tick_the_box(client, users):
     r = client.post("/login", data={"email": users.provider_a.email, "password": PASSWORD, "remember": "y"})
     assert r.status_code == 302

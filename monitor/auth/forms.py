@@ -5,6 +5,13 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationE
 from ..passwords import MAX_LENGTH, password_problem
 
 
+def strong_password(form, field):
+    """SPEC 6 / ASVS V6: length and the common-password list, nothing else (passwords.py)."""
+    problem = password_problem(field.data or "")
+    if problem:
+        raise ValidationError(problem)
+
+
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(message="Enter your email."), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=1024)])
@@ -29,14 +36,27 @@ class RequestResetForm(FlaskForm):
 
 class SetPasswordForm(FlaskForm):
     password = PasswordField("New password", validators=[DataRequired(message="Choose a password."),
-                                                         Length(max=MAX_LENGTH)])
+                                                         Length(max=MAX_LENGTH), strong_password])
     confirm = PasswordField("Repeat the password", validators=[
         DataRequired(message="Repeat the password."),
         EqualTo("password", message="The two passwords do not match."),
     ])
     submit = SubmitField("Save password")
 
-    def validate_password(self, field):
-        problem = password_problem(field.data or "")
-        if problem:
-            raise ValidationError(problem)
+
+class ConfirmPasswordForm(FlaskForm):
+    """Asked again before something that would let a stolen session lock the owner out or hide
+    itself (ending the owner's other sessions, changing the password)."""
+    current_password = PasswordField("Your password", validators=[
+        DataRequired(message="Enter your password."), Length(max=1024)])
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[
+        DataRequired(message="Enter your current password."), Length(max=1024)])
+    password = PasswordField("New password", validators=[DataRequired(message="Choose a password."),
+                                                         Length(max=MAX_LENGTH), strong_password])
+    confirm = PasswordField("Repeat the new password", validators=[
+        DataRequired(message="Repeat the new password."),
+        EqualTo("password", message="The two new passwords do not match."),
+    ])

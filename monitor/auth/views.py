@@ -1,21 +1,20 @@
-"""Sign in and out, the second factor, invitations and password resets. No open sign-up:
-accounts are enrolled. Sessions themselves are kept by sessions.py; codes by twofactor.py."""
+"""Sign in and out, the second factor at sign-in, invitations and password resets. No open
+sign-up: accounts are enrolled. The signed-in security page lives in security_views.py;
+sessions themselves are kept by sessions.py, codes by twofactor.py."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 
 from .. import sessions, tokens, twofactor
 from ..accounts import find_by_email, send_password_reset, set_password
 from ..audit import record
-from ..clinic import get_clinic
 from ..extensions import db
 from ..models import User
 from ..passwords import hash_password, needs_rehash, verify_password
 from ..timeutil import utcnow
+from . import bp
 from .forms import CodeForm, LoginForm, RequestResetForm, SetPasswordForm
-
-bp = Blueprint("auth", __name__)
 
 GENERIC_LOGIN_ERROR = "Email or password is incorrect."
 GENERIC_CODE_ERROR = "That code did not work. Check that your phone's clock is right and try a new code."
@@ -145,76 +144,6 @@ def logout():
     db.session.commit()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
-
-
-@bp.get("/account/security")
-@login_required
-def security():
-    user = current_user._get_current_object()
-    return render_template("auth/security.html", user=user, form=CodeForm(),
-                           remaining=twofactor.remaining_recovery_codes(user))
-
-
-@bp.route("/account/security/two-factor", methods=["GET", "POST"])
-@login_required
-def enrol_two_factor():
-    user = current_user._get_current_object()
-    if user.totp_enabled_at is not None:
-        return redirect(url_for("auth.security"))
-    secret = twofactor.pending_secret(session)
-    form = CodeForm()
-    if form.validate_on_submit():
-        codes = twofactor.confirm_enrolment(user, secret, form.code.data)
-        if codes is None:
-            record("2fa.failed", target_type="user", target_id=user.id, detail="enrolment")
-            db.session.commit()
-            flash(GENERIC_CODE_ERROR, "error")
-        else:
-            this_session = sessions.current()
-            this_session.second_factor_at = utcnow()
-            # Sessions elsewhere were opened without the factor: they end now.
-            sessions.end_all(user, keep=this_session)
-            record("2fa.enrolled", target_type="user", target_id=user.id)
-            db.session.commit()
-            session.pop(twofactor.PENDING_SECRET, None)
-            return render_template("auth/recovery_codes.html", codes=codes)
-    uri = twofactor.provisioning_uri(user, secret, get_clinic().name)
-    return render_template("auth/enrol.html", form=form, qr=twofactor.qr_data_uri(uri),
-                           secret=twofactor.display_secret(secret),
-                           required=sessions.needs_enrolment(user))
-
-
-@bp.post("/account/security/recovery-codes")
-@login_required
-def regenerate_recovery_codes():
-    user = current_user._get_current_object()
-    form = CodeForm()
-    if not form.validate_on_submit() or _check_code(user, form.code.data) is None:
-        db.session.commit()
-        flash(GENERIC_CODE_ERROR, "error")
-        return redirect(url_for("auth.security"))
-    codes = twofactor.new_recovery_codes(user)
-    record("2fa.recovery_codes_replaced", target_type="user", target_id=user.id)
-    db.session.commit()
-    return render_template("auth/recovery_codes.html", codes=codes)
-
-
-@bp.post("/account/security/two-factor/disable")
-@login_required
-def disable_two_factor():
-    user = current_user._get_current_object()
-    if not user.is_patient:
-        abort(404)  # required for staff
-    form = CodeForm()
-    if not form.validate_on_submit() or _check_code(user, form.code.data) is None:
-        db.session.commit()
-        flash(GENERIC_CODE_ERROR, "error")
-        return redirect(url_for("auth.security"))
-    twofactor.disable(user)
-    record("2fa.disabled", target_type="user", target_id=user.id)
-    db.session.commit()
-    flash("Two-step sign-in is off.", "info")
-    return redirect(url_for("auth.security"))
 
 
 @bp.route("/account/invitation/<token>", methods=["GET", "POST"])

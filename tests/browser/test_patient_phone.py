@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from monitor.extensions import db
 from monitor.models import CheckIn
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, login
 
 OPTION = "label:has(input[name='{name}'][value='{value}'])"
 
@@ -42,10 +42,12 @@ def _layout(page):
     })""")
 
 
-def test_patient_pages_fit_360px_with_large_targets(live_server, measuring_phone, users):
+def test_patient_pages_fit_360px_with_large_targets(app, live_server, measuring_phone, users):
     page = measuring_phone
+    login(app.test_client(), users.patient_a)  # a second session: the security page offers to end it
     sign_in(page, live_server, users.patient_a)
-    for path in ("/checkin", "/me"):
+    for path in ("/checkin", "/me", "/me/trend", "/me/settings", "/account/security", "/account/password",
+                 "/account/security/two-factor"):
         page.goto(live_server + path)
         layout = _layout(page)
         assert layout["scrollWidth"] <= 360, f"{path} scrolls sideways: {layout}"
