@@ -105,6 +105,11 @@ class User(UserMixin, db.Model):
     first_name: Mapped[str] = mapped_column(String(80), default="")
     last_name: Mapped[str] = mapped_column(String(80), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    # The zone before the latest change and when it changed: a change that jumps past midnight
+    # (moving east late in the day) would otherwise leave that date without its reminder
+    # (schedule.carried_date).
+    previous_timezone: Mapped[str | None] = mapped_column(String(64))
+    timezone_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminder_time: Mapped[time] = mapped_column(Time, default=time(19, 0))
     email_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default=PatientStatus.ACTIVE.value)
@@ -133,6 +138,11 @@ class User(UserMixin, db.Model):
         back_populates="providers",
         order_by=lambda: User.last_name,
     )
+
+    def change_timezone(self, zone: str, at: datetime) -> None:
+        """Move the patient to another zone, remembering the one they leave (see the columns)."""
+        if zone != self.timezone:
+            self.previous_timezone, self.timezone_changed_at, self.timezone = self.timezone, at, zone
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts

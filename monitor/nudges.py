@@ -15,8 +15,8 @@ Exactly once per recipient and local date, however many runners run at once:
    last. A row left in "sending" (the process died between sending and recording) is never
    sent again automatically: a second reminder is worse than none. It is logged.
 
-Only the patient's current local date is ever nudged: a date that is over is missed, not
-nudged. Logs and printed summaries name records by id, never by address or name."""
+Only the patient's current local date is nudged: a date that is over is missed, not nudged,
+except the one date a zone change past midnight would skip (schedule.date_to_nudge). Logs and printed summaries name records by id, never by address or name."""
 from __future__ import annotations
 
 import logging
@@ -246,18 +246,21 @@ def _nudgeable():
 
 
 def due_nudges(now: datetime) -> tuple[list[Recipient], int]:
-    """Patients late for their current local date with no nudge record in the way, and how many
+    """Patients late for the date schedule.date_to_nudge names (their current local date, or
+    the one a zone change would have skipped) with no nudge record in the way, and how many
     records of those dates are stuck in "sending"."""
     late: dict[int, Recipient] = {}
     for patient in db.session.scalars(select(User).where(_nudgeable()).order_by(User.id)):
         if not is_valid_timezone(patient.timezone):
             log.warning("patient %s has an unknown time zone; not nudged", patient.id)
             continue
-        zone = ZoneInfo(patient.timezone)
-        today = schedule.local_date(now, zone)
-        at = schedule.reminder_instant(today, patient.reminder_time or schedule.DEFAULT_REMINDER, zone)
-        if now >= at:
-            late[patient.id] = Recipient(patient.id, patient.email, (patient.first_name or "").strip(), today)
+        previous = patient.previous_timezone
+        day = schedule.date_to_nudge(
+            now, ZoneInfo(patient.timezone), patient.reminder_time or schedule.DEFAULT_REMINDER,
+            previous_zone=ZoneInfo(previous) if previous and is_valid_timezone(previous) else None,
+            zone_changed_at=patient.timezone_changed_at)
+        if day is not None:
+            late[patient.id] = Recipient(patient.id, patient.email, (patient.first_name or "").strip(), day)
     if not late:
         return [], 0
     ids, dates = list(late), {r.local_date for r in late.values()}

@@ -61,6 +61,43 @@ def _first_instant_with_offset(lo: datetime, hi: datetime, tz: ZoneInfo) -> date
     return datetime.fromtimestamp(hi_s, timezone.utc)
 
 
+def date_to_nudge(now: datetime, zone: str | ZoneInfo, reminder_at: time, *,
+                  previous_zone: str | ZoneInfo | None = None, zone_changed_at: datetime | None = None) -> date | None:
+    """The local date whose nudge is due at `now`, or None.
+
+    Normally the current date, once its reminder time has passed; a date that is over is
+    missed, not nudged. One exception keeps a zone change from skipping a date: a change that
+    jumped past midnight (moving east late in the day, say 18:00 in New York to 08:00 the next
+    morning in Tokyo) ended the old zone's date before its reminder came. That date is still
+    nudged, at the instant its reminder was going to have (19:00 New York time), during the
+    next date only and until that date's own reminder takes over."""
+    today = local_date(now, zone)
+    if now >= reminder_instant(today, reminder_at, zone):
+        return today
+    if previous_zone is None or zone_changed_at is None:
+        return None
+    carried = carried_date(zone_changed_at, previous_zone, zone, reminder_at)
+    if carried is not None:
+        day, due = carried
+        if today == day + timedelta(days=1) and now >= due:
+            return day
+    return None
+
+
+def carried_date(changed_at: datetime, old_zone: str | ZoneInfo, new_zone: str | ZoneInfo,
+                 reminder_at: time) -> tuple[date, datetime] | None:
+    """(date, reminder instant) of the date a zone change would have skipped, or None: the
+    date current in the old zone when the change took the patient past midnight, if its
+    reminder was still to come."""
+    old_day = local_date(changed_at, old_zone)
+    if local_date(changed_at, new_zone) <= old_day:
+        return None  # same date or moved back a date: that date's own reminder still comes
+    due = reminder_instant(old_day, reminder_at, old_zone)
+    if due <= changed_at:
+        return None  # its reminder had come before the change
+    return old_day, due
+
+
 def day_state(day: date, now: datetime, zone: str | ZoneInfo, reminder_at: time, *,
               checked_in: bool, active: bool = True) -> str:
     """The state of one local date of one patient as of `now` (SPEC 5)."""

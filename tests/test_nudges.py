@@ -342,8 +342,9 @@ def test_the_repeated_hour_nudges_at_its_first_occurrence_only(app):
     assert row.sent_at == at("2026-11-01T05:30:00+00:00")  # 01:30 EDT, not 01:30 EST an hour later
 
 
-def change_zone(user, zone):
-    user.timezone = zone
+def change_zone(user, zone, when):
+    """As the settings page does it, at this instant."""
+    user.change_timezone(zone, when)
     db.session.commit()
 
 
@@ -351,7 +352,7 @@ def test_moving_west_after_the_nudge_does_not_nudge_the_same_date_again(app, smt
     bob = patient("bob@example.test", tz="Europe/London")
     nudges.run(at("2026-11-26T19:05:00+00:00"))
     assert smtp.recipients == ["bob@example.test"]
-    change_zone(bob, "America/Los_Angeles")  # 11:05 on the 26th there: 19:00 comes round again
+    change_zone(bob, "America/Los_Angeles", at("2026-11-26T19:05:00+00:00"))  # 11:05 on the 26th there: 19:00 comes round again
     run_every(at("2026-11-26T19:10:00+00:00"), at("2026-11-27T07:59:00+00:00"))  # to 23:59 in LA
     assert smtp.recipients == ["bob@example.test"]
     run_every(at("2026-11-27T08:00:00+00:00"), at("2026-11-28T07:59:00+00:00"))  # LA's 27th
@@ -362,7 +363,7 @@ def test_moving_west_after_the_nudge_does_not_nudge_the_same_date_again(app, smt
 def test_moving_west_before_the_nudge_moves_it_to_the_new_evening(app, smtp):
     bob = patient("bob@example.test", tz="Europe/London")
     nudges.run(at("2026-11-26T18:00:00+00:00"))
-    change_zone(bob, "America/New_York")  # 13:00 on the same date
+    change_zone(bob, "America/New_York", at("2026-11-26T18:00:00+00:00"))  # 13:00 on the same date
     run_every(at("2026-11-26T18:15:00+00:00"), at("2026-11-27T04:59:00+00:00"))
     assert nudged_dates(bob) == [date(2026, 11, 26)]
     assert nudge_rows(bob)[0].sent_at == at("2026-11-27T00:00:00+00:00")  # 19:00 in New York
@@ -372,10 +373,41 @@ def test_moving_west_before_the_nudge_moves_it_to_the_new_evening(app, smtp):
 def test_moving_east_past_the_reminder_time_nudges_at_once_and_once(app, smtp):
     alice = patient("alice@example.test")
     nudges.run(at("2026-11-26T15:00:00-05:00"))
-    change_zone(alice, "Europe/London")  # 20:00 on the same date there: late now
+    change_zone(alice, "Europe/London", at("2026-11-26T20:00:00+00:00"))  # 20:00 on the same date there: late now
     run_every(at("2026-11-26T20:00:00+00:00"), at("2026-11-26T23:59:00+00:00"))
-    change_zone(alice, "America/New_York")  # and back: 19:00 in New York comes round again
+    change_zone(alice, "America/New_York", at("2026-11-26T23:59:00+00:00"))  # and back: 19:00 in New York comes round again
     run_every(at("2026-11-27T00:00:00+00:00"), at("2026-11-27T04:59:00+00:00"))
+    assert nudged_dates(alice) == [date(2026, 11, 26)]
+    assert smtp.recipients == ["alice@example.test"]
+
+
+def test_moving_east_past_midnight_still_nudges_the_date_that_ended_in_the_new_zone(app, smtp):
+    """18:00 in New York on the 26th, then Tokyo: 08:00 on the 27th. The 26th's reminder comes
+    at the instant it was due (19:00 New York time, 09:00 in Tokyo), the 27th's at 19:00 Tokyo."""
+    alice = patient("alice@example.test")
+    run_every(at("2026-11-26T12:00:00-05:00"), at("2026-11-26T18:00:00-05:00"))
+    change_zone(alice, "Asia/Tokyo", at("2026-11-26T18:00:00-05:00"))
+    run_every(at("2026-11-26T18:15:00-05:00"), at("2026-11-28T23:59:00+09:00"))
+    sent = [(r.local_date, r.sent_at) for r in nudge_rows(alice)]
+    assert sent == [(date(2026, 11, 26), at("2026-11-27T09:00:00+09:00")),
+                    (date(2026, 11, 27), at("2026-11-27T19:00:00+09:00")),
+                    (date(2026, 11, 28), at("2026-11-28T19:00:00+09:00"))]
+    assert smtp.recipients == ["alice@example.test"] * 3
+
+
+def test_a_backfilled_check_in_for_the_carried_date_stops_its_nudge(app, smtp):
+    alice = patient("alice@example.test")
+    change_zone(alice, "Asia/Tokyo", at("2026-11-26T18:00:00-05:00"))
+    check_in(alice, date(2026, 11, 26), now=at("2026-11-27T08:30:00+09:00"))  # a late entry on arrival
+    run_every(at("2026-11-26T18:15:00-05:00"), at("2026-11-27T18:59:00+09:00"))
+    assert nudge_rows(alice) == [] and smtp.recipients == []
+
+
+def test_moving_east_past_midnight_after_the_nudge_sends_nothing_more_for_that_date(app, smtp):
+    alice = patient("alice@example.test")
+    nudges.run(at("2026-11-26T20:00:00-05:00"))
+    change_zone(alice, "Asia/Tokyo", at("2026-11-26T20:30:00-05:00"))  # 10:30 on the 27th
+    run_every(at("2026-11-26T20:45:00-05:00"), at("2026-11-27T18:59:00+09:00"))
     assert nudged_dates(alice) == [date(2026, 11, 26)]
     assert smtp.recipients == ["alice@example.test"]
 

@@ -8,7 +8,7 @@ from monitor import nudges
 from monitor.clinic import get_clinic
 from monitor.extensions import db
 from monitor.models import AuditEvent, User
-from tests.conftest import login
+from tests.conftest import NOW, login
 from tests.test_nudges import EVENING, SMTPServer, nudge_rows, patient
 
 VALID = {"timezone": "Europe/London", "reminder_time": "08:30", "nudges": "off"}
@@ -56,6 +56,15 @@ def test_saving_stores_the_settings_and_audits_which_changed(app, client, alice)
     [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "settings.changed")).all()
     assert event.detail == "timezone, reminder_time, email_opt_out"
     assert "Your settings are saved." in client.get("/me/settings").get_data(as_text=True)
+
+
+def test_a_new_zone_remembers_the_one_left_and_when(app, client, alice):
+    """nudges.py needs both, so that a change past midnight does not skip a date's reminder."""
+    client.post("/me/settings", data=VALID)
+    user = fresh(alice)
+    assert (user.previous_timezone, user.timezone_changed_at) == ("America/New_York", NOW)
+    client.post("/me/settings", data={**VALID, "reminder_time": "09:00"})  # the zone is the same
+    assert (fresh(alice).previous_timezone, fresh(alice).timezone_changed_at) == ("America/New_York", NOW)
 
 
 def test_saving_the_same_values_changes_nothing(app, client, alice):

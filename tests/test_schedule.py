@@ -106,6 +106,63 @@ def test_a_zone_change_moves_the_reminder_instant_not_the_date_of_a_record():
     assert schedule.day_state(day, now, "Asia/Tokyo", SEVEN, checked_in=False) == MISSED
 
 
+# --- Which date a run nudges.
+
+NY, TOKYO, LONDON, LA = "America/New_York", "Asia/Tokyo", "Europe/London", "America/Los_Angeles"
+SIX_PM_IN_NY = utc("2026-11-26T23:00")  # 18:00 on the 26th in New York, 08:00 on the 27th in Tokyo
+
+
+def to_nudge(now, zone, previous=None, changed=None, at=SEVEN):
+    return schedule.date_to_nudge(utc(now) if isinstance(now, str) else now, zone, at,
+                                  previous_zone=previous, zone_changed_at=changed)
+
+
+@pytest.mark.parametrize("now, expected", [
+    ("2026-11-26T23:59", None),                 # 18:59 in New York
+    ("2026-11-27T00:00", date(2026, 11, 26)),   # 19:00
+    ("2026-11-27T04:59", date(2026, 11, 26)),   # 23:59
+    ("2026-11-27T05:00", None),                 # midnight: the 26th is over, missed not nudged
+    ("2026-11-27T23:59", None),
+])
+def test_without_a_zone_change_only_the_current_date_after_its_reminder(now, expected):
+    assert to_nudge(now, NY) == expected
+
+
+def test_moving_east_past_midnight_keeps_the_old_dates_reminder_at_its_instant():
+    """New York at 18:00 to Tokyo (08:00 the next day): the 26th was never reminded."""
+    assert schedule.carried_date(SIX_PM_IN_NY, NY, TOKYO, SEVEN) == (date(2026, 11, 26), utc("2026-11-27T00:00"))
+    assert to_nudge("2026-11-26T23:30", TOKYO, NY, SIX_PM_IN_NY) is None                 # 18:30 New York time
+    assert to_nudge("2026-11-27T00:00", TOKYO, NY, SIX_PM_IN_NY) == date(2026, 11, 26)   # 19:00 New York time
+    assert to_nudge("2026-11-27T09:59", TOKYO, NY, SIX_PM_IN_NY) == date(2026, 11, 26)
+    # At 19:00 in Tokyo the 27th's own reminder takes over; the 26th is not offered again after.
+    assert to_nudge("2026-11-27T10:00", TOKYO, NY, SIX_PM_IN_NY) == date(2026, 11, 27)
+    assert to_nudge("2026-11-27T15:00", TOKYO, NY, SIX_PM_IN_NY) is None                 # Tokyo's 28th
+    assert to_nudge("2026-11-28T09:00", TOKYO, NY, SIX_PM_IN_NY) is None
+
+
+@pytest.mark.parametrize("changed, old, new", [
+    (utc("2026-11-27T01:00"), NY, TOKYO),     # 20:00 in New York: the 26th's reminder had come
+    (utc("2026-11-26T20:00"), NY, LONDON),    # 15:00 -> 20:00 the same date: reminded at once instead
+    (utc("2026-11-26T20:00"), LONDON, LA),    # moving west: the date comes round again, not skipped
+    (utc("2026-11-26T10:00"), TOKYO, LA),     # 19:00 on the 26th in Tokyo -> 02:00 on the 26th in LA
+])
+def test_no_date_is_carried_when_none_would_be_skipped(changed, old, new):
+    assert schedule.carried_date(changed, old, new, SEVEN) is None
+
+
+def test_a_late_reminder_is_carried_by_a_short_hop_east_past_midnight():
+    """Reminder 23:00: New York at 22:00 to London (03:00 on the 27th)."""
+    changed, late = utc("2026-11-27T03:00"), time(23, 0)
+    assert schedule.carried_date(changed, NY, LONDON, late) == (date(2026, 11, 26), utc("2026-11-27T04:00"))
+    assert to_nudge("2026-11-27T03:59", LONDON, NY, changed, at=late) is None
+    assert to_nudge("2026-11-27T04:00", LONDON, NY, changed, at=late) == date(2026, 11, 26)
+
+
+def test_a_morning_reminder_already_past_carries_nothing():
+    """Reminder 07:00: New York at 23:30 on the 25th (its 07:00 long past) to London on the 26th."""
+    assert schedule.carried_date(utc("2026-11-26T04:30"), NY, LONDON, time(7, 0)) is None
+
+
 # --- Missed days in a row, lapsed.
 
 TODAY = date(2026, 11, 30)

@@ -181,8 +181,9 @@ def settings():
     new = {"timezone": form.timezone.data, "reminder_time": form.reminder_time.value,
            "email_opt_out": form.nudges.data == "off"}
     changed = [name for name, value in new.items() if getattr(patient, name) != value]
-    for name in changed:
-        setattr(patient, name, new[name])
+    # change_timezone remembers the zone left behind: a change past midnight must not skip a reminder.
+    patient.change_timezone(new["timezone"], utcnow())
+    patient.reminder_time, patient.email_opt_out = new["reminder_time"], new["email_opt_out"]
     if changed:
         record("settings.changed", target_type="patient", target_id=patient.id, detail=", ".join(changed))
     db.session.commit()
