@@ -270,6 +270,11 @@ def cohort(patients: Iterable[tuple[Mapping[date, int], PatientAnalysis]]) -> Co
                   [_summarise(d, v) for d, v in sorted(by_day.items())])
 
 
+def cohort_median(analyses: Iterable[PatientAnalysis]) -> float | None:
+    """The cohort's Kaplan-Meier median alone (cohort() without the by-day means)."""
+    return km_median(km_curve(pair for a in analyses for pair in durations(a.sessions)))
+
+
 def wane_expected(analysis: PatientAnalysis, today: date, cohort_median: float | None) -> date | None:
     """The forecast for the current interval: the expected wane date when the latest session
     responded, has not waned, and it is at most a day before the typical duration (the

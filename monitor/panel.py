@@ -59,8 +59,8 @@ FLAGS = [
          "that check-in."),
     Flag("wane-expected", "Wane expected",
          "The latest session is still holding, but it has reached (within a day) the patient's "
-         "typical duration or, while theirs is unknown, the typical duration across every patient "
-         "of this panel. The badge gives the expected date."),
+         "typical duration or, while theirs is unknown, the clinic's typical duration across all "
+         "patients. The badge gives the expected date."),
     Flag("missed", "Missed yesterday",
          "An active patient has no check-in for yesterday (today's is not due yet). Lapsed patients "
          "are included."),
@@ -285,11 +285,10 @@ def dashboard(viewer: User, *, flag: str | None = None, search: str = "", now: d
     if viewer.is_admin:
         query = query.options(selectinload(User.providers))
     patients = db.session.scalars(query).all()
-    data = analysis.load(patients, now=now, settings=analysis.settings_for(clinic))
-    # The fallback typical duration for "wane expected" is the median across the patients loaded
-    # here, the viewer's panel, not the whole clinic: a clinic-wide median would load every
-    # patient's history on every provider's page view (an admin's panel is the clinic).
-    cohort_median = analysis.clinic_cohort(data).median_duration if data else None
+    settings = analysis.settings_for(clinic)
+    data = analysis.load(patients, now=now, settings=settings)
+    # SPEC 4: a patient without a typical duration of their own falls back on the clinic's.
+    cohort_median = analysis.clinic_median_duration(settings, now) if data else None
     side_effects = _severe_side_effect_dates(data)
     resumed = analysis.returns_to_active(list(data))
     rows = [build_row(d, now=now, mcid=clinic.mcid, lapse_days=clinic.lapse_days, cohort_median=cohort_median,

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.durability import (
-    HOLDING, INSUFFICIENT, NO_RESPONSE, WANED, Settings, analyse_patient, cohort, km_curve,
+    HOLDING, INSUFFICIENT, NO_RESPONSE, WANED, Settings, analyse_patient, cohort, cohort_median, km_curve,
     km_median, local_dates, treatment_baseline, wane_expected,
 )
 
@@ -257,6 +257,8 @@ def test_cohort_curve_median_and_change_by_day():
     assert by_day[2].ci_low < by_day[2].mean < by_day[2].ci_high
     assert by_day[0].n == 0 and by_day[0].mean is None
     assert by_day[10].n == 0
+    assert cohort_median([a1, a2]) == 5  # the median alone, as the dashboard's fallback computes it
+    assert cohort_median([a2]) is None and cohort_median([]) is None
 
 
 def test_change_by_day_stops_at_the_next_session():

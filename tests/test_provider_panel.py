@@ -1,5 +1,6 @@
 """The triage dashboard at GET /patients: who is on it, what each row says, the order, the flag
 filter, the name search (never in a URL), and a fixed number of queries whatever the panel's size."""
+import dataclasses
 import re
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
@@ -257,7 +258,7 @@ def test_rising_and_wane_expected_badges(client, users):
     enrolled_long_ago(users.patient_a)
     # Reference 15, nadir 5 on day 1 of a session four days ago (threshold 9), then 6, 6 and today 10:
     # rising by 5, but one day at 10 does not confirm a wane, so the session is holding. Alice has
-    # no typical duration of her own; the panel's is 5 days, from Olga's session that waned on day 5.
+    # no typical duration of her own; the clinic's is 5 days, from Olga's session that waned on day 5.
     add_checkins(users.patient_a, {-7: 15, -6: 15, -5: 15, -3: 5, -2: 6, -1: 6, 0: 10})
     session_on(users.patient_a, -4)
     other = make_user("patient", "o@example.test", first_name="Olga", last_name="Other", providers=[users.provider_a])
@@ -275,6 +276,48 @@ def test_rising_and_wane_expected_badges(client, users):
         later = row_html(page_of(client), users.patient_a)
     assert "Wane expected since Fri 27 Nov" in later
     assert 'data-flag="waning"' not in row
+
+
+def test_wane_expected_falls_back_on_the_clinics_typical_duration_not_the_panels(client, users):
+    """SPEC 4: patient median, else the cohort median, over every patient's responding sessions.
+    Alice (provider A's only patient) has no typical duration of her own; Olga, on provider B's
+    panel, has one of 5 days, and that is the clinic's."""
+    enrolled_long_ago(users.patient_a)
+    add_checkins(users.patient_a, {-7: 15, -6: 15, -5: 15, -3: 5, -2: 6, -1: 6, 0: 6})
+    session_on(users.patient_a, -4)
+    login(client, users.provider_a)
+    assert "Wane expected" not in row_html(page_of(client), users.patient_a)  # nobody's median yet
+
+    other = make_user("patient", "o@example.test", first_name="Olga", last_name="Other", providers=[users.provider_b])
+    enrolled_long_ago(other)
+    add_checkins(other, {-25: 15, -24: 16, -23: 14, -21: 6, -20: 5, -19: 7, -18: 8, -17: 9, -16: 11})
+    session_on(other, -22)
+    page = page_of(client)
+    assert listed(page) == [users.patient_a.id]  # Olga stays off provider A's panel
+    assert "Wane expected Fri 27 Nov" in row_html(page, users.patient_a)
+
+
+def test_the_clinic_median_is_recomputed_exactly_when_its_data_changes(app, users):
+    """Cached per process, but keyed on a version of the data: never a stale answer."""
+    from monitor import analysis
+    from monitor.checkins import save_checkin
+    from monitor.clinic import get_clinic
+    settings = analysis.settings_for(get_clinic())
+    enrolled_long_ago(users.patient_b)
+    add_checkins(users.patient_b, {-25: 15, -24: 16, -23: 14, -21: 6, -20: 5, -19: 7, -18: 8, -17: 9, -16: 11})
+    session_on(users.patient_b, -22)
+    assert analysis.clinic_median_duration(settings, NOW) == 5
+    with counted_queries() as statements:
+        assert analysis.clinic_median_duration(settings, NOW) == 5
+    assert len(statements) == 1  # the version only
+    # A replaced check-in (day 4 now 12, at or above the threshold of 9) moves the wane to day 4.
+    save_checkin(users.patient_b, day(-18), answers_for(12), {}, None)
+    db.session.commit()
+    assert analysis.clinic_median_duration(settings, NOW) == 4
+    # Other settings are another answer: four confirming days (4..7) are not all there.
+    stricter = dataclasses.replace(settings, confirm_days=4)
+    assert analysis.clinic_median_duration(stricter, NOW) is None
+    assert analysis.clinic_median_duration(settings, NOW) == 4
 
 
 # --- Order.

@@ -188,3 +188,13 @@ def test_refuses_a_database_with_accounts_and_changes_nothing(runner, users):
     assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 0
     assert db.session.scalar(select(func.count()).select_from(Treatment)) == 0
     assert get_clinic().name != demo.CLINIC_NAME
+
+
+def test_the_cached_clinic_median_is_the_report_cohorts_median(seeded):
+    """The dashboard's fallback (analysis.clinic_median_duration, from plain columns) and the
+    admin report's cohort (analysis.load + clinic_cohort) are one number on a whole clinic."""
+    from monitor import analysis
+    settings = analysis.settings_for(get_clinic())
+    expected = analysis.clinic_cohort(analysis.load(patients(), settings=settings)).median_duration
+    assert expected is not None
+    assert analysis.clinic_median_duration(settings) == expected

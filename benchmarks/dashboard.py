@@ -1,0 +1,107 @@
+"""Benchmark (not a test): python benchmarks/dashboard.py prints the cost of the triage dashboard
+in a clinic of 200 patients with a year of daily check-ins and weekly sessions each (73,000
+check-ins, 10,400 sessions), for a provider whose panel is 20 of them.
+
+"wane expected" falls back on the clinic's typical duration (SPEC 4), which reads the whole
+clinic; it is cached per process and recomputed only when the data changes, so the two cases
+that matter are a view after a change (cold) and any other view (warm)."""
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import event, insert  # noqa: E402
+
+from monitor import analysis, create_app, panel, timeutil  # noqa: E402
+from monitor.clinic import get_clinic  # noqa: E402
+from monitor.extensions import db  # noqa: E402
+from monitor.models import CheckIn, Treatment, User, care_team  # noqa: E402
+
+NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
+PATIENTS, PANEL, DAYS = 200, 20, 365
+PATTERN = [12, 5, 4, 5, 6, 9, 11]  # totals by day since the weekly session: waning on day 5
+
+
+def populate():
+    provider = User(email="provider@bench.test", role="provider", first_name="P", last_name="Rovider")
+    db.session.add(provider)
+    patients = [User(email=f"p{n}@bench.test", role="patient", first_name=f"P{n}", last_name=f"Patient{n:03d}",
+                     timezone="America/New_York", created_at=NOW - timedelta(days=DAYS + 10))
+                for n in range(PATIENTS)]
+    db.session.add_all(patients)
+    db.session.flush()
+    db.session.execute(insert(care_team), [{"provider_id": provider.id, "patient_id": p.id} for p in patients[:PANEL]])
+    today = NOW.date()
+    checkins, treatments = [], []
+    for p in patients:
+        for n in range(DAYS):
+            day = today - timedelta(days=DAYS - 1 - n)
+            total = PATTERN[n % 7]
+            answers = {f"q{i}": min(3, max(0, total - 3 * (i - 1))) for i in range(1, 8)}
+            answers["q7"] += total - sum(answers.values())
+            checkins.append({"patient_id": p.id, "local_date": day, "total": total, "submitted_at": NOW, **answers})
+            if n % 7 == 0:
+                at = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=15)
+                treatments.append({"patient_id": p.id, "administered_at": at, "route": "lozenge", "dose_mg": Decimal(50)})
+    db.session.execute(insert(CheckIn), checkins)
+    db.session.execute(insert(Treatment), treatments)
+    db.session.commit()
+    return provider
+
+
+def timed(fn, repeat):
+    samples = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t) * 1000)
+    return statistics.median(samples), min(samples)
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.db",
+                          "SECRET_KEY": "bench", "MAIL_FILE_DIR": tmp})
+        with app.app_context():
+            db.create_all()
+            timeutil.freeze(NOW)
+            get_clinic()
+            provider = populate()
+            settings = analysis.settings_for(get_clinic())
+            queries = []
+            event.listen(db.engine, "before_cursor_execute", lambda *args: queries.append(1))
+
+            def cold():
+                app.extensions.pop("monitor.clinic_median", None)
+                db.session.expire_all()
+                panel.dashboard(provider, now=NOW)
+
+            def warm():
+                db.session.expire_all()
+                panel.dashboard(provider, now=NOW)
+
+            rows = [
+                ("clinic median alone, cold", *timed(lambda: (app.extensions.pop("monitor.clinic_median", None),
+                                                              analysis.clinic_median_duration(settings, NOW)), 5)),
+                ("dashboard, 20 patients, clinic median cold", *timed(cold, 5)),
+                ("dashboard, 20 patients, clinic median warm", *timed(warm, 20)),
+            ]
+            queries.clear()
+            warm()
+            warm_queries = len(queries)
+            print(f"{PATIENTS} patients x {DAYS} days ({PATIENTS * DAYS:,} check-ins), panel of {PANEL}, SQLite\n")
+            print("| what | median ms | best ms |\n|---|---:|---:|")
+            for name, med, best in rows:
+                print(f"| {name} | {med:.1f} | {best:.1f} |")
+            print(f"\nqueries per warm dashboard: {warm_queries}")
+            db.session.remove()
+            db.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
