@@ -59,7 +59,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .admin.views import bp as admin_bp
+    from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .patient.views import bp as patient_bp
     from .provider.views import bp as provider_bp

@@ -1,4 +1,5 @@
 """Account services shared by the web views and the command line."""
+import logging
 from datetime import timedelta
 
 from flask import current_app, url_for
@@ -9,6 +10,8 @@ from .audit import record
 from .extensions import db
 from .models import Role, User
 from .passwords import hash_password
+
+log = logging.getLogger(__name__)
 
 
 ROLES = [r.value for r in Role]
@@ -48,6 +51,17 @@ def send_invitation(user: User) -> None:
     )
 
 
+def try_invitation(user: User) -> bool:
+    """send_invitation, reporting whether it went: the account exists either way, and staff
+    can resend the link when the mail server is back."""
+    try:
+        send_invitation(user)
+    except OSError:  # SMTP refused or unreachable
+        log.exception("invitation email for user %s not sent", user.id)
+        return False
+    return True
+
+
 def send_password_reset(user: User) -> None:
     tokens.revoke_unused(user, tokens.PASSWORD_RESET)
     minutes = current_app.config["PASSWORD_RESET_TTL_MINUTES"]
@@ -58,6 +72,18 @@ def send_password_reset(user: User) -> None:
         "password_reset", user.email,
         first_name=user.first_name, link=absolute_url("auth.reset_password", token=raw), minutes=minutes,
     )
+
+
+def invite_staff(email: str, first_name: str, last_name: str, role: str, *, actor: User) -> User:
+    """Create a provider or admin account without a password. Caller commits, then invites."""
+    if role not in (Role.PROVIDER.value, Role.ADMIN.value):
+        raise ValueError(f"not a staff role: {role}")
+    user = User(email=normalise_email(email), role=role, first_name=first_name.strip(),
+                last_name=last_name.strip(), password_hash=None)
+    with db.session.begin_nested():
+        db.session.add(user)
+    record("staff.created", target_type="user", target_id=user.id, actor=actor, detail=role)
+    return user
 
 
 def enrol_patient(email: str, first_name: str, last_name: str, timezone: str,

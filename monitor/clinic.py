@@ -12,3 +12,16 @@ def get_clinic() -> Clinic:
         db.session.add(clinic)
         db.session.flush()
     return clinic
+
+
+def update_settings(clinic: Clinic, values: dict) -> list[str]:
+    """Store new settings; "name: old -> new" for each that changed (for the audit log, which
+    holds no patient data here). Caller commits."""
+    changes = []
+    for name, new in values.items():
+        old = getattr(clinic, name)
+        if old != new:
+            setattr(clinic, name, new)
+            shown = (lambda v: "(text)") if name == "crisis_text" else str
+            changes.append(f"{name}: {shown(old)} -> {shown(new)}")
+    return changes

@@ -84,12 +84,18 @@ EXPECTED: dict[str, dict[str, str]] = {
     "provider.edit_session": STAFF_OF_A,
     "provider.invite": STAFF_OF_A,
     "provider.patient_status": STAFF_OF_A,
+    "provider.care_team": ADMIN_ONLY,  # assigning providers is an admin's decision (SPEC 6)
     "provider.export_durability": STAFF_OF_A,
     "provider.export_checkins": STAFF_OF_A,
     "provider.export_sessions": STAFF_OF_A,
     # Admin.
     "admin.audit": ADMIN_ONLY,
     "admin.audit_csv": ADMIN_ONLY,
+    "admin.clinic_settings": ADMIN_ONLY,
+    "admin.staff": ADMIN_ONLY,
+    "admin.add_staff": ADMIN_ONLY,
+    "admin.reinvite_staff": ADMIN_ONLY,  # user_id: provider B
+    "admin.set_staff_active": ADMIN_ONLY,
 }
 
 # Requests that end the session go last, so the rest of the walk stays signed in.
@@ -106,7 +112,7 @@ def records(users):
     db.session.add(treatment)
     db.session.commit()
     return {"patient_id": users.patient_a.id, "treatment_id": treatment.id, "day": day.isoformat(),
-            "token": "made-up-token-that-matches-nothing"}
+            "token": "made-up-token-that-matches-nothing", "user_id": users.provider_b.id}
 
 
 def app_rules(app):

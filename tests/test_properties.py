@@ -96,6 +96,22 @@ def test_signing_out_elsewhere_never_fails(signed_in, data):
     check(signed_in("patient_a"), "POST", "/account/security/sessions/end-others", data)
 
 
+CLINIC_FIELDS = ["name", "phone", "timezone", "crisis_text", "mcid", "wane_fraction", "confirm_days",
+                 "baseline_window_start", "baseline_window_end", "nadir_window_start", "nadir_window_end", "lapse_days"]
+
+
+@SETTINGS
+@given(data=form(*CLINIC_FIELDS))
+def test_clinic_settings_never_fail(signed_in, data):
+    check(signed_in("admin"), "POST", "/admin/clinic", data)
+
+
+@SETTINGS
+@given(data=form("email", "first_name", "last_name", "role"))
+def test_adding_staff_never_fails(signed_in, data):
+    check(signed_in("admin"), "POST", "/admin/staff", data)
+
+
 CHECKIN_FIELDS = ["local_date", "note", "submission_key"] + [f"q{i}" for i in range(1, 8)] + [
     f"se_{k}" for k in ("dissociation", "dizziness", "nausea", "headache", "drowsiness", "bladder", "vision")]
 

@@ -2,7 +2,6 @@
 
 Every patient is looked up through access.patient_or_404, and every view or change of a
 patient's data is audited (SPEC 6)."""
-import logging
 import secrets
 from datetime import timedelta
 
@@ -15,7 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from .. import analysis, treatments
 from ..charts import page as patient_charts
 from ..access import patient_or_404, refuse
-from ..accounts import enrol_patient, find_by_email, send_invitation
+from ..accounts import enrol_patient, find_by_email, try_invitation
 from ..audit import record
 from ..clinic import get_clinic
 from ..extensions import db
@@ -25,7 +24,6 @@ from .. import panel as triage
 from ..timeutil import timezone_choices, to_local, utcnow
 from .forms import EnrolForm, SessionForm
 
-log = logging.getLogger(__name__)
 
 bp = Blueprint("provider", __name__)
 
@@ -91,15 +89,6 @@ def _provider_choices() -> list[SelectChoice]:
     return [SelectChoice(p.id, f"{p.display_name} ({p.email})") for p in providers]
 
 
-def _invite(patient: User) -> bool:
-    try:
-        send_invitation(patient)
-    except OSError:  # SMTP refused or unreachable; the account exists, the link can be resent
-        log.exception("invitation email for user %s not sent", patient.id)
-        return False
-    return True
-
-
 @bp.route("/patients/new", methods=["GET", "POST"])
 def enrol():
     clinic = get_clinic()
@@ -131,7 +120,7 @@ def enrol():
         form.email.errors.append(DUPLICATE_EMAIL)
         return render_template("provider/enrol.html", form=form), 400
     db.session.commit()
-    if _invite(patient):
+    if try_invitation(patient):
         flash(f"{patient.display_name} is enrolled. We emailed them a link to set up their account.", "info")
     else:
         flash(f"{patient.display_name} is enrolled, but the invitation email could not be sent. "
@@ -148,7 +137,7 @@ def invite(patient_id: int):
         return redirect(url_for("provider.patient", patient_id=patient.id), code=303)
     record("patient.invitation_resent", target_type="patient", target_id=patient.id)
     db.session.commit()
-    if _invite(patient):
+    if try_invitation(patient):
         flash(f"We emailed a new invitation link to {patient.email}. Earlier links no longer work.", "info")
     else:
         flash("The invitation email could not be sent. Please try again later.", "error")
@@ -181,6 +170,7 @@ def patient(patient_id: int):
         checkin_days=CHECKIN_DAYS, now=utcnow(), tz=clinic.timezone, to_local=to_local, band_for=band_for,
         route_labels=ROUTE_LABELS, items=ITEMS, side_effects=SIDE_EFFECTS, severe=SEVERE_SIDE_EFFECT,
         format_dose=treatments.format_dose, **patient_charts.for_provider(data),
+        providers=care_team.active_providers() if current_user.is_admin else None,
     )
     record("patient.viewed", target_type="patient", target_id=patient.id)
     db.session.commit()
@@ -248,4 +238,4 @@ def edit_session(patient_id: int, treatment_id: int):
 
 
 from . import exports, report  # noqa: E402,F401
-from . import status  # noqa: E402,F401
+from . import care_team, status  # noqa: E402,F401

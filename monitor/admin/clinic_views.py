@@ -1,0 +1,122 @@
+"""The clinic's settings (SPEC 4's thresholds, the crisis line, the clinic's zone) and its staff
+accounts. Every change is audited with what changed."""
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from wtforms.fields.choices import SelectChoice
+
+from .. import sessions
+from ..accounts import find_by_email, invite_staff, try_invitation
+from ..audit import record
+from ..clinic import get_clinic, update_settings
+from ..extensions import db
+from ..models import Role, User, care_team
+from ..timeutil import timezone_choices
+from . import bp
+from .forms import ClinicSettingsForm, StaffForm
+
+DUPLICATE_EMAIL = "That email address already has an account."
+
+SETTINGS_FIELDS = ("name", "phone", "timezone", "crisis_text", "mcid", "wane_fraction", "confirm_days",
+                   "baseline_window_start", "baseline_window_end", "nadir_window_start", "nadir_window_end",
+                   "lapse_days")
+
+
+@bp.route("/clinic", methods=["GET", "POST"])
+def clinic_settings():
+    clinic = get_clinic()
+    form = ClinicSettingsForm()
+    form.timezone.choices = [SelectChoice(zone) for zone in timezone_choices()]
+    if request.method == "GET":
+        for name in SETTINGS_FIELDS:
+            getattr(form, name).data = str(getattr(clinic, name)) if name == "wane_fraction" else getattr(clinic, name)
+        return render_template("admin/clinic.html", form=form)
+    if not form.validate():
+        return render_template("admin/clinic.html", form=form), 400
+    changes = update_settings(clinic, form.values())
+    for change in changes:  # one event each: a detail is kept short
+        record("clinic.setting_changed", target_type="clinic", target_id=clinic.id, detail=change)
+    db.session.commit()
+    flash("The clinic's settings are saved." if changes else "Nothing was changed.", "info")
+    return redirect(url_for("admin.clinic_settings"), code=303)
+
+
+# --- Staff accounts.
+
+def _staff_page(form: StaffForm, status: int = 200):
+    staff = db.session.scalars(
+        select(User).where(User.role.in_([Role.PROVIDER.value, Role.ADMIN.value]))
+        .order_by(User.active.desc(), func.lower(User.last_name), func.lower(User.first_name), User.id)
+    ).all()
+    panel_sizes = dict(db.session.execute(
+        select(care_team.c.provider_id, func.count()).group_by(care_team.c.provider_id)).all())
+    return render_template("admin/staff.html", staff=staff, panel_sizes=panel_sizes, form=form), status
+
+
+@bp.get("/staff")
+def staff():
+    return _staff_page(StaffForm())
+
+
+@bp.post("/staff")
+def add_staff():
+    form = StaffForm()
+    valid = form.validate()
+    if not form.email.errors and find_by_email(form.email.data or "") is not None:
+        form.email.errors.append(DUPLICATE_EMAIL)
+        valid = False
+    if not valid:
+        return _staff_page(form, 400)
+    try:
+        user = invite_staff(form.email.data, form.first_name.data, form.last_name.data, form.role.data,
+                            actor=current_user)
+    except IntegrityError:  # the same address, added a moment ago by another request
+        db.session.rollback()
+        form.email.errors.append(DUPLICATE_EMAIL)
+        return _staff_page(form, 400)
+    db.session.commit()
+    if try_invitation(user):
+        flash(f"{user.display_name} is added. We emailed them a link to set up their account.", "info")
+    else:
+        flash(f"{user.display_name} is added, but the invitation email could not be sent. "
+              "Try “Resend invitation” later.", "error")
+    return redirect(url_for("admin.staff"), code=303)
+
+
+def _staff_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_staff:
+        abort(404)
+    return user
+
+
+@bp.post("/staff/<int:user_id>/invite")
+def reinvite_staff(user_id: int):
+    user = _staff_or_404(user_id)
+    if user.has_password or not user.active:
+        flash(f"{user.display_name} has already set up their account." if user.has_password
+              else f"{user.display_name}'s account is deactivated.", "error")
+    elif try_invitation(user):
+        flash(f"We emailed {user.display_name} a new link.", "info")
+    else:
+        flash("The invitation email could not be sent. Try again later.", "error")
+    return redirect(url_for("admin.staff"), code=303)
+
+
+@bp.post("/staff/<int:user_id>/active")
+def set_staff_active(user_id: int):
+    """Deactivate (sign out everywhere, no sign-in) or reactivate a staff account."""
+    user = _staff_or_404(user_id)
+    active = request.form.get("active") == "1"
+    if not active and user.id == current_user.id:
+        # Also keeps the clinic from losing its last admin: whoever asks is an active one.
+        flash("You cannot deactivate your own account.", "error")
+    elif user.active != active:
+        user.active = active
+        if not active:
+            sessions.end_all(user)
+        record("staff.reactivated" if active else "staff.deactivated", target_type="user", target_id=user.id)
+        db.session.commit()
+        flash(f"{user.display_name} is {'reactivated' if active else 'deactivated'}.", "info")
+    return redirect(url_for("admin.staff"), code=303)
