@@ -5,10 +5,8 @@ check-ins, 10,400 sessions), for a provider whose panel is 20 of them.
 "wane expected" falls back on the clinic's typical duration (SPEC 4), which reads the whole
 clinic; it is cached per process and recomputed only when the data changes, so the two cases
 that matter are a view after a change (cold) and any other view (warm)."""
-import statistics
 import sys
 import tempfile
-import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +19,7 @@ from monitor import analysis, create_app, panel, timeutil  # noqa: E402
 from monitor.clinic import get_clinic  # noqa: E402
 from monitor.extensions import db  # noqa: E402
 from monitor.models import CheckIn, Treatment, User, care_team  # noqa: E402
+from run import timed  # noqa: E402  (benchmarks/run.py, beside this file)
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
 PATIENTS, PANEL, DAYS = 200, 20, 365
@@ -52,15 +51,6 @@ def populate():
     db.session.execute(insert(Treatment), treatments)
     db.session.commit()
     return provider
-
-
-def timed(fn, repeat):
-    samples = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t) * 1000)
-    return statistics.median(samples), min(samples)
 
 
 def main():

@@ -57,7 +57,7 @@ def login():
             _await_second_factor(user, remember=form.remember.data, next_url=next_url)
             db.session.commit()
             return redirect(url_for("auth.verify"))
-        _sign_in(user, remember=form.remember.data, second_factor=False)
+        sign_in(user, remember=form.remember.data, second_factor=False)
         record("login", target_type="user", target_id=user.id, actor=user)
         db.session.commit()
         if sessions.needs_enrolment(user):
@@ -66,7 +66,7 @@ def login():
     return render_template("auth/login.html", form=form)
 
 
-def _sign_in(user, *, remember: bool, second_factor: bool) -> None:
+def sign_in(user, *, remember: bool, second_factor: bool) -> None:
     # A new session at sign-in: nothing planted in the cookie before it survives (no fixation).
     session.clear()
     login_user(user)
@@ -93,7 +93,7 @@ def _pending():
     return user
 
 
-def _check_code(user, code: str) -> str | None:
+def check_code(user, code: str) -> str | None:
     """Accept a TOTP or recovery code; audit the outcome. Caller commits."""
     kind = None if twofactor.too_many_failures(user) else twofactor.check(user, code)
     if kind is None:
@@ -116,7 +116,7 @@ def verify():
         return redirect(url_for("auth.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        kind = _check_code(user, form.code.data)
+        kind = check_code(user, form.code.data)
         if kind is None:
             db.session.commit()
             flash(GENERIC_CODE_ERROR, "error")
@@ -124,7 +124,7 @@ def verify():
         if kind == "totp":
             record("2fa.verified", target_type="user", target_id=user.id, actor=user)
         remember, next_url = session.get("2fa_remember", False), session.get("2fa_next")
-        _sign_in(user, remember=remember, second_factor=True)
+        sign_in(user, remember=remember, second_factor=True)
         record("login", target_type="user", target_id=user.id, actor=user)
         db.session.commit()
         if kind == "recovery":
@@ -191,7 +191,7 @@ def _set_password_with(raw: str, purpose: str, template: str):
             db.session.commit()
             flash("Your password is saved. Enter a code from your authenticator app to sign in.", "info")
             return redirect(url_for("auth.verify"))
-        _sign_in(user, remember=False, second_factor=False)
+        sign_in(user, remember=False, second_factor=False)
         db.session.commit()
         flash("Your password is saved and you are signed in.", "info")
         return redirect(url_for("index"))
