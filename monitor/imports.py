@@ -58,6 +58,25 @@ class Problem:
         return ": ".join(p for p in parts if p)
 
 
+class _RowProblems:
+    """The problems of one line of a CSV file, collected as its cells are read, so that every
+    bad cell of a line is reported, not only the first."""
+
+    def __init__(self, line: int):
+        self.line = line
+        self.problems: list[Problem] = []
+
+    def add(self, column: str, message: str) -> None:
+        self.problems.append(Problem(self.line, column, message))
+
+    def check(self, column: str, result: tuple):
+        """The value of a (value, message) pair from a cell parser; the message is kept."""
+        value, message = result
+        if message:
+            self.add(column, message)
+        return value
+
+
 @dataclass
 class CheckInRow:
     line: int
@@ -322,37 +341,27 @@ def parse_checkins(stream: Iterable[str], *, now: datetime | None = None) -> Par
     patients = _Patients()
     seen: dict[tuple[int, date], int] = {}
     for line, cells in table.records:
-        row_problems: list[Problem] = []
-
-        def check(column: str, result: tuple):
-            value, message = result
-            if message:
-                row_problems.append(Problem(line, column, message))
-            return value
-
-        patient = check("patient_email", patients.find(cells["patient_email"]))
-        day = check("date", _iso_date(cells["date"]))
+        row = _RowProblems(line)
+        patient = row.check("patient_email", patients.find(cells["patient_email"]))
+        day = row.check("date", _iso_date(cells["date"]))
         if patient is not None and day is not None:
             today = local_today(patient.timezone, now)
             if day > today:
-                row_problems.append(Problem(
-                    line, "date", f"{day} is in the future for this patient (today is {today} in {patient.timezone})"))
+                row.add("date", f"{day} is in the future for this patient (today is {today} in {patient.timezone})")
             elif (patient.id, day) in seen:
-                row_problems.append(Problem(
-                    line, "date", f"this patient and date are already on line {seen[(patient.id, day)]}"))
+                row.add("date", f"this patient and date are already on line {seen[(patient.id, day)]}")
             else:
                 seen[(patient.id, day)] = line
-        answers = {code: check(code, _score(cells[code], required=True)) for code in ITEM_CODES}
+        answers = {code: row.check(code, _score(cells[code], required=True)) for code in ITEM_CODES}
         side_effects = {
-            key: check(f"se_{key}", _score(cells.get(f"se_{key}", ""), required=False))
+            key: row.check(f"se_{key}", _score(cells.get(f"se_{key}", ""), required=False))
             for key in SIDE_EFFECT_KEYS
         }
         note = cells.get("note", "") or None
         if note is not None and len(note) > NOTE_MAX_LENGTH:
-            row_problems.append(Problem(
-                line, "note", f"too long ({len(note):,} characters; at most {NOTE_MAX_LENGTH:,})"))
-        if row_problems:
-            parsed.problems.extend(row_problems)
+            row.add("note", f"too long ({len(note):,} characters; at most {NOTE_MAX_LENGTH:,})")
+        if row.problems:
+            parsed.problems.extend(row.problems)
         else:
             parsed.rows.append(CheckInRow(line, patient, day, answers, side_effects, note))
     return parsed
@@ -394,40 +403,30 @@ def parse_sessions(stream: Iterable[str], *, now: datetime | None = None) -> Par
     seen: dict[tuple[int, datetime], int] = {}
     recorded: dict[int, set[datetime]] = {}
     for line, cells in table.records:
-        row_problems: list[Problem] = []
-
-        def check(column: str, result: tuple):
-            value, message = result
-            if message:
-                row_problems.append(Problem(line, column, message))
-            return value
-
-        patient = check("patient_email", patients.find(cells["patient_email"]))
-        instant = check("datetime", _session_instant(cells["datetime"], clinic_tz, now))
+        row = _RowProblems(line)
+        patient = row.check("patient_email", patients.find(cells["patient_email"]))
+        instant = row.check("datetime", _session_instant(cells["datetime"], clinic_tz, now))
         route = cells["route"].lower()
         if route not in ROUTE_KEYS:
             message = "missing" if not route else f"'{cells['route']}' is not a route"
-            row_problems.append(Problem(line, "route", f"{message} (use one of {', '.join(ROUTE_KEYS)})"))
-        dose = check("dose_mg", _dose(cells["dose_mg"]))
+            row.add("route", f"{message} (use one of {', '.join(ROUTE_KEYS)})")
+        dose = row.check("dose_mg", _dose(cells["dose_mg"]))
         if patient is not None and instant is not None:
             if patient.id not in recorded:
                 recorded[patient.id] = _recorded_instants(patient)
             key = (patient.id, instant)
             if instant in recorded[patient.id]:
                 # Same patient, same instant: re-running an import must not duplicate sessions.
-                row_problems.append(Problem(
-                    line, "datetime", "a session for this patient at this time is already recorded"))
+                row.add("datetime", "a session for this patient at this time is already recorded")
             elif key in seen:
-                row_problems.append(Problem(
-                    line, "datetime", f"this patient and time are already on line {seen[key]}"))
+                row.add("datetime", f"this patient and time are already on line {seen[key]}")
             else:
                 seen[key] = line
         notes = cells.get("notes", "") or None
         if notes is not None and len(notes) > treatments.NOTES_MAX_LENGTH:
-            row_problems.append(Problem(
-                line, "notes", f"too long ({len(notes):,} characters; at most {treatments.NOTES_MAX_LENGTH:,})"))
-        if row_problems:
-            parsed.problems.extend(row_problems)
+            row.add("notes", f"too long ({len(notes):,} characters; at most {treatments.NOTES_MAX_LENGTH:,})")
+        if row.problems:
+            parsed.problems.extend(row.problems)
         else:
             parsed.rows.append(SessionRow(line, patient, instant, route, dose, notes))
     return parsed
