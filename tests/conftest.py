@@ -6,6 +6,7 @@ import email
 import email.policy
 import os
 import shutil
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from argon2 import PasswordHasher
 import pytest
 from flask import g
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from monitor import create_app, timeutil
 from monitor.config import engine_options
@@ -23,6 +24,7 @@ from monitor.extensions import db
 from monitor.models import Role, User
 from monitor import passwords
 from monitor.passwords import hash_password
+from tests.smtp import SMTPServer
 
 # Production hashing costs ~170 ms a login here; tests use argon2-cffi's profile made for tests.
 # test_auth checks the production parameters and rehashing with the real hasher.
@@ -198,3 +200,34 @@ def answers_for(total: int) -> dict[str, int]:
         answers[f"q{n}"] = min(3, left)
         left -= answers[f"q{n}"]
     return answers
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server on loopback; the app is configured to send through it."""
+    server = SMTPServer(app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_down(app):
+    """Configured, but nothing listens on the port until the test calls start()."""
+    server = SMTPServer(app)
+    yield server
+    server.stop()
+
+
+@contextmanager
+def counted_queries():
+    """The SQL statements run inside the block (for tests that a page's query count is fixed)."""
+    statements = []
+
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before_cursor_execute)

@@ -15,7 +15,7 @@ from monitor.clinic import get_clinic
 from monitor.extensions import db
 from monitor.models import Treatment
 from tests.conftest import make_user
-from tests.test_nudges import EVENING, SMTPServer, patient
+from tests.test_nudges import EVENING, patient
 
 # Words that would tell a reader of the inbox (a partner, an employer's mail server, a shared
 # screen) what the patient is treated for, with what, or how they are doing.
@@ -78,13 +78,6 @@ def assert_no_phi(msg, *, patient, staff=(), clinic_name=CLINIC_NAME):
         assert (parts.query, parts.fragment) == ("", "")
         assert link == "http://localhost/checkin"
     return text, html, text_links, html_links
-
-
-@pytest.fixture
-def smtp(app):
-    server = SMTPServer(app).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 and however concurrently it runs, against a real SMTP server on loopback (aiosmtpd): with the
 server down, refusing, or silent; across both daylight-saving changes; through a time-zone
 change; and with several `flask send-nudges` processes at once. Then the provider digest."""
-import email
-import email.policy
 import os
 import re
 from select import select as wait_readable
@@ -17,7 +15,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from monitor import nudges
@@ -33,77 +30,6 @@ ANSWERS = {f"q{i}": 1 for i in range(1, 8)}
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-# --- A real SMTP server on loopback.
-
-class Recorder:
-    """Accepts every message (or refuses them all when `refuse` is set) and keeps what came."""
-
-    def __init__(self):
-        self.messages = []
-        self.data_attempts = 0
-        self.refuse = False
-
-    async def handle_DATA(self, server, session, envelope):
-        self.data_attempts += 1
-        if self.refuse:
-            return "554 Transaction failed"
-        self.messages.append((envelope.rcpt_tos,
-                              email.message_from_bytes(envelope.content, policy=email.policy.default)))
-        return "250 OK"
-
-    @property
-    def recipients(self) -> list[str]:
-        return [rcpt for rcpts, _ in self.messages for rcpt in rcpts]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class SMTPServer:
-    def __init__(self, app, port=None):
-        self.app = app
-        self.port = port or free_port()
-        self.recorder = Recorder()
-        self.controller = None
-        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=self.port, MAIL_TIMEOUT=5)
-
-    def start(self):
-        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-        return self
-
-    def stop(self):
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    @property
-    def messages(self):
-        return [msg for _, msg in self.recorder.messages]
-
-    @property
-    def recipients(self):
-        return self.recorder.recipients
-
-
-@pytest.fixture
-def smtp(app):
-    server = SMTPServer(app).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp_down(app):
-    """Configured, but nothing listens on the port until the test calls start()."""
-    server = SMTPServer(app)
-    yield server
-    server.stop()
 
 
 def patient(email_address, *, first="Pat", last="Lastname", tz="America/New_York", reminder=time(19, 0),

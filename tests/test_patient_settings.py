@@ -9,7 +9,7 @@ from monitor.clinic import get_clinic
 from monitor.extensions import db
 from monitor.models import AuditEvent, User
 from tests.conftest import NOW, login
-from tests.test_nudges import EVENING, SMTPServer, nudge_rows, patient
+from tests.test_nudges import EVENING, nudge_rows, patient
 
 VALID = {"timezone": "Europe/London", "reminder_time": "08:30", "nudges": "off"}
 
@@ -115,28 +115,20 @@ def test_signed_out_visitors_are_sent_to_sign_in(app, client):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def test_a_new_reminder_time_moves_todays_nudge(app, client, alice):
+def test_a_new_reminder_time_moves_todays_nudge(app, client, alice, smtp):
     client.post("/me/settings", data={**VALID, "timezone": "America/New_York", "reminder_time": "21:30",
                                       "nudges": "on"})
-    server = SMTPServer(app).start()
-    try:
-        nudges.run(EVENING)                              # 20:00: not yet
-        assert server.recipients == []
-        nudges.run(EVENING + timedelta(minutes=90))      # 21:30
-        assert server.recipients == ["alice@example.test"]
-    finally:
-        server.stop()
+    nudges.run(EVENING)                              # 20:00: not yet
+    assert smtp.recipients == []
+    nudges.run(EVENING + timedelta(minutes=90))      # 21:30
+    assert smtp.recipients == ["alice@example.test"]
 
 
-def test_changing_zone_after_todays_nudge_brings_no_second_one(app, client, alice):
-    server = SMTPServer(app).start()
-    try:
-        nudges.run(EVENING)                              # 20:00 in New York: nudged
-        client.post("/me/settings", data={"timezone": "America/Los_Angeles", "reminder_time": "19:00",
-                                          "nudges": "on"})  # 17:00 in Los Angeles, same date
-        for hours in (2, 3, 4):                          # 19:00, 20:00, 21:00 in Los Angeles
-            nudges.run(EVENING + timedelta(hours=hours))
-        assert server.recipients == ["alice@example.test"]
-        assert [r.local_date for r in nudge_rows(alice)] == [date(2026, 11, 26)]
-    finally:
-        server.stop()
+def test_changing_zone_after_todays_nudge_brings_no_second_one(app, client, alice, smtp):
+    nudges.run(EVENING)                              # 20:00 in New York: nudged
+    client.post("/me/settings", data={"timezone": "America/Los_Angeles", "reminder_time": "19:00",
+                                      "nudges": "on"})  # 17:00 in Los Angeles, same date
+    for hours in (2, 3, 4):                          # 19:00, 20:00, 21:00 in Los Angeles
+        nudges.run(EVENING + timedelta(hours=hours))
+    assert smtp.recipients == ["alice@example.test"]
+    assert [r.local_date for r in nudge_rows(alice)] == [date(2026, 11, 26)]

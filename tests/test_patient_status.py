@@ -9,7 +9,7 @@ from monitor import nudges
 from monitor.extensions import db
 from monitor.models import AuditEvent, PatientStatusChange, User
 from tests.conftest import NOW, login
-from tests.test_nudges import EVENING, SMTPServer, check_in
+from tests.test_nudges import EVENING, check_in
 
 
 def status_of(user) -> str:
@@ -75,36 +75,28 @@ def test_get_is_not_allowed(app, client, users):
     assert client.get(url(users.patient_a)).status_code == 405
 
 
-def test_paused_and_discharged_patients_get_no_nudges_and_resumed_ones_do(app, client, users):
-    server = SMTPServer(app).start()
-    try:
-        login(client, users.provider_a)
-        client.post(url(users.patient_a), data={"status": "paused"})
-        nudges.run(EVENING)
-        client.post(url(users.patient_a), data={"status": "discharged"})
-        nudges.run(EVENING + timedelta(days=1))
-        assert server.recipients == []
-        client.post(url(users.patient_a), data={"status": "active"})
-        nudges.run(EVENING + timedelta(days=2))
-        assert server.recipients == ["alice@example.test"]
-    finally:
-        server.stop()
+def test_paused_and_discharged_patients_get_no_nudges_and_resumed_ones_do(app, client, users, smtp):
+    login(client, users.provider_a)
+    client.post(url(users.patient_a), data={"status": "paused"})
+    nudges.run(EVENING)
+    client.post(url(users.patient_a), data={"status": "discharged"})
+    nudges.run(EVENING + timedelta(days=1))
+    assert smtp.recipients == []
+    client.post(url(users.patient_a), data={"status": "active"})
+    nudges.run(EVENING + timedelta(days=2))
+    assert smtp.recipients == ["alice@example.test"]
 
 
-def test_a_resumed_patient_is_not_lapsed_for_the_days_of_the_pause(app, client, users):
-    server = SMTPServer(app).start()
-    try:
-        check_in(users.patient_a, date(2026, 11, 25))
-        login(client, users.provider_a)
-        client.post(url(users.patient_a), data={"status": "paused"})
-        # Resumed on 1 December (the clock of the request is the fixture's; move the record).
-        client.post(url(users.patient_a), data={"status": "active"})
-        change = db.session.scalars(select(PatientStatusChange).where(PatientStatusChange.status == "active")).one()
-        change.changed_at = datetime.fromisoformat("2026-12-01T10:00:00-05:00")
-        db.session.commit()
-        nudges.run(datetime.fromisoformat("2026-12-02T08:00:00-05:00"))
-        assert server.messages == []  # only the 1st missed since the return
-        nudges.run(datetime.fromisoformat("2026-12-04T08:00:00-05:00"))
-        assert [m["To"] for m in server.messages] == ["pa@clinic.test"]
-    finally:
-        server.stop()
+def test_a_resumed_patient_is_not_lapsed_for_the_days_of_the_pause(app, client, users, smtp):
+    check_in(users.patient_a, date(2026, 11, 25))
+    login(client, users.provider_a)
+    client.post(url(users.patient_a), data={"status": "paused"})
+    # Resumed on 1 December (the clock of the request is the fixture's; move the record).
+    client.post(url(users.patient_a), data={"status": "active"})
+    change = db.session.scalars(select(PatientStatusChange).where(PatientStatusChange.status == "active")).one()
+    change.changed_at = datetime.fromisoformat("2026-12-01T10:00:00-05:00")
+    db.session.commit()
+    nudges.run(datetime.fromisoformat("2026-12-02T08:00:00-05:00"))
+    assert smtp.messages == []  # only the 1st missed since the return
+    nudges.run(datetime.fromisoformat("2026-12-04T08:00:00-05:00"))
+    assert [m["To"] for m in smtp.messages] == ["pa@clinic.test"]

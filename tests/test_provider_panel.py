@@ -7,13 +7,13 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from monitor.extensions import db
 from monitor.models import AuditEvent, CheckIn, Clinic, Treatment
 from monitor.panel import dashboard
 from monitor import timeutil
-from tests.conftest import answers_for, NOW, login, make_user
+from tests.conftest import counted_queries, answers_for, NOW, login, make_user
 
 TODAY = date(2026, 11, 26)  # NOW's date in New York
 
@@ -493,20 +493,6 @@ def test_invitation_pending_and_status_are_shown(client, users):
 
 
 # --- A fixed number of queries.
-
-@contextmanager
-def counted_queries():
-    statements = []
-
-    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before_cursor_execute)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before_cursor_execute)
-
 
 def _grow_panel(provider, start: int, count: int) -> None:
     """Patients with check-ins, severe side effects, past and planned sessions, and varied flags."""

@@ -1,19 +1,18 @@
 """The durability report (SPEC 8): each measure on a hand-made clinic, checked against values
 worked out by hand below; the page, who may see it, and its query count."""
 import re
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from monitor import durability, report
 from monitor.checkins import save_checkin
 from monitor.extensions import db
 from monitor.models import AuditEvent, Treatment
-from tests.conftest import answers_for, NOW, login, make_user
+from tests.conftest import counted_queries, answers_for, NOW, login, make_user
 
 TODAY = date(2026, 11, 26)  # NOW in New York and in London
 ENROLLED = datetime(2026, 10, 1, 12, tzinfo=timezone.utc)
@@ -247,20 +246,6 @@ def test_report_page_renders_for_an_empty_clinic(client, users):
     login(client, users.admin)
     page = client.get("/report").get_data(as_text=True)
     assert "No responding sessions yet" in page and "not yet known" in page
-
-
-@contextmanager
-def counted_queries():
-    statements = []
-
-    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before_cursor_execute)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before_cursor_execute)
 
 
 def _queries_for_report(client) -> int:

@@ -12,7 +12,7 @@ from monitor.extensions import db
 from monitor.models import AuditEvent, User
 from monitor.unsubscribe import make_token
 from tests.conftest import login
-from tests.test_nudges import EVENING, SMTPServer, patient
+from tests.test_nudges import EVENING, patient
 
 
 @pytest.fixture
@@ -111,21 +111,17 @@ def test_the_token_does_not_sign_anyone_in(app, client):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def test_the_emailed_link_works_and_stops_further_nudges(app, client, csrf_on):
-    server = SMTPServer(app).start()
-    try:
-        alice = patient("alice@example.test")
-        nudges.run(EVENING)
-        [msg] = server.messages
-        url = str(msg["List-Unsubscribe"]).strip()[1:-1]
-        path = urlsplit(url).path
-        assert client.post(path, data="List-Unsubscribe=One-Click",
-                           content_type="application/x-www-form-urlencoded").status_code == 200
-        assert opted_out(alice)
-        nudges.run(EVENING + timedelta(days=1))
-        assert len(server.messages) == 1
-    finally:
-        server.stop()
+def test_the_emailed_link_works_and_stops_further_nudges(app, client, csrf_on, smtp):
+    alice = patient("alice@example.test")
+    nudges.run(EVENING)
+    [msg] = smtp.messages
+    url = str(msg["List-Unsubscribe"]).strip()[1:-1]
+    path = urlsplit(url).path
+    assert client.post(path, data="List-Unsubscribe=One-Click",
+                       content_type="application/x-www-form-urlencoded").status_code == 200
+    assert opted_out(alice)
+    nudges.run(EVENING + timedelta(days=1))
+    assert len(smtp.messages) == 1
 
 
 def test_a_signed_in_patient_can_turn_nudges_back_on_in_settings(app, client):
