@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 
 ROLES = [r.value for r in Role]
+# Said by every form that creates an account (email addresses are unique, case aside).
+DUPLICATE_EMAIL = "That email address already has an account."
 
 
 def normalise_email(email: str) -> str:

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
 from .. import sessions
-from ..accounts import find_by_email, invite_staff, try_invitation
+from ..accounts import DUPLICATE_EMAIL, find_by_email, invite_staff, try_invitation
 from ..audit import record
 from ..clinic import get_clinic, update_settings
 from ..extensions import db
@@ -16,11 +16,6 @@ from ..timeutil import timezone_choices
 from . import bp
 from .forms import ClinicSettingsForm, StaffForm
 
-DUPLICATE_EMAIL = "That email address already has an account."
-
-SETTINGS_FIELDS = ("name", "phone", "timezone", "crisis_text", "mcid", "wane_fraction", "confirm_days",
-                   "baseline_window_start", "baseline_window_end", "nadir_window_start", "nadir_window_end",
-                   "lapse_days")
 
 
 @bp.route("/clinic", methods=["GET", "POST"])
@@ -29,8 +24,7 @@ def clinic_settings():
     form = ClinicSettingsForm()
     form.timezone.choices = [SelectChoice(zone) for zone in timezone_choices()]
     if request.method == "GET":
-        for name in SETTINGS_FIELDS:
-            getattr(form, name).data = str(getattr(clinic, name)) if name == "wane_fraction" else getattr(clinic, name)
+        form.fill_from(clinic)
         return render_template("admin/clinic.html", form=form)
     if not form.validate():
         return render_template("admin/clinic.html", form=form), 400

@@ -45,6 +45,10 @@ _NUMBER = {"inputmode": "numeric", "autocomplete": "off"}
 
 
 class ClinicSettingsForm(FlaskForm):
+    TEXTS = ("name", "phone", "timezone", "crisis_text")
+    NUMBERS = ("mcid", "wane_fraction", "confirm_days", "baseline_window_start", "baseline_window_end",
+               "nadir_window_start", "nadir_window_end", "lapse_days")
+
     name = StringField("Clinic name", filters=[_strip], validators=[
         DataRequired(message="Enter the clinic's name."),
         Length(max=120, message="The clinic's name must be at most 120 characters.")])
@@ -86,12 +90,14 @@ class ClinicSettingsForm(FlaskForm):
         if start is not None and field.value is not None and field.value < start:
             raise ValidationError("The nadir window's last day cannot come before its first day.")
 
+    def fill_from(self, clinic) -> None:
+        """Show the stored settings."""
+        for name in (*self.TEXTS, *self.NUMBERS):
+            getattr(self, name).data = str(getattr(clinic, name))
+
     def values(self) -> dict:
-        """What to store, once the form is valid."""
-        texts = ("name", "phone", "timezone", "crisis_text")
-        numbers = ("mcid", "wane_fraction", "confirm_days", "baseline_window_start", "baseline_window_end",
-                   "nadir_window_start", "nadir_window_end", "lapse_days")
-        return {**{n: getattr(self, n).data for n in texts}, **{n: getattr(self, n).value for n in numbers}}
+        """What to store, once the form is valid: the Clinic columns of the same names."""
+        return {**{n: getattr(self, n).data for n in self.TEXTS}, **{n: getattr(self, n).value for n in self.NUMBERS}}
 
 
 class StaffForm(FlaskForm):

@@ -14,7 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from .. import analysis, treatments
 from ..charts import page as patient_charts
 from ..access import patient_or_404, refuse
-from ..accounts import enrol_patient, find_by_email, try_invitation
+from ..accounts import DUPLICATE_EMAIL, enrol_patient, find_by_email, try_invitation
 from ..audit import record
 from ..clinic import get_clinic
 from ..extensions import db
@@ -28,7 +28,6 @@ from .forms import EnrolForm, SessionForm
 bp = Blueprint("provider", __name__)
 
 CHECKIN_DAYS = 90
-DUPLICATE_EMAIL = "That email address already has an account."
 
 
 @bp.before_request
