@@ -16,7 +16,8 @@ Exactly once per recipient and local date, however many runners run at once:
    sent again automatically: a second reminder is worse than none. It is logged.
 
 Only the patient's current local date is nudged: a date that is over is missed, not nudged,
-except the one date a zone change past midnight would skip (schedule.date_to_nudge). Logs and printed summaries name records by id, never by address or name."""
+except the one date a zone change past midnight would skip (schedule.date_to_nudge). Logs and
+printed summaries name records by id, never by address or name."""
 from __future__ import annotations
 
 import logging

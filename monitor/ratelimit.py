@@ -59,15 +59,15 @@ RULES: dict[str, tuple[Limit, ...]] = {
     "auth.accept_invitation": _limits(5, 20, QUARTER_HOUR),
     "auth.reset_password": _limits(5, 20, QUARTER_HOUR),
     "auth.verify": _limits(5, 20, QUARTER_HOUR),
-    # Signed in, but asking for the password or a code again: a stolen session must not be
-    # able to guess its way to the account's secrets either.
-    "auth.change_password": _limits(5, 20, QUARTER_HOUR),
-    "auth.end_other_sessions": _limits(5, 20, QUARTER_HOUR),
-    "auth.regenerate_recovery_codes": _limits(5, 20, QUARTER_HOUR),
-    "auth.disable_two_factor": _limits(5, 20, QUARTER_HOUR),
 }
-SIGNED_IN_ENDPOINTS = {"auth.change_password", "auth.end_other_sessions",
-                       "auth.regenerate_recovery_codes", "auth.disable_two_factor"}
+# Signed in, but asking for the password or a code again: a stolen session must not be able
+# to guess its way to the account's secrets either. Counted per signed-in account.
+SIGNED_IN_RULES: dict[str, tuple[Limit, ...]] = {
+    endpoint: _limits(5, 20, QUARTER_HOUR)
+    for endpoint in ("auth.change_password", "auth.end_other_sessions",
+                     "auth.regenerate_recovery_codes", "auth.disable_two_factor")
+}
+RULES.update(SIGNED_IN_RULES)
 LONGEST_WINDOW = max(limit.window for limits in RULES.values() for limit in limits)
 # One hit in this many also sweeps every expired row from the table.
 PRUNE_ONE_IN = 100
@@ -89,7 +89,7 @@ def account_key(endpoint: str) -> str | None:
     if endpoint in ("auth.accept_invitation", "auth.reset_password"):
         token = (request.view_args or {}).get("token")
         return "token:" + _digest(token) if token else None
-    if endpoint in SIGNED_IN_ENDPOINTS:
+    if endpoint in SIGNED_IN_RULES:
         return f"user:{current_user.id}" if current_user.is_authenticated else None
     if endpoint == "auth.verify":
         pending = session.get("2fa_user_id")

@@ -117,16 +117,12 @@ def end(row: UserSession | None) -> None:
         row.ended_at = utcnow()
 
 
-def end_all(user: User, *, keep: UserSession | None = None) -> int:
-    """End every open session of this account except `keep`; how many were still live.
-    Caller commits."""
-    now = utcnow()
-    live = sum(1 for row in live_for(user, now) if keep is None or row.id != keep.id)
+def end_all(user: User, *, keep: UserSession | None = None) -> None:
+    """End every open session of this account except `keep`. Caller commits."""
     stmt = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
     if keep is not None:
         stmt = stmt.where(UserSession.id != keep.id)
-    db.session.execute(stmt.values(ended_at=now), execution_options={"synchronize_session": "evaluate"})
-    return live
+    db.session.execute(stmt.values(ended_at=utcnow()), execution_options={"synchronize_session": False})
 
 
 def live_for(user: User, now=None) -> list[UserSession]:

@@ -57,7 +57,9 @@ def end_other_sessions():
     if not form.validate_on_submit() or not _password_matches(user, form.current_password):
         db.session.commit()
         return _render_security(user, end_form=form, status=400)
-    ended = sessions.end_all(user, keep=sessions.current())
+    this = sessions.current()
+    ended = sum(1 for row in sessions.live_for(user) if this is None or row.id != this.id)
+    sessions.end_all(user, keep=this)
     record("session.ended_others", target_type="user", target_id=user.id, detail=f"{ended} ended")
     db.session.commit()
     flash("You are signed out everywhere else." if ended else "You were not signed in anywhere else.", "info")
