@@ -5,7 +5,7 @@ import os
 from flask import Flask, redirect, render_template, url_for
 from flask_login import current_user
 
-from . import config, sessions
+from . import audit, config, sessions
 from .extensions import csrf, db, login_manager, migrate
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -43,6 +43,7 @@ def register_extensions(app: Flask) -> None:
     # signed out over and over. Sessions are kept and ended on the server (sessions.py) instead.
     login_manager.session_protection = None
     sessions.init_app(app)
+    audit.init_app(app)
 
     from .models import User
 
@@ -61,8 +62,8 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
-    from .patient.views import bp as patient_bp
-    from .provider.views import bp as provider_bp
+    from .patient import bp as patient_bp
+    from .provider import bp as provider_bp
     from .unsubscribe import bp as unsubscribe_bp
 
     app.register_blueprint(admin_bp)
@@ -77,7 +78,7 @@ def register_blueprints(app: Flask) -> None:
             return redirect(url_for("auth.login"))
         if current_user.is_patient:
             return redirect(url_for("patient.home"))
-        return redirect(url_for("provider.panel"))
+        return redirect(url_for("provider.dashboard"))
 
 
 def register_error_handlers(app: Flask) -> None:

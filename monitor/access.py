@@ -7,6 +7,7 @@ from typing import NoReturn
 from flask import abort, request
 from sqlalchemy import Select, select
 
+from . import audit
 from .extensions import db
 from .models import Role, User, care_team
 
@@ -24,11 +25,11 @@ def patients_visible_to(user: User) -> Select:
 
 
 def refuse(*, target_type: str | None = None, target_id: int | None = None) -> NoReturn:
-    """Answer a refusal exactly like a missing record (404), and keep it in the audit log."""
-    from .audit import record
+    """Answer a refusal exactly like a missing record (404), and keep it in the audit log.
+    Whatever the request had changed so far is dropped: a refused request stores nothing."""
+    db.session.rollback()
     detail = None if target_type else f"{request.method} {request.path}"
-    record("access.refused", target_type=target_type, target_id=target_id, detail=detail)
-    db.session.commit()
+    audit.after_response("access.refused", target_type=target_type, target_id=target_id, detail=detail)
     abort(404)
 
 

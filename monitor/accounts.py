@@ -1,18 +1,17 @@
-"""Account services shared by the web views and the command line."""
-import logging
+"""Account services shared by the web views and the command line. Nothing here commits:
+the view or command that calls it does, once."""
 from datetime import timedelta
+from email.message import EmailMessage
 
 from flask import current_app, url_for
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from . import mail, tokens
 from .audit import record
 from .extensions import db
 from .models import Role, User
 from .passwords import hash_password
-
-log = logging.getLogger(__name__)
-
 
 ROLES = [r.value for r in Role]
 # Said by every form that creates an account (email addresses are unique, case aside).
@@ -40,62 +39,63 @@ def absolute_url(endpoint: str, **values) -> str:
         return url_for(endpoint, _external=True, **values)
 
 
-def send_invitation(user: User) -> None:
-    """Email a single-use link to set a password. Older unused invitations stop working."""
+def invitation(user: User) -> EmailMessage:
+    """A single-use link to set a password, as an email; older unused invitations stop
+    working. Audited. The caller commits, then sends: a link is emailed only once it is stored."""
     tokens.revoke_unused(user, tokens.INVITATION)
-    raw = tokens.issue(user, tokens.INVITATION, timedelta(hours=current_app.config["INVITATION_TTL_HOURS"]))
+    hours = current_app.config["INVITATION_TTL_HOURS"]
+    raw = tokens.issue(user, tokens.INVITATION, timedelta(hours=hours))
     record("account.invited", target_type="user", target_id=user.id)
-    db.session.commit()
-    mail.send_template(
-        "invitation", user.email,
-        first_name=user.first_name, link=absolute_url("auth.accept_invitation", token=raw),
-        hours=current_app.config["INVITATION_TTL_HOURS"],
-    )
+    return mail.render_message("invitation", user.email, first_name=user.first_name,
+                               link=absolute_url("auth.accept_invitation", token=raw), hours=hours)
 
 
-def try_invitation(user: User) -> bool:
-    """send_invitation, reporting whether it went: the account exists either way, and staff
-    can resend the link when the mail server is back."""
-    try:
-        send_invitation(user)
-    except OSError:  # SMTP refused or unreachable
-        log.exception("invitation email for user %s not sent", user.id)
-        return False
-    return True
-
-
-def send_password_reset(user: User) -> None:
+def password_reset(user: User) -> EmailMessage:
+    """A single-use link to choose a new password, as an email; older unused ones stop
+    working. Audited. The caller commits, then sends."""
     tokens.revoke_unused(user, tokens.PASSWORD_RESET)
     minutes = current_app.config["PASSWORD_RESET_TTL_MINUTES"]
     raw = tokens.issue(user, tokens.PASSWORD_RESET, timedelta(minutes=minutes))
     record("account.reset_requested", target_type="user", target_id=user.id, actor=user)
-    db.session.commit()
-    mail.send_template(
-        "password_reset", user.email,
-        first_name=user.first_name, link=absolute_url("auth.reset_password", token=raw), minutes=minutes,
-    )
+    return mail.render_message("password_reset", user.email, first_name=user.first_name,
+                               link=absolute_url("auth.reset_password", token=raw), minutes=minutes)
+
+
+# --- Creating accounts: one path for the enrolment form, the staff form and the command line.
+
+class DuplicateEmail(Exception):
+    """Another account has this email address (perhaps created a moment ago by another request)."""
+
+
+def add_account(user: User, *, action: str, actor: User | None, detail: str, target_type: str = "user",
+                providers: list[User] = ()) -> User:
+    """Insert a new account and audit it as `action`. Caller commits.
+
+    The insert runs in a savepoint, so a concurrent registration of the same address (the
+    unique index refuses it) raises DuplicateEmail and leaves the transaction usable."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+            user.providers = list(providers)  # a patient's panel; once the account is in the session
+    except IntegrityError:
+        raise DuplicateEmail(DUPLICATE_EMAIL) from None
+    record(action, target_type=target_type, target_id=user.id, actor=actor, detail=detail)
+    return user
 
 
 def invite_staff(email: str, first_name: str, last_name: str, role: str, *, actor: User) -> User:
-    """Create a provider or admin account without a password. Caller commits, then invites."""
+    """A provider or admin account without a password (they set it from the invitation)."""
     if role not in (Role.PROVIDER.value, Role.ADMIN.value):
         raise ValueError(f"not a staff role: {role}")
     user = User(email=normalise_email(email), role=role, first_name=first_name.strip(),
                 last_name=last_name.strip(), password_hash=None)
-    with db.session.begin_nested():
-        db.session.add(user)
-    record("staff.created", target_type="user", target_id=user.id, actor=actor, detail=role)
-    return user
+    return add_account(user, action="staff.created", actor=actor, detail=role)
 
 
 def enrol_patient(email: str, first_name: str, last_name: str, timezone: str,
                   providers: list[User], *, actor: User) -> User:
-    """Create a patient account without a password on these providers' panels. Caller commits."""
+    """A patient account without a password, on these providers' panels."""
     patient = User(email=normalise_email(email), role=Role.PATIENT.value, first_name=first_name.strip(),
                    last_name=last_name.strip(), timezone=timezone, password_hash=None)
-    with db.session.begin_nested():
-        db.session.add(patient)
-        patient.providers = providers
-    record("patient.enrolled", target_type="patient", target_id=patient.id, actor=actor,
-           detail="providers: " + ", ".join(str(p.id) for p in providers))
-    return patient
+    return add_account(patient, action="patient.enrolled", actor=actor, target_type="patient", providers=providers,
+                       detail="providers: " + ", ".join(str(p.id) for p in providers))

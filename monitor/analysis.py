@@ -50,13 +50,13 @@ class PatientData:
     treatments: list[Treatment] = field(default_factory=list)
     analysis: durability.PatientAnalysis | None = None
 
-    def session_date(self, treatment: Treatment) -> date:
+    def treatment_date(self, treatment: Treatment) -> date:
         return to_local(treatment.administered_at, self.patient.timezone).date()
 
     def first_treatment_on(self) -> dict[date, Treatment]:
         firsts: dict[date, Treatment] = {}
         for t in self.treatments:
-            firsts.setdefault(self.session_date(t), t)
+            firsts.setdefault(self.treatment_date(t), t)
         return firsts
 
 
@@ -89,7 +89,7 @@ def load(patients: list[User], *, since: date | None = None, now: datetime | Non
     ):
         data[treatment.patient_id].treatments.append(treatment)
     for item in data.values():
-        dates = [item.session_date(t) for t in item.treatments]
+        dates = [item.treatment_date(t) for t in item.treatments]
         item.analysis = durability.analyse_patient(item.totals.items(), dates, item.today, settings)
     return data
 
@@ -144,14 +144,14 @@ def _clinic_median(settings: durability.Settings, now: datetime) -> float | None
             select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total)):
         if patient_id in totals:
             totals[patient_id][local_date] = total
-    sessions: dict[int, list[date]] = {}
+    treatments: dict[int, list[date]] = {}
     for patient_id, administered_at in db.session.execute(
             select(Treatment.patient_id, Treatment.administered_at).order_by(Treatment.administered_at, Treatment.id)):
         if patient_id in zones:
-            sessions.setdefault(patient_id, []).append(to_local(administered_at, zones[patient_id]).date())
+            treatments.setdefault(patient_id, []).append(to_local(administered_at, zones[patient_id]).date())
     return durability.cohort_median(
         durability.analyse_patient(totals[patient_id].items(), dates, local_today(zones[patient_id], now), settings)
-        for patient_id, dates in sessions.items())
+        for patient_id, dates in treatments.items())
 
 
 def _data_version() -> tuple:

@@ -12,10 +12,9 @@ from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 from sqlalchemy import select
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy.exc import IntegrityError
 
 from . import analysis, demo, exports, imports
-from .accounts import ROLES, find_by_email, normalise_email
+from .accounts import ROLES, DuplicateEmail, add_account, find_by_email, normalise_email
 from .audit import record
 from .clinic import get_clinic
 from .extensions import db
@@ -29,7 +28,7 @@ NAME_MAX_LENGTH = 80  # User.first_name / last_name
 def init_app(app) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(import_checkins_command)
-    app.cli.add_command(import_sessions_command)
+    app.cli.add_command(import_treatments_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(reset_two_factor_command)
@@ -71,14 +70,11 @@ def create_user_command(email, role, provider_emails, tz, first_name, last_name)
         _fail([problem])
     user = User(email=email, role=role, timezone=tz, first_name=first_name.strip(),
                 last_name=last_name.strip(), password_hash=hash_password(password))
-    user.providers = providers
-    db.session.add(user)
     try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()  # created by someone else since the check above
+        add_account(user, action="account.created", actor=None, detail=f"{role}, from the command line",
+                    providers=providers)
+    except DuplicateEmail:  # created by someone else since the check above
         _fail([f"an account with the email {email} already exists"])
-    record("account.created", target_type="user", target_id=user.id, detail=f"{role}, from the command line")
     db.session.commit()
     click.echo(f"Created {role} account {email} (id {user.id}).")
 
@@ -153,12 +149,12 @@ def import_checkins_command(file):
 
 @click.command("import-sessions", short_help="Import treatment sessions from a CSV file.")
 @click.argument("file", type=click.Path())
-def import_sessions_command(file):
+def import_treatments_command(file):
     """Import treatment sessions from a CSV file (SPEC 7); all rows or none.
 
     Header: patient_email,datetime,route,dose_mg then optionally notes. A datetime without a
     UTC offset is in the clinic's time zone."""
-    _run_import(imports.import_sessions, file)
+    _run_import(imports.import_treatments, file)
 
 
 def _run_import(import_function, path: str) -> None:
@@ -168,11 +164,13 @@ def _run_import(import_function, path: str) -> None:
         _fail([error])
     outcome = import_function(stream)
     if not outcome.ok:
+        db.session.rollback()  # parsing may have created the clinic settings row; keep nothing
         for problem in outcome.problems:
             click.echo(str(problem), err=True)
         count = len(outcome.problems)
         click.echo(f"Nothing was imported: {count} problem{'' if count == 1 else 's'}.", err=True)
         raise click.exceptions.Exit(1)
+    db.session.commit()
     click.echo(outcome.summary.message())
 
 
@@ -204,13 +202,14 @@ def seed_demo_command():
         summary = demo.seed_demo()
     except demo.DemoRefused as error:
         _fail([error])
+    db.session.commit()
     _print_demo_summary(summary)
 
 
 def _print_demo_summary(summary) -> None:
     click.echo(f"Created {summary.clinic_name}: {sum(a.role == 'patient' for a in summary.accounts)} patients, "
-               f"{summary.checkins} check-ins, {summary.sessions} treatment sessions "
-               f"({summary.planned_sessions} planned).")
+               f"{summary.checkins} check-ins, {summary.treatments} treatment sessions "
+               f"({summary.planned_treatments} planned).")
     click.echo(f"Every demo account's password is: {summary.password}")
     click.echo("(Demo data only. Never use this database for real patients.)")
     width = max(len(a.email) for a in summary.accounts)
@@ -233,7 +232,9 @@ def demo_command(host, port):
         _fail(["the demo runs only on the embedded SQLite database; unset DATABASE_URL"])
     upgrade()
     if db.session.scalar(select(User.id).limit(1)) is None:
-        _print_demo_summary(demo.seed_demo())
+        summary = demo.seed_demo()
+        db.session.commit()
+        _print_demo_summary(summary)
     else:
         click.echo("The database already has accounts; serving it as it is.")
     click.echo(f"Open http://{host}:{port}/ (Ctrl+C to stop). Demo only: plain http, and staff "

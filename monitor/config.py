@@ -1,5 +1,6 @@
-"""Configuration defaults. Order of precedence (lowest first): these defaults, the
-environment, instance/config.py, then the test config passed to create_app."""
+"""Every configuration default, in this one module. Order of precedence (lowest first): these
+defaults, the environment, instance/config.py, then the test config passed to create_app.
+Other modules read app.config and never supply a default of their own."""
 import os
 import secrets
 from pathlib import Path
@@ -54,6 +55,20 @@ STATIC_DEFAULTS = {
     "PASSWORD_RESET_TTL_MINUTES": 60,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Signed-in sessions (monitor/sessions.py): idle and absolute limits, HIPAA automatic logoff.
+    "STAFF_IDLE_MINUTES": 15,
+    "STAFF_ABSOLUTE_HOURS": 12,
+    "PATIENT_IDLE_MINUTES": 30,
+    "PATIENT_ABSOLUTE_HOURS": 12,
+    "PATIENT_REMEMBER_DAYS": 30,
+    # Providers and admins must confirm an authenticator before doing anything else.
+    "TWO_FACTOR_REQUIRED_FOR_STAFF": True,
+    # Sign-in rate limits (monitor/ratelimit.py); RATELIMIT_REDIS_URL below shares them.
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_REDIS_URL": None,
+    "RATELIMIT_KEY_PREFIX": "monitor:ratelimit:",
+    # How many reverse proxies' X-Forwarded-* headers to trust (0: none; monitor/security.py).
+    "TRUSTED_PROXY_COUNT": 0,
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     # A phone may keep a check-in form open all day; the CSRF token must outlive that.
@@ -93,7 +108,6 @@ def defaults(instance_path: str) -> dict:
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", True),
         # Rate-limit counts shared by all workers: Redis when set, else the database.
         "RATELIMIT_REDIS_URL": os.environ.get("RATELIMIT_REDIS_URL") or None,
-        # How many reverse proxies' X-Forwarded-* headers to trust (0: none).
         "TRUSTED_PROXY_COUNT": int(os.environ.get("TRUSTED_PROXY_COUNT", "0") or 0),
     }
 

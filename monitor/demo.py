@@ -33,7 +33,7 @@ CLINIC_NAME = "Demo Clinic"
 CLINIC_PHONE = "(555) 010-0199"  # 555-01xx numbers are reserved for fiction
 DOMAIN = "demo-clinic.example"  # .example never receives mail (RFC 2606)
 LAPSED_SILENT_DAYS = 6  # the lapsed patient's last check-in was this many days ago
-INDUCTION_SESSIONS = 6  # weekly sessions before some patients move to every 10-14 days
+INDUCTION_TREATMENTS = 6  # weekly sessions before some patients move to every 10-14 days
 
 
 class DemoRefused(Exception):
@@ -53,7 +53,7 @@ class Profile:
     lasts: int  # days after a session when the benefit has mostly worn off
     drift: float = 2.0  # points the pre-session level falls over the first six sessions
     adherence: float = 0.92  # chance of a check-in on any given day
-    first_session: int = 14  # day of the history (0 = 89 days ago) of the first session
+    first_treatment: int = 14  # day of the history (0 = 89 days ago) of the first session
     weight_kg: int = 75
     lozenge_max_mg: int = 250
     switch_to_im_after: int | None = None  # sessions on lozenges before moving to IM
@@ -67,28 +67,28 @@ PROVIDERS = [("Rosa", "Rivera"), ("Martin", "Chen")]
 ADMIN = ("Dana", "Whitfield")
 
 PATIENTS = [
-    Profile("Maya", "Patel", (0,), "lozenge", 16, 9, 5, first_session=12, planned=True),
-    Profile("James", "O'Connor", (0,), "intramuscular", 17, 11, 5, weight_kg=82, first_session=10),
+    Profile("Maya", "Patel", (0,), "lozenge", 16, 9, 5, first_treatment=12, planned=True),
+    Profile("James", "O'Connor", (0,), "intramuscular", 17, 11, 5, weight_kg=82, first_treatment=10),
     Profile("Sofia", "Alvarez", (0, 1), "lozenge", 15, 9, 5, switch_to_im_after=4, weight_kg=64,
-            first_session=15, planned=True, kind="on both panels"),
-    Profile("Daniel", "Kim", (0,), "intramuscular", 18, 12, 7, weight_kg=90, first_session=9,
+            first_treatment=15, planned=True, kind="on both panels"),
+    Profile("Daniel", "Kim", (0,), "intramuscular", 18, 12, 7, weight_kg=90, first_treatment=9,
             maintenance_every=14, tz="America/Los_Angeles"),
-    Profile("Aisha", "Bello", (0,), "lozenge", 14, 8, 5, first_session=16, planned=True,
+    Profile("Aisha", "Bello", (0,), "lozenge", 14, 8, 5, first_treatment=16, planned=True,
             kind="severe side effect"),
-    Profile("Tom", "Becker", (0,), "lozenge", 16, 0.5, 0, drift=0.0, first_session=11,
+    Profile("Tom", "Becker", (0,), "lozenge", 16, 0.5, 0, drift=0.0, first_treatment=11,
             lozenge_max_mg=300, planned=True, kind="non-responder"),
-    Profile("Priya", "Shah", (0,), "intramuscular", 16, 10, 9, weight_kg=58, first_session=18,
+    Profile("Priya", "Shah", (0,), "intramuscular", 16, 10, 9, weight_kg=58, first_treatment=18,
             maintenance_every=14),
-    Profile("Grace", "Liu", (1,), "intramuscular", 15, 9, 7, weight_kg=61, first_session=13,
+    Profile("Grace", "Liu", (1,), "intramuscular", 15, 9, 7, weight_kg=61, first_treatment=13,
             maintenance_every=10, planned=True),
-    Profile("Marcus", "Reed", (1,), "lozenge", 17, 8, 5, first_session=8, kind="lapsed"),
-    Profile("Hannah", "Schultz", (1,), "intramuscular", 16, 10, 6, weight_kg=70, first_session=14,
+    Profile("Marcus", "Reed", (1,), "lozenge", 17, 8, 5, first_treatment=8, kind="lapsed"),
+    Profile("Hannah", "Schultz", (1,), "intramuscular", 16, 10, 6, weight_kg=70, first_treatment=14,
             tz="America/Chicago", planned=True),
-    Profile("Omar", "Haddad", (1,), "lozenge", 14, 7, 5, adherence=0.78, first_session=17),
-    Profile("Emily", "Novak", (1,), "intramuscular", 18, 13, 7, weight_kg=67, first_session=12,
+    Profile("Omar", "Haddad", (1,), "lozenge", 14, 7, 5, adherence=0.78, first_treatment=17),
+    Profile("Emily", "Novak", (1,), "intramuscular", 18, 13, 7, weight_kg=67, first_treatment=12,
             maintenance_every=12, planned=True),
-    Profile("Lucas", "Ferreira", (1,), "lozenge", 15, 8, 6, lozenge_max_mg=200, first_session=19),
-    Profile("Noah", "Williams", (1,), "lozenge", 17, 9, 5, drift=3.0, first_session=10),
+    Profile("Lucas", "Ferreira", (1,), "lozenge", 15, 8, 6, lozenge_max_mg=200, first_treatment=19),
+    Profile("Noah", "Williams", (1,), "lozenge", 17, 9, 5, drift=3.0, first_treatment=10),
 ]
 
 # Items 1-3 (worry) usually carry more of the total than restlessness or irritability.
@@ -117,8 +117,8 @@ class DemoSummary:
     password: str
     accounts: list[DemoAccount] = field(default_factory=list)
     checkins: int = 0
-    sessions: int = 0
-    planned_sessions: int = 0
+    treatments: int = 0
+    planned_treatments: int = 0
 
 
 def seed_demo(now: datetime | None = None) -> DemoSummary:
@@ -150,27 +150,26 @@ def seed_demo(now: datetime | None = None) -> DemoSummary:
     db.session.flush()  # ids for the check-ins and sessions below
 
     for patient, profile in patients:
-        sessions = _sessions(profile, patient, clinic.timezone, now, rng)
-        checkins = _checkins(profile, patient, sessions, now, rng)
-        db.session.add_all(sessions)
+        treatments = _treatments(profile, patient, clinic.timezone, now, rng)
+        checkins = _checkins(profile, patient, treatments, now, rng)
+        db.session.add_all(treatments)
         db.session.add_all(checkins)
         summary.checkins += len(checkins)
-        summary.sessions += len(sessions)
-        summary.planned_sessions += sum(s.administered_at > now for s in sessions)
-    record("demo.seeded", detail=f"{len(patients)} patients, {summary.sessions} sessions, "
+        summary.treatments += len(treatments)
+        summary.planned_treatments += sum(s.administered_at > now for s in treatments)
+    record("demo.seeded", detail=f"{len(patients)} patients, {summary.treatments} sessions, "
                                  f"{summary.checkins} check-ins")
-    db.session.commit()
     return summary
 
 
 # --- Treatment sessions --------------------------------------------------------------------
 
-def _session_dates(profile: Profile, today: date, rng: random.Random) -> list[date]:
+def _treatment_dates(profile: Profile, today: date, rng: random.Random) -> list[date]:
     """Weekly on a weekday from the first session (for some, every 10-14 days after the first
     six), sometimes a day late, at most one skipped week after the first six; the lapsed
     patient stopped coming; some have the next booster booked."""
     start = today - timedelta(days=HISTORY_DAYS - 1)
-    first = start + timedelta(days=profile.first_session)
+    first = start + timedelta(days=profile.first_treatment)
     while first.weekday() >= 5:
         first += timedelta(days=1)
     last = today - timedelta(days=12) if profile.kind == "lapsed" else today
@@ -182,23 +181,23 @@ def _session_dates(profile: Profile, today: date, rng: random.Random) -> list[da
             if profile.planned:
                 dates.append(planned_day)
             return dates
-        weekly = profile.maintenance_every is None or len(dates) < INDUCTION_SESSIONS
-        if len(dates) >= INDUCTION_SESSIONS and weekly and not skipped and rng.random() < 0.08:
+        weekly = profile.maintenance_every is None or len(dates) < INDUCTION_TREATMENTS
+        if len(dates) >= INDUCTION_TREATMENTS and weekly and not skipped and rng.random() < 0.08:
             skipped = True  # one missed week (holiday, illness), never during induction
         else:
             day = planned_day + timedelta(days=1 if rng.random() < 0.1 else 0)  # now and then moved a day
             dates.append(planned_day if day.weekday() >= 5 or day > last else day)
-        weekly = profile.maintenance_every is None or len(dates) < INDUCTION_SESSIONS
+        weekly = profile.maintenance_every is None or len(dates) < INDUCTION_TREATMENTS
         planned_day += timedelta(days=7 if weekly else profile.maintenance_every)
 
 
-def _sessions(profile: Profile, patient: User, clinic_tz: str, now: datetime,
+def _treatments(profile: Profile, patient: User, clinic_tz: str, now: datetime,
               rng: random.Random) -> list[Treatment]:
     zone = ZoneInfo(clinic_tz)
     today = now.astimezone(zone).date()
     recorded_by = patient.providers[0].id
-    sessions = []
-    for number, day in enumerate(_session_dates(profile, today, rng)):
+    treatments = []
+    for number, day in enumerate(_treatment_dates(profile, today, rng)):
         slot = time(9 + rng.randrange(7), rng.choice([0, 30]))
         at = datetime.combine(day, slot, tzinfo=zone).astimezone(timezone.utc)
         route = profile.route
@@ -211,8 +210,8 @@ def _sessions(profile: Profile, patient: User, clinic_tz: str, now: datetime,
         )
         if at <= now:
             _add_observations(session, profile, number, rng)
-        sessions.append(session)
-    return sessions
+        treatments.append(session)
+    return treatments
 
 
 def _dose(profile: Profile, route: str, number: int) -> Decimal:
@@ -240,11 +239,11 @@ def _add_observations(session: Treatment, profile: Profile, number: int, rng: ra
 
 # --- Daily check-ins -----------------------------------------------------------------------
 
-def _checkins(profile: Profile, patient: User, sessions: list[Treatment], now: datetime,
+def _checkins(profile: Profile, patient: User, treatments: list[Treatment], now: datetime,
               rng: random.Random) -> list[CheckIn]:
     zone = ZoneInfo(patient.timezone)
     today = now.astimezone(zone).date()
-    given = sorted(s.administered_at for s in sessions if s.administered_at <= now)
+    given = sorted(s.administered_at for s in treatments if s.administered_at <= now)
     severe_day = None
     if profile.kind == "severe side effect":
         severe_day = max(d for d in (at.astimezone(zone).date() for at in given) if d < today)
@@ -281,9 +280,9 @@ def _checkins(profile: Profile, patient: User, sessions: list[Treatment], now: d
     return checkins
 
 
-def _expected_total(profile: Profile, sessions_so_far: int, since: int | None) -> float:
+def _expected_total(profile: Profile, treatments_so_far: int, since: int | None) -> float:
     """The model: level before sessions, minus the current session's effect on day `since`."""
-    level = profile.baseline - profile.drift * min(1.0, sessions_so_far / 6)
+    level = profile.baseline - profile.drift * min(1.0, treatments_so_far / 6)
     if since is None:
         return level
     if since == 0:

@@ -39,8 +39,8 @@ class Settings:
 
 
 @dataclass(frozen=True)
-class SessionResult:
-    session_date: date
+class TreatmentResult:
+    treatment_date: date
     interval_end: date          # the day before the next session, or today for the latest
     baseline: float | None      # B
     reference: float | None     # R
@@ -54,7 +54,7 @@ class SessionResult:
     last_observed_day: int | None  # the interval's last day with a check-in
 
     def day(self, d: int) -> date:
-        return self.session_date + timedelta(days=d)
+        return self.treatment_date + timedelta(days=d)
 
     @property
     def wane_date(self) -> date | None:
@@ -64,40 +64,40 @@ class SessionResult:
 @dataclass(frozen=True)
 class PatientAnalysis:
     treatment_baseline: float | None   # B0
-    sessions: list[SessionResult]
+    treatments: list[TreatmentResult]
     median_duration: float | None      # Kaplan-Meier median of W over responding sessions
-    responding_sessions: int
+    responding_treatments: int
 
     @property
-    def latest(self) -> SessionResult | None:
-        return self.sessions[-1] if self.sessions else None
+    def latest(self) -> TreatmentResult | None:
+        return self.treatments[-1] if self.treatments else None
 
 
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def session_days(session_dates: Iterable[date], today: date) -> list[date]:
+def treatment_days(treatment_dates: Iterable[date], today: date) -> list[date]:
     """Sessions that have happened, one per local date (several on a date count as one),
     in order. Planned sessions after today are not analysed."""
-    return sorted({d for d in session_dates if d <= today})
+    return sorted({d for d in treatment_dates if d <= today})
 
 
-def treatment_baseline(totals: Mapping[date, int], first_session: date, settings: Settings = Settings()) -> float | None:
+def treatment_baseline(totals: Mapping[date, int], first_treatment: date, settings: Settings = Settings()) -> float | None:
     """B0: mean of the daily totals on the 7 days before the first session, when at least 2 exist."""
-    values = [totals[first_session - timedelta(days=n)]
+    values = [totals[first_treatment - timedelta(days=n)]
               for n in range(1, settings.treatment_baseline_days + 1)
-              if first_session - timedelta(days=n) in totals]
+              if first_treatment - timedelta(days=n) in totals]
     return _mean(values) if len(values) >= settings.treatment_baseline_min else None
 
 
-def analyse_session(totals: Mapping[date, int], session_date: date, interval_end: date,
-                    b0: float | None, settings: Settings = Settings()) -> SessionResult:
+def analyse_treatment(totals: Mapping[date, int], treatment_date: date, interval_end: date,
+                    b0: float | None, settings: Settings = Settings()) -> TreatmentResult:
     """One session's baseline, reference, nadir, gain, response and wane day (SPEC 4)."""
     def total_on(d: int) -> int | None:
-        return totals.get(session_date + timedelta(days=d))
+        return totals.get(treatment_date + timedelta(days=d))
 
-    last_day = (interval_end - session_date).days
+    last_day = (interval_end - treatment_date).days
     observed = [d for d in range(0, last_day + 1) if total_on(d) is not None]
     last_observed = observed[-1] if observed else None
 
@@ -114,11 +114,11 @@ def analyse_session(totals: Mapping[date, int], session_date: date, interval_end
             nadir, nadir_day = t, d
 
     def result(status, **values):
-        base = dict(session_date=session_date, interval_end=interval_end, baseline=baseline,
+        base = dict(treatment_date=treatment_date, interval_end=interval_end, baseline=baseline,
                     reference=reference, nadir=nadir, nadir_day=nadir_day, gain=None, responded=None,
                     threshold=None, wane_day=None, last_observed_day=last_observed)
         base.update(values)
-        return SessionResult(status=status, **base)
+        return TreatmentResult(status=status, **base)
 
     if reference is None or nadir is None:
         return result(INSUFFICIENT)
@@ -135,29 +135,29 @@ def analyse_session(totals: Mapping[date, int], session_date: date, interval_end
     return result(HOLDING, gain=gain, responded=True, threshold=threshold)
 
 
-def analyse_patient(checkins: Iterable[tuple[date, int]], session_dates: Iterable[date], today: date,
+def analyse_patient(checkins: Iterable[tuple[date, int]], treatment_dates: Iterable[date], today: date,
                     settings: Settings = Settings()) -> PatientAnalysis:
     """Every session of one patient, their treatment baseline and typical benefit duration."""
     totals = dict(checkins)
-    days = session_days(session_dates, today)
+    days = treatment_days(treatment_dates, today)
     if not days:
         return PatientAnalysis(None, [], None, 0)
     b0 = treatment_baseline(totals, days[0], settings)
     ends = [nxt - timedelta(days=1) for nxt in days[1:]] + [today]
-    sessions = [analyse_session(totals, d, end, b0, settings) for d, end in zip(days, ends)]
+    treatments = [analyse_treatment(totals, d, end, b0, settings) for d, end in zip(days, ends)]
     return PatientAnalysis(
         treatment_baseline=b0,
-        sessions=sessions,
-        median_duration=km_median(km_curve(durations(sessions))),
-        responding_sessions=sum(1 for s in sessions if s.responded),
+        treatments=treatments,
+        median_duration=km_median(km_curve(durations(treatments))),
+        responding_treatments=sum(1 for s in treatments if s.responded),
     )
 
 
-def durations(sessions: Iterable[SessionResult]) -> list[tuple[int, bool]]:
+def durations(treatments: Iterable[TreatmentResult]) -> list[tuple[int, bool]]:
     """(time, event) pairs for survival analysis: waned sessions are events at W,
     holding sessions are censored at their last observed day."""
     pairs = []
-    for s in sessions:
+    for s in treatments:
         if s.status == WANED:
             pairs.append((s.wane_day, True))
         elif s.status == HOLDING and s.last_observed_day is not None:
@@ -219,17 +219,17 @@ class DayChange:
 class Cohort:
     curve: list[tuple[int, float]]
     median_duration: float | None
-    sessions: int
+    treatments: int
     responding: int
     change_by_day: list[DayChange] = field(default_factory=list)
 
 
-def change_from_reference(totals: Mapping[date, int], sessions: Iterable[SessionResult],
+def change_from_reference(totals: Mapping[date, int], treatments: Iterable[TreatmentResult],
                           days: range = range(-3, 15)) -> dict[int, list[float]]:
     """Per day since session, the totals minus that session's reference level R. Days after
     the session count only inside its interval, so the next session's effect is not mixed in."""
     by_day: dict[int, list[float]] = {d: [] for d in days}
-    for s in sessions:
+    for s in treatments:
         if s.reference is None:
             continue
         for d in days:
@@ -257,22 +257,22 @@ def cohort(patients: Iterable[tuple[Mapping[date, int], PatientAnalysis]]) -> Co
     """The clinic's Kaplan-Meier curve over all responding sessions, its median, and the mean
     change from the reference level by day since session (days -3..14)."""
     pairs: list[tuple[int, bool]] = []
-    sessions = responding = 0
+    treatments = responding = 0
     by_day: dict[int, list[float]] = {d: [] for d in range(-3, 15)}
     for totals, analysis in patients:
-        pairs += durations(analysis.sessions)
-        sessions += len(analysis.sessions)
-        responding += analysis.responding_sessions
-        for d, values in change_from_reference(totals, analysis.sessions).items():
+        pairs += durations(analysis.treatments)
+        treatments += len(analysis.treatments)
+        responding += analysis.responding_treatments
+        for d, values in change_from_reference(totals, analysis.treatments).items():
             by_day[d] += values
     curve = km_curve(pairs)
-    return Cohort(curve, km_median(curve), sessions, responding,
+    return Cohort(curve, km_median(curve), treatments, responding,
                   [_summarise(d, v) for d, v in sorted(by_day.items())])
 
 
 def cohort_median(analyses: Iterable[PatientAnalysis]) -> float | None:
     """The cohort's Kaplan-Meier median alone (cohort() without the by-day means)."""
-    return km_median(km_curve(pair for a in analyses for pair in durations(a.sessions)))
+    return km_median(km_curve(pair for a in analyses for pair in durations(a.treatments)))
 
 
 def wane_expected(analysis: PatientAnalysis, today: date, cohort_median: float | None) -> date | None:
@@ -283,8 +283,8 @@ def wane_expected(analysis: PatientAnalysis, today: date, cohort_median: float |
     median = analysis.median_duration if analysis.median_duration is not None else cohort_median
     if latest is None or median is None or latest.status != HOLDING:
         return None
-    if (today - latest.session_date).days >= median - 1:
-        return latest.session_date + timedelta(days=math.ceil(median))
+    if (today - latest.treatment_date).days >= median - 1:
+        return latest.treatment_date + timedelta(days=math.ceil(median))
     return None
 
 

@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from . import durability
 from .analysis import PatientData
-from .imports import CHECKIN_OPTIONAL, CHECKIN_REQUIRED, SESSION_OPTIONAL, SESSION_REQUIRED
+from .imports import CHECKIN_OPTIONAL, CHECKIN_REQUIRED, TREATMENT_OPTIONAL, TREATMENT_REQUIRED
 from .instruments import ITEM_CODES, SIDE_EFFECT_KEYS
 from .models import CheckIn, Treatment
 from .timeutil import to_local
@@ -30,7 +30,7 @@ from .treatments import format_dose
 DURABILITY_COLUMNS = ["session_date", "route", "baseline", "reference", "nadir", "gain", "responded",
                       "wane_day", "status", "last_observed_day"]
 CHECKIN_COLUMNS = [*CHECKIN_REQUIRED, *CHECKIN_OPTIONAL]
-SESSION_COLUMNS = [*SESSION_REQUIRED, *SESSION_OPTIONAL]
+TREATMENT_COLUMNS = [*TREATMENT_REQUIRED, *TREATMENT_OPTIONAL]
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _HUNDREDTHS = Decimal("0.01")
@@ -85,14 +85,14 @@ def durability_cells(data: PatientData) -> list[list[str]]:
     the route); planned sessions are not analysed and not listed."""
     firsts = data.first_treatment_on()
     rows = []
-    for s in data.analysis.sessions if data.analysis else []:
-        rows.append(_durability_row(s, firsts[s.session_date]))
+    for s in data.analysis.treatments if data.analysis else []:
+        rows.append(_durability_row(s, firsts[s.treatment_date]))
     return rows
 
 
-def _durability_row(s: durability.SessionResult, treatment: Treatment) -> list[str]:
+def _durability_row(s: durability.TreatmentResult, treatment: Treatment) -> list[str]:
     return [
-        s.session_date.isoformat(),
+        s.treatment_date.isoformat(),
         treatment.route,
         plain_number(s.baseline),
         plain_number(s.reference),
@@ -133,12 +133,12 @@ def checkins_csv(patients: Iterable[PatientData]) -> str:
                                   for d in patients for c in sorted(d.checkins, key=lambda c: c.local_date)))
 
 
-def _session_row(email: str, t: Treatment, tz_name: str) -> list[str]:
+def _treatment_row(email: str, t: Treatment, tz_name: str) -> list[str]:
     return [safe_text(email), _instant(t.administered_at, tz_name), t.route, format_dose(t.dose_mg), safe_text(t.notes)]
 
 
-def sessions_csv(patients: Iterable[PatientData], tz_name: str) -> str:
+def treatments_csv(patients: Iterable[PatientData], tz_name: str) -> str:
     """Every recorded session, planned ones too, by patient then time: `flask import-sessions`
     input. Times are given in tz_name (the clinic's zone) with the offset, so they are exact."""
-    return _csv(SESSION_COLUMNS, (_session_row(d.patient.email, t, tz_name)
+    return _csv(TREATMENT_COLUMNS, (_treatment_row(d.patient.email, t, tz_name)
                                   for d in patients for t in d.treatments))

@@ -31,8 +31,8 @@ from .timeutil import local_today, utcnow
 
 CHECKIN_REQUIRED = ["patient_email", "date", *ITEM_CODES]
 CHECKIN_OPTIONAL = [*(f"se_{key}" for key in SIDE_EFFECT_KEYS), "note"]
-SESSION_REQUIRED = ["patient_email", "datetime", "route", "dose_mg"]
-SESSION_OPTIONAL = ["notes"]
+TREATMENT_REQUIRED = ["patient_email", "datetime", "route", "dose_mg"]
+TREATMENT_OPTIONAL = ["notes"]
 
 ROUTE_KEYS = [key for key, _ in ROUTES]
 
@@ -88,7 +88,7 @@ class CheckInRow:
 
 
 @dataclass
-class SessionRow:
+class TreatmentImportRow:
     line: int
     patient: User
     administered_at: datetime  # aware, UTC
@@ -279,7 +279,7 @@ def _dose(text: str) -> tuple[Decimal | None, str | None]:
         return None, str(error)
 
 
-def _session_instant(text: str, clinic_tz: str, now: datetime) -> tuple[datetime | None, str | None]:
+def _treatment_instant(text: str, clinic_tz: str, now: datetime) -> tuple[datetime | None, str | None]:
     """An ISO 8601 date and time as an aware UTC instant. Without a UTC offset it is the clinic's
     wall-clock time, converted by the staff form's rule (treatments.session_instant): a time
     skipped when the clocks go forward is refused; one repeated when they go back is its first
@@ -296,10 +296,10 @@ def _session_instant(text: str, clinic_tz: str, now: datetime) -> tuple[datetime
         return None, f"'{text}' is an impossible date or time"
     try:
         if parsed.tzinfo is None:
-            return treatments.session_instant(parsed, clinic_tz, now), None
+            return treatments.treatment_instant(parsed, clinic_tz, now), None
         instant = parsed.astimezone(timezone.utc)
         # Only the date window applies: a real instant's clinic wall-clock time always exists.
-        treatments.session_instant(instant.astimezone(ZoneInfo(clinic_tz)).replace(tzinfo=None), clinic_tz, now)
+        treatments.treatment_instant(instant.astimezone(ZoneInfo(clinic_tz)).replace(tzinfo=None), clinic_tz, now)
         return instant, None
     except ValueError as error:
         return None, str(error)
@@ -389,13 +389,13 @@ def import_checkins(stream: Iterable[str], *, actor: User | None = None,
 
 # --- Treatment sessions --------------------------------------------------------------------
 
-def parse_sessions(stream: Iterable[str], *, now: datetime | None = None) -> Parsed:
+def parse_treatments(stream: Iterable[str], *, now: datetime | None = None) -> Parsed:
     """Validate a treatment-session CSV (a text stream opened with newline=""). Writes nothing.
 
     Planned (future) sessions are accepted, up to a year ahead."""
     now = now or utcnow()
     parsed = Parsed()
-    table = _read_table(stream, SESSION_REQUIRED, SESSION_OPTIONAL, parsed.problems)
+    table = _read_table(stream, TREATMENT_REQUIRED, TREATMENT_OPTIONAL, parsed.problems)
     if table is None:
         return parsed
     clinic_tz = get_clinic().timezone
@@ -405,7 +405,7 @@ def parse_sessions(stream: Iterable[str], *, now: datetime | None = None) -> Par
     for line, cells in table.records:
         row = _RowProblems(line)
         patient = row.check("patient_email", patients.find(cells["patient_email"]))
-        instant = row.check("datetime", _session_instant(cells["datetime"], clinic_tz, now))
+        instant = row.check("datetime", _treatment_instant(cells["datetime"], clinic_tz, now))
         route = cells["route"].lower()
         if route not in ROUTE_KEYS:
             message = "missing" if not route else f"'{cells['route']}' is not a route"
@@ -428,7 +428,7 @@ def parse_sessions(stream: Iterable[str], *, now: datetime | None = None) -> Par
         if row.problems:
             parsed.problems.extend(row.problems)
         else:
-            parsed.rows.append(SessionRow(line, patient, instant, route, dose, notes))
+            parsed.rows.append(TreatmentImportRow(line, patient, instant, route, dose, notes))
     return parsed
 
 
@@ -436,35 +436,33 @@ def _recorded_instants(patient: User) -> set[datetime]:
     return set(db.session.scalars(select(Treatment.administered_at).where(Treatment.patient_id == patient.id)))
 
 
-def write_sessions(rows: list[SessionRow], *, actor: User | None = None,
+def write_treatments(rows: list[TreatmentImportRow], *, actor: User | None = None,
                    now: datetime | None = None) -> ImportSummary:
-    """Store validated rows as treatment sessions. Adds one audit event. The caller commits."""
+    """Store validated rows as treatment sessions, each through the web form's service
+    (treatments.record_treatment, audited per session), plus one audit event for the file.
+    The caller commits."""
     now = now or utcnow()
     for row in rows:
-        db.session.add(Treatment(
-            patient_id=row.patient.id, administered_at=row.administered_at, route=row.route,
-            dose_mg=row.dose_mg, notes=row.notes, source="import",
-            recorded_by_id=getattr(actor, "id", None), created_at=now, updated_at=now,
-        ))
+        values = treatments.TreatmentValues(administered_at=row.administered_at, route=row.route,
+                                            dose_mg=row.dose_mg, notes=row.notes)
+        treatments.record_treatment(row.patient, values, recorded_by=actor, source="import", now=now)
     summary = ImportSummary("sessions", len(rows), len({row.patient.id for row in rows}))
-    record("import.sessions", actor=actor, detail=summary.audit_detail())
+    record("import.treatments", actor=actor, detail=summary.audit_detail())
     return summary
 
 
-def import_sessions(stream: Iterable[str], *, actor: User | None = None,
+def import_treatments(stream: Iterable[str], *, actor: User | None = None,
                     now: datetime | None = None) -> ImportOutcome:
-    return _import(parse_sessions, write_sessions, stream, actor, now)
+    return _import(parse_treatments, write_treatments, stream, actor, now)
 
 
 def _import(parse, write, stream, actor, now) -> ImportOutcome:
-    """Parse; with any problem write nothing, else write every row and commit once."""
+    """Parse; with any problem write nothing, else write every row. The caller commits when
+    the outcome is ok, and rolls back otherwise (parsing may have added the clinic settings
+    row: a refused file keeps nothing)."""
     parsed = parse(stream, now=now)
     if not parsed.ok:
-        db.session.rollback()  # parsing may have created the clinic settings row; keep nothing
         return ImportOutcome(parsed.problems)
     if not parsed.rows:
-        db.session.rollback()
         return ImportOutcome([Problem(None, None, "the file has a header but no rows")])
-    summary = write(parsed.rows, actor=actor, now=now)
-    db.session.commit()
-    return ImportOutcome([], summary)
+    return ImportOutcome([], write(parsed.rows, actor=actor, now=now))

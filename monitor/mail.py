@@ -46,10 +46,15 @@ def deliver(msg: EmailMessage) -> None:
         _write_eml(msg, Path(config["MAIL_FILE_DIR"]))
 
 
-def send_template(template: str, to: str, headers: dict[str, str] | None = None, **context) -> EmailMessage:
-    msg = render_message(template, to, headers, **context)
-    deliver(msg)
-    return msg
+def try_deliver(msg: EmailMessage) -> bool:
+    """deliver(), reporting whether it went, for a request that stored its work first (an
+    account whose invitation can be sent again later). The log names no recipient."""
+    try:
+        deliver(msg)
+    except OSError:  # SMTP refused or unreachable
+        log.exception("email not sent")
+        return False
+    return True
 
 
 def _send_smtp(msg: EmailMessage, config) -> None:

@@ -34,7 +34,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
-from . import analysis, mail, schedule
+from . import analysis, mail, schedule, tokens
 from .accounts import absolute_url
 from .extensions import db
 from .models import (
@@ -48,7 +48,6 @@ from .models import (
     care_team,
 )
 from .timeutil import is_valid_timezone, utcnow
-from .unsubscribe import unsubscribe_url
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +285,7 @@ def _still_due(recipient: Recipient) -> bool:
 
 
 def nudge_message(recipient: Recipient) -> EmailMessage:
-    unsubscribe = unsubscribe_url(recipient.id)
+    unsubscribe = absolute_url("unsubscribe.confirm", token=tokens.unsubscribe_token(recipient.id))
     msg = mail.render_message(
         "nudge", recipient.email,
         headers={"List-Unsubscribe": f"<{unsubscribe}>",
@@ -392,7 +391,7 @@ def digest_message(recipient: DigestRecipient) -> EmailMessage:
     msg = mail.render_message(
         "provider_digest", recipient.email,
         count=recipient.patient_count,
-        dashboard_url=absolute_url("provider.panel", flag="lapsed"),
+        dashboard_url=absolute_url("provider.dashboard", flag="lapsed"),
     )
     return _with_message_id(msg, _message_id("digest", recipient.id, recipient.local_date))
 

@@ -27,7 +27,7 @@ from flask_login import current_user
 from sqlalchemy import delete, func, select
 
 from .accounts import normalise_email
-from .audit import record
+from . import audit
 from .extensions import db
 from .models import RateLimitHit
 from .timeutil import utcnow
@@ -74,9 +74,6 @@ PRUNE_ONE_IN = 100
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("RATELIMIT_ENABLED", True)
-    app.config.setdefault("RATELIMIT_REDIS_URL", None)  # monitor/config.py reads the environment
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", "monitor:ratelimit:")
     app.before_request(enforce)
 
 
@@ -121,8 +118,7 @@ def enforce():
 def refuse(limit: Limit, wait: timedelta):
     seconds = max(1, math.ceil(wait.total_seconds()))
     minutes = max(1, math.ceil(seconds / 60))
-    record("ratelimit.refused", detail=f"{request.endpoint}: {limit.describe()}")
-    db.session.commit()
+    audit.after_response("ratelimit.refused", detail=f"{request.endpoint}: {limit.describe()}")
     log.warning("rate limit: refused %s (%s)", request.endpoint, limit.describe())
     page = render_template("errors/429.html", minutes=minutes)
     return page, 429, {"Retry-After": str(seconds)}
@@ -142,6 +138,7 @@ class DatabaseStore:
             db.session.execute(delete(RateLimitHit).where(RateLimitHit.at <= now - LONGEST_WINDOW))
         mine = RateLimitHit(key=key, at=now)
         db.session.add(mine)
+        # Its own transaction before counting, so that a concurrent worker's count sees it.
         db.session.commit()
         count, oldest = db.session.execute(
             select(func.count(), func.min(RateLimitHit.at))
@@ -150,6 +147,7 @@ class DatabaseStore:
         if count < limit.count:
             return None
         db.session.execute(delete(RateLimitHit).where(RateLimitHit.id == mine.id))
+        # Refused attempts are not counted: the deletion stands whatever the request does next.
         db.session.commit()
         return _wait(oldest, limit.window, now)
 

@@ -51,7 +51,7 @@ from .timeutil import to_local, utcnow
 ADHERENCE_WINDOWS = (14, 30)
 SIDE_EFFECT_DAYS = 30
 WANE_BY_DAY = 7
-THREE_SESSION_DAYS = (1, 3)
+THREE_TREATMENT_DAYS = (1, 3)
 _EPSILON = 1e-9  # totals are whole numbers; means are thirds: compare without float noise
 
 
@@ -67,15 +67,15 @@ class Share:
 
 # --- Pure measures -------------------------------------------------------------------------
 
-def response_share(sessions: Iterable[durability.SessionResult]) -> Share:
+def response_share(treatments: Iterable[durability.TreatmentResult]) -> Share:
     """Responding sessions among those with a definite answer (responded or no-response)."""
-    judged = [s for s in sessions if s.responded is not None]
+    judged = [s for s in treatments if s.responded is not None]
     return Share(sum(1 for s in judged if s.responded), len(judged))
 
 
-def waned_by_count(sessions: Iterable[durability.SessionResult], day: int = WANE_BY_DAY) -> Share:
+def waned_by_count(treatments: Iterable[durability.TreatmentResult], day: int = WANE_BY_DAY) -> Share:
     """Responding sessions that waned on or before `day`, among all responding sessions."""
-    responding = [s for s in sessions if s.responded]
+    responding = [s for s in treatments if s.responded]
     return Share(sum(1 for s in responding if s.status == durability.WANED and s.wane_day <= day), len(responding))
 
 
@@ -85,27 +85,13 @@ def start_date(enrolled_on: date, checkin_dates: Iterable[date]) -> date:
     return min([enrolled_on, *checkin_dates])
 
 
-def adherence(checkin_dates: Iterable[date] | set[date], start: date, today: date, days: int) -> Share:
-    """Days with a check-in among the last `days` local days on or after `start`. The window
-    ends today once there is a check-in today, else yesterday (as panel.adherence)."""
-    logged = set(checkin_dates)
-    end = today if today in logged else today - timedelta(days=1)
-    counted = [d for n in range(days) if (d := end - timedelta(days=n)) >= start]
-    return Share(sum(1 for d in counted if d in logged), len(counted))
-
-
-def is_lapsed(checkin_dates: Iterable[date], first_day: date | None, today: date, lapse_days: int) -> bool:
-    """SPEC 5's lapsed, by the same rule as the dashboard and the digest (schedule.missed_streak)."""
-    return schedule.missed_streak(checkin_dates, today, first_day) >= lapse_days
-
-
 @dataclass(frozen=True)
-class ThreeSessions:
+class ThreeTreatments:
     """SPEC 8: "over 70% improve with three treatments", checked on the clinic's own data."""
 
     improved: int = 0
     evaluated: int = 0
-    no_third_session: int = 0
+    no_third_treatment: int = 0
     no_baseline: int = 0
     no_checkins: int = 0    # a third session, but no check-in on its days 1..3 (yet)
 
@@ -115,32 +101,32 @@ class ThreeSessions:
 
     @property
     def excluded(self) -> int:
-        return self.no_third_session + self.no_baseline + self.no_checkins
+        return self.no_third_treatment + self.no_baseline + self.no_checkins
 
 
-def third_session_mean(totals: Mapping[date, int], result: durability.PatientAnalysis) -> float | None:
+def third_treatment_mean(totals: Mapping[date, int], result: durability.PatientAnalysis) -> float | None:
     """Mean daily total over days 1..3 after the third session, inside its interval."""
-    third = result.sessions[2]
-    lo, hi = THREE_SESSION_DAYS
+    third = result.treatments[2]
+    lo, hi = THREE_TREATMENT_DAYS
     values = [totals[d] for n in range(lo, hi + 1)
               if (d := third.day(n)) <= third.interval_end and d in totals]
     return sum(values) / len(values) if values else None
 
 
-def three_sessions(patients: Iterable[tuple[Mapping[date, int], durability.PatientAnalysis]],
-                   mcid: float) -> ThreeSessions:
+def three_treatments(patients: Iterable[tuple[Mapping[date, int], durability.PatientAnalysis]],
+                   mcid: float) -> ThreeTreatments:
     improved = evaluated = no_third = no_baseline = no_checkins = 0
     for totals, result in patients:
-        if len(result.sessions) < 3:
+        if len(result.treatments) < 3:
             no_third += 1
         elif result.treatment_baseline is None:
             no_baseline += 1
-        elif (mean := third_session_mean(totals, result)) is None:
+        elif (mean := third_treatment_mean(totals, result)) is None:
             no_checkins += 1
         else:
             evaluated += 1
             improved += result.treatment_baseline - mean >= mcid - _EPSILON
-    return ThreeSessions(improved, evaluated, no_third, no_baseline, no_checkins)
+    return ThreeTreatments(improved, evaluated, no_third, no_baseline, no_checkins)
 
 
 @dataclass(frozen=True)
@@ -169,7 +155,7 @@ def side_effect_rates(rows: Iterable[Mapping[str, int | None]]) -> list[SideEffe
 @dataclass(frozen=True)
 class PatientDuration:
     patient: User
-    sessions: int
+    treatments: int
     responding: int
     median_duration: float | None
 
@@ -198,7 +184,7 @@ class Report:
     lapsed: int
     side_effects: list[SideEffectRate]
     side_effect_checkins: int
-    three_sessions: ThreeSessions
+    three_treatments: ThreeTreatments
     events: int = 0                          # waned sessions (Kaplan-Meier events)
     at_risk: int = 0                         # responding sessions in the Kaplan-Meier curve
 
@@ -212,8 +198,8 @@ def build(viewer: User, now: datetime | None = None) -> Report:
     ).all()
     data = analysis.load(patients, now=now, settings=settings)
     cohort = analysis.clinic_cohort(data)
-    sessions = [s for d in data.values() for s in d.analysis.sessions]
-    pairs = durability.durations(sessions)
+    treatments = [s for d in data.values() for s in d.analysis.treatments]
+    pairs = durability.durations(treatments)
 
     active = [p for p in patients if p.status == PatientStatus.ACTIVE.value]
     resumed = analysis.returns_to_active([p.id for p in active])
@@ -225,11 +211,11 @@ def build(viewer: User, now: datetime | None = None) -> Report:
         enrolled_on = to_local(p.created_at, p.timezone).date()
         start = start_date(enrolled_on, dates)
         for days in ADHERENCE_WINDOWS:
-            share = adherence(dates, start, item.today, days)
+            share = Share(*schedule.adherence(dates, item.today, days, start=start))
             if share.of:
                 windows[days].append(share.value)
         first_day = schedule.counting_from(p.timezone, p.created_at, resumed.get(p.id))
-        if is_lapsed(dates, first_day, item.today, clinic.lapse_days):
+        if schedule.is_lapsed(dates, item.today, clinic.lapse_days, first_day=first_day):
             lapsed.append(p)
 
     side_rows = _recent_side_effects(data, now)
@@ -241,17 +227,17 @@ def build(viewer: User, now: datetime | None = None) -> Report:
         lapse_days=clinic.lapse_days,
         cohort=cohort,
         censored=sorted(t for t, event in pairs if not event),
-        response=response_share(sessions),
+        response=response_share(treatments),
         waned_by_7_km=1 - durability.survival_at(cohort.curve, WANE_BY_DAY) if pairs else None,
-        waned_by_7_count=waned_by_count(sessions),
-        durations=[PatientDuration(p, len(data[p.id].analysis.sessions), data[p.id].analysis.responding_sessions,
+        waned_by_7_count=waned_by_count(treatments),
+        durations=[PatientDuration(p, len(data[p.id].analysis.treatments), data[p.id].analysis.responding_treatments,
                                    data[p.id].analysis.median_duration)
-                   for p in patients if data[p.id].analysis.sessions],
+                   for p in patients if data[p.id].analysis.treatments],
         adherence=[Adherence(days, sum(v) / len(v) if v else None, len(v)) for days, v in windows.items()],
         lapsed=len(lapsed),
         side_effects=side_effect_rates(side_rows),
         side_effect_checkins=len(side_rows),
-        three_sessions=three_sessions(((d.totals, d.analysis) for d in data.values()), settings.mcid),
+        three_treatments=three_treatments(((d.totals, d.analysis) for d in data.values()), settings.mcid),
         events=sum(1 for _, event in pairs if event),
         at_risk=len(pairs),
     )

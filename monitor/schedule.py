@@ -139,3 +139,16 @@ def is_lapsed(checkin_dates: Iterable[date], today: date, lapse_days: int, *,
               first_day: date | None = None, active: bool = True) -> bool:
     """Lapsed (SPEC 5): an active patient with at least `lapse_days` missed dates in a row."""
     return active and missed_streak(checkin_dates, today, first_day) >= lapse_days
+
+
+def adherence(checkin_dates: Iterable[date], today: date, days: int, *,
+              start: date | None = None) -> tuple[int, int]:
+    """(days with a check-in, days counted) over the last `days` local days, leaving out days
+    before `start`. The window ends today once there is a check-in today, else yesterday, so
+    an open day does not count against the patient. The dashboard and the report both use it."""
+    logged = set(checkin_dates)
+    end = today if today in logged else today - timedelta(days=1)
+    counted = [end - timedelta(days=n) for n in range(days)]
+    if start is not None:
+        counted = [d for d in counted if d >= start]
+    return sum(1 for d in counted if d in logged), len(counted)

@@ -22,7 +22,7 @@ SECRET_MARKERS = ("password",)
 def init_app(app: Flask) -> None:
     # Behind N reverse proxies, take the client address, scheme and host from the last N
     # X-Forwarded-* headers. Zero (the default) trusts none: a client could forge them.
-    proxies = app.config.setdefault("TRUSTED_PROXY_COUNT", 0)  # monitor/config.py reads the environment
+    proxies = app.config["TRUSTED_PROXY_COUNT"]
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.before_request(refuse_nul_characters)

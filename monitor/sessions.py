@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from flask import Flask, current_app, flash, has_request_context, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import current_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select, update
 
 from .extensions import db
@@ -22,16 +22,6 @@ from .timeutil import utcnow
 
 SID = "sid"
 SIGNED_OUT_MESSAGE = "You were signed out after a period of inactivity."
-
-DEFAULTS = {
-    "STAFF_IDLE_MINUTES": 15,
-    "STAFF_ABSOLUTE_HOURS": 12,
-    "PATIENT_IDLE_MINUTES": 30,
-    "PATIENT_ABSOLUTE_HOURS": 12,
-    "PATIENT_REMEMBER_DAYS": 30,
-    # Providers and admins must confirm an authenticator before doing anything else.
-    "TWO_FACTOR_REQUIRED_FOR_STAFF": True,
-}
 
 # last_seen_at is written at most this often: idle limits are then up to a minute early
 # (the safe side), and a page with many requests costs one write, not one per request.
@@ -62,10 +52,6 @@ class SessionCookie(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.session_interface = SessionCookie()
     app.before_request(enforce)
     app.context_processor(lambda: {"idle_logoff_seconds": idle_limit_seconds()})
@@ -84,6 +70,14 @@ def _limits(user: User, remember: bool) -> tuple[timedelta, timedelta]:
     if user.is_patient:
         return timedelta(minutes=c["PATIENT_IDLE_MINUTES"]), timedelta(hours=c["PATIENT_ABSOLUTE_HOURS"])
     return timedelta(minutes=c["STAFF_IDLE_MINUTES"]), timedelta(hours=c["STAFF_ABSOLUTE_HOURS"])
+
+
+def sign_in(user: User, *, remember: bool, second_factor: bool) -> UserSession:
+    """Sign this browser in. Caller commits."""
+    # A new session at sign-in: nothing planted in the cookie before it survives (no fixation).
+    session.clear()
+    login_user(user)
+    return begin(user, remember=remember, second_factor=second_factor)
 
 
 def begin(user: User, *, remember: bool = False, second_factor: bool = False) -> UserSession:
@@ -164,6 +158,7 @@ def enforce():
     now = utcnow()
     if row is None or not is_live(row, user, now):
         sign_out()
+        # Its own transaction: the session has ended whatever this request goes on to do.
         db.session.commit()
         if request.endpoint in SIGN_IN_ENDPOINTS:
             return None  # carry on signed out: a sign-in form posted from a stale tab still works
@@ -172,6 +167,8 @@ def enforce():
         return redirect(url_for("auth.login", next=target))
     if now - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = now
+        # The touch is committed on its own, so a request that fails later does not
+        # make a used session look idle.
         db.session.commit()
     if needs_enrolment(user) and request.endpoint not in ENROLMENT_ENDPOINTS:
         return redirect(url_for("auth.enrol_two_factor"))

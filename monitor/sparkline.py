@@ -55,7 +55,7 @@ def _points(run: list[Point]) -> str:
     return " ".join(f"{x},{y}" for x, y in run)
 
 
-def svg(totals: Mapping[date, int], end: date, *, days: int = DAYS, sessions: Iterable[date] = ()) -> Markup:
+def svg(totals: Mapping[date, int], end: date, *, days: int = DAYS, treatments: Iterable[date] = ()) -> Markup:
     """The trend of the `days` days ending on `end` as an inline <svg>.
 
     `sessions` (local dates) are marked with faint vertical lines, so a drop after a session
@@ -67,7 +67,7 @@ def svg(totals: Mapping[date, int], end: date, *, days: int = DAYS, sessions: It
         f"<title>{label}</title>",
     ]
     start = end - timedelta(days=days - 1)
-    for x in sorted({(d - start).days for d in sessions if start <= d <= end}):
+    for x in sorted({(d - start).days for d in treatments if start <= d <= end}):
         parts.append(f'<line class="sparkline-session" x1="{x}" y1="0" x2="{x}" y2="{TOTAL_MAX}" '
                      'stroke="#8a939e" stroke-width="1" stroke-dasharray="2 2" vector-effect="non-scaling-stroke"/>')
     for run in segments(totals, end, days):

@@ -1,4 +1,5 @@
-"""Single-use, expiring account links: invitations and password resets.
+"""Single-use, expiring account links: invitations and password resets; and the signed,
+stateless token of a nudge email's unsubscribe link.
 
 The raw token travels only in the emailed link; the database keeps its SHA-256, so a leaked
 backup cannot be used to take over accounts. Redeeming is a conditional UPDATE, so two
@@ -7,6 +8,8 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 
 from .extensions import db
@@ -59,3 +62,27 @@ def revoke_unused(user: User, purpose: str) -> None:
         .where(AccountToken.user_id == user.id, AccountToken.purpose == purpose, AccountToken.used_at.is_(None))
         .values(used_at=utcnow())
     )
+
+
+# --- The unsubscribe link: the patient's id, signed for this one purpose (its own salt).
+
+UNSUBSCRIBE_SALT = "nudge-unsubscribe"
+
+
+def _unsubscribe_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_token(user_id: int) -> str:
+    return _unsubscribe_serializer().dumps(user_id)
+
+
+def unsubscribe_user_id(token: str) -> int | None:
+    """The user id a genuine unsubscribe token carries; None for anything else."""
+    if len(token) > 200:
+        return None
+    try:
+        user_id = _unsubscribe_serializer().loads(token)
+    except BadSignature:
+        return None
+    return user_id if isinstance(user_id, int) and not isinstance(user_id, bool) else None

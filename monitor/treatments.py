@@ -57,7 +57,7 @@ def _years_later(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def session_instant(local: datetime, tz_name: str, now: datetime | None = None) -> datetime:
+def treatment_instant(local: datetime, tz_name: str, now: datetime | None = None) -> datetime:
     """The UTC instant of a session entered as local wall-clock time in tz_name.
 
     A time that does not exist (skipped by a DST change) is refused; an ambiguous one
@@ -205,7 +205,7 @@ def record_treatment(patient: User, values: TreatmentValues, *, recorded_by: Use
         db.session.add(treatment)
         db.session.flush()
     record("treatment.created", target_type="treatment", target_id=treatment.id, actor=recorded_by,
-           detail=f"patient {patient.id}")
+           detail=f"patient {patient.id}" + ("" if source == "web" else f", {source}"))
     return SaveResult(treatment, "created")
 
 

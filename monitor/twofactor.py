@@ -15,6 +15,7 @@ import pyotp
 import segno
 from sqlalchemy import delete, func, or_, select, update
 
+from .audit import record
 from .extensions import db
 from .models import AuditEvent, RecoveryCode, User
 from .timeutil import utcnow
@@ -162,3 +163,14 @@ def too_many_failures(user: User) -> bool:
         AuditEvent.action == "2fa.failed", AuditEvent.target_type == "user",
         AuditEvent.target_id == user.id, AuditEvent.at >= since))
     return failures >= MAX_FAILURES
+
+
+def check_code(user: User, code: str) -> str | None:
+    """Accept a TOTP or recovery code, as `check` does, unless too many have failed lately;
+    audit the outcome. Caller commits."""
+    kind = None if too_many_failures(user) else check(user, code)
+    if kind is None:
+        record("2fa.failed", target_type="user", target_id=user.id, actor=user)
+    elif kind == "recovery":
+        record("2fa.recovery_used", target_type="user", target_id=user.id, actor=user)
+    return kind

@@ -30,7 +30,7 @@ def test_a_treatment_of_another_patient_is_404_even_on_an_allowed_patient(app, u
     db.session.commit()
     client = app.test_client()
     login(client, users.provider_a)
-    url = f"/patients/{users.patient_a.id}/sessions/{other.id}/edit"
+    url = f"/patients/{users.patient_a.id}/treatments/{other.id}/edit"
     assert client.get(url).status_code == 404
     assert client.post(url, data={}).status_code == 404
 

@@ -3,8 +3,9 @@
 Arguments point at patient A's records (A's id, A's treatment session, the date of A's
 check-in) or at a made-up token. Each answer falls in one outcome class:
 
-  ok     the view ran and answered 200, 302, 303 or 400 (a page, a redirect after success,
-         a form error: empty POSTs are expected to be refused, never to fail with a 500)
+  ok     the view ran and answered 200, 302, 303, 308 or 400 (a page, a redirect after
+         success or from an address that moved, a form error: empty POSTs are expected to be
+         refused, never to fail with a 500)
   login  a redirect to /login (signed out)
   404    refused exactly like a record that does not exist
   405    the address does not take that method
@@ -28,7 +29,7 @@ from tests.conftest import login
 
 PRINCIPALS = ["anonymous", "patient_a", "patient_b", "provider_a", "provider_b", "admin"]
 METHODS = ["GET", "POST"]
-REACHED = {200, 302, 303, 400}
+REACHED = {200, 302, 303, 308, 400}
 
 
 def outcomes(anonymous, patient_a, patient_b, provider_a, provider_b, admin) -> dict[str, str]:
@@ -70,24 +71,23 @@ EXPECTED: dict[str, dict[str, str]] = {
     "patient.trend": PATIENTS,
     "patient.settings": PATIENTS,
     # Staff: the panel and clinic-wide pages show each viewer only what they may see.
-    "provider.panel": STAFF,
-    "provider.panel_search": STAFF,
+    "provider.dashboard": STAFF,
+    "provider.dashboard_search": STAFF,
     "provider.enrol": STAFF,
     "provider.report": STAFF,
-    "provider.export_clinic_durability": STAFF,
-    "provider.export_clinic_checkins": STAFF,
-    "provider.export_clinic_sessions": STAFF,
+    "provider.export_clinic": STAFF,
+    "provider.export_clinic_sessions_moved": STAFF,
     # Staff, about patient A.
     "provider.patient": STAFF_OF_A,
-    "provider.sessions": STAFF_OF_A,
-    "provider.new_session": STAFF_OF_A,
-    "provider.edit_session": STAFF_OF_A,
+    "provider.treatments": STAFF_OF_A,
+    "provider.new_treatment": STAFF_OF_A,
+    "provider.edit_treatment": STAFF_OF_A,
     "provider.invite": STAFF_OF_A,
-    "provider.patient_status": STAFF_OF_A,
-    "provider.care_team": ADMIN_ONLY,  # assigning providers is an admin's decision (SPEC 6)
-    "provider.export_durability": STAFF_OF_A,
-    "provider.export_checkins": STAFF_OF_A,
-    "provider.export_sessions": STAFF_OF_A,
+    "provider.change_status": STAFF_OF_A,
+    "provider.change_care_team": ADMIN_ONLY,  # assigning providers is an admin's decision (SPEC 6)
+    "provider.export_patient": STAFF_OF_A,
+    "provider.export_patient_sessions_moved": STAFF_OF_A,
+    "provider.sessions_moved": STAFF_OF_A,  # the addresses before /treatments, redirected
     # Admin.
     "admin.audit": ADMIN_ONLY,
     "admin.audit_csv": ADMIN_ONLY,
@@ -112,7 +112,8 @@ def records(users):
     db.session.add(treatment)
     db.session.commit()
     return {"patient_id": users.patient_a.id, "treatment_id": treatment.id, "day": day.isoformat(),
-            "token": "made-up-token-that-matches-nothing", "user_id": users.provider_b.id}
+            "token": "made-up-token-that-matches-nothing", "user_id": users.provider_b.id,
+            "kind": "durability"}
 
 
 def app_rules(app):

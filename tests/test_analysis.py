@@ -35,8 +35,8 @@ def test_sessions_are_dated_in_the_patients_zone_across_a_dst_change(app, users)
         treatment(p, datetime(2026, 3, 8, 3, 30, tzinfo=timezone.utc))
     db.session.commit()
     data = analysis.load([ny, london])
-    assert data[ny.id].analysis.sessions[0].session_date == date(2026, 3, 7)
-    assert data[london.id].analysis.sessions[0].session_date == date(2026, 3, 8)
+    assert data[ny.id].analysis.treatments[0].treatment_date == date(2026, 3, 7)
+    assert data[london.id].analysis.treatments[0].treatment_date == date(2026, 3, 8)
 
 
 def test_several_sessions_on_one_local_date_are_one_and_the_first_is_shown(app, users):
@@ -46,7 +46,7 @@ def test_several_sessions_on_one_local_date_are_one_and_the_first_is_shown(app, 
     treatment(p, datetime(2026, 11, 20, 20, tzinfo=timezone.utc), route="lozenge")
     db.session.commit()
     data = analysis.load_one(p)
-    assert len(data.analysis.sessions) == 1
+    assert len(data.analysis.treatments) == 1
     assert data.first_treatment_on()[date(2026, 11, 20)].route == "intramuscular"
 
 
@@ -57,13 +57,13 @@ def test_worked_example_through_the_database_and_clinic_settings(app, users):
     worked_example(p, d0)
     treatment(p, datetime(2026, 11, 19, 16, tzinfo=timezone.utc))
     db.session.commit()
-    s = analysis.load_one(p).analysis.sessions[0]
+    s = analysis.load_one(p).analysis.treatments[0]
     assert (s.reference, s.nadir, s.gain, s.threshold, s.wane_day, s.status) == (15, 5, 10, 9, 5, WANED)
     clinic = get_clinic()
     clinic.confirm_days = 3
     clinic.mcid = 6
     db.session.commit()
-    s = analysis.load_one(p).analysis.sessions[0]
+    s = analysis.load_one(p).analysis.treatments[0]
     # T = 5 + min(6, 5) = 10; only day 6 (11) reaches it: no three confirming days.
     assert (s.threshold, s.status) == (10, HOLDING)
 

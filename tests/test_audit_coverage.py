@@ -77,7 +77,7 @@ def test_staff_view_of_a_patient_page_is_audited(client, users):
 def test_staff_view_of_the_panel_is_audited(client, users):
     login(client, users.provider_a)
     assert client.get("/patients").status_code == 200
-    event = assert_event("panel.viewed", actor=users.provider_a, target_type=None, target_id=None)
+    event = assert_event("dashboard.viewed", actor=users.provider_a, target_type=None, target_id=None)
     assert event.detail == "1 of 1 patients"
 
 
@@ -91,7 +91,7 @@ def test_staff_view_of_the_report_is_audited(client, users):
 
 def test_recording_a_treatment_session_is_audited(client, users):
     login(client, users.provider_a)
-    response = client.post(f"/patients/{users.patient_a.id}/sessions/new", data={
+    response = client.post(f"/patients/{users.patient_a.id}/treatments/new", data={
         "administered_at": "2026-11-20T10:00", "route": "lozenge", "dose_mg": "50", "submission_key": "k-1"})
     assert response.status_code == 303
     treatment = db.session.scalar(select(Treatment).where(Treatment.patient_id == users.patient_a.id))
@@ -146,7 +146,7 @@ def test_a_refused_treatment_of_another_patient_is_audited(client, users):
     db.session.add(other)
     db.session.commit()
     login(client, users.provider_a)
-    assert client.get(f"/patients/{users.patient_a.id}/sessions/{other.id}/edit").status_code == 404
+    assert client.get(f"/patients/{users.patient_a.id}/treatments/{other.id}/edit").status_code == 404
     assert_event("access.refused", actor=users.provider_a, target_type="treatment", target_id=other.id)
 
 

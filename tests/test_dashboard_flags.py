@@ -5,11 +5,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor import durability
+from monitor import durability, schedule
 from monitor.analysis import PatientData
 from monitor.models import Treatment, User
-from monitor.panel import (
-    FLAGS, WEIGHTS, adherence, attention_score, build_row, clean_search, matches, ordered,
+from monitor.dashboard import (
+    FLAGS, WEIGHTS, attention_score, build_row, clean_search, matches, ordered,
     recent_side_effect, rise,
 )
 from monitor.schedule import missed_streak
@@ -37,7 +37,7 @@ def patient_data(totals: dict[int, int], sessions=(), patient=None) -> PatientDa
         for n in sessions
     ]
     data = PatientData(patient or make_patient(), TODAY, {day(n): t for n, t in totals.items()}, [], treatments)
-    data.analysis = durability.analyse_patient(data.totals.items(), [data.session_date(t) for t in treatments], TODAY)
+    data.analysis = durability.analyse_patient(data.totals.items(), [data.treatment_date(t) for t in treatments], TODAY)
     return data
 
 
@@ -102,7 +102,7 @@ def test_a_booster_that_holds_clears_waning_now():
     totals = {n - 10: t for n, t in {-3: 15, -2: 16, -1: 14, 1: 6, 2: 5, 3: 7, 4: 8, 5: 9, 6: 11,
                                       8: 5, 9: 4, 10: 6}.items()}
     data = patient_data(totals, sessions=[-10, -3])
-    assert [s.status for s in data.analysis.sessions] == [durability.WANED, durability.HOLDING]
+    assert [s.status for s in data.analysis.treatments] == [durability.WANED, durability.HOLDING]
     assert "waning" not in row_of(data).flags
 
 
@@ -123,7 +123,7 @@ def test_latest_session_that_responded_is_not_no_response():
 def test_no_sessions_means_no_session_flags():
     row = row_of(patient_data(every_day(-5, 0)))
     assert not row.flags & {"waning", "no-response", "wane-expected"}
-    assert row.days_since_session is None
+    assert row.days_since_treatment is None
     assert row.typical_duration is None
 
 
@@ -253,12 +253,12 @@ def test_paused_patients_keep_their_clinical_flags():
 # --- Columns.
 
 def test_adherence_counts_the_14_days_up_to_yesterday_when_today_is_open():
-    assert adherence({day(-14)}, TODAY) == 1
-    assert adherence({day(n) for n in range(-20, 0)}, TODAY) == 14
+    assert schedule.adherence({day(-14)}, TODAY, 14)[0] == 1
+    assert schedule.adherence({day(n) for n in range(-20, 0)}, TODAY, 14)[0] == 14
 
 
 def test_adherence_counts_up_to_today_once_checked_in_today():
-    assert adherence({day(-14), day(0)}, TODAY) == 1  # day -14 falls out of the window
+    assert schedule.adherence({day(-14), day(0)}, TODAY, 14)[0] == 1  # day -14 falls out of the window
     row = row_of(patient_data({n: 5 for n in range(-13, 1, 2)}))  # every other day, today included
     assert row.adherence == 7
     assert row.adherence_percent == 50
@@ -266,7 +266,7 @@ def test_adherence_counts_up_to_today_once_checked_in_today():
 
 def test_days_since_session_ignore_planned_sessions():
     row = row_of(patient_data(every_day(-10, 0), sessions=[-8, -3, 2]))
-    assert row.days_since_session == 3
+    assert row.days_since_treatment == 3
 
 
 def test_trend_is_drawn_for_the_last_30_days():

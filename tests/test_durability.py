@@ -27,7 +27,7 @@ WORKED = series(-3, [15, 16, 14, None, 6, 5, 7, 8, 9, 11, None, 5, 4, 6])
 
 def test_worked_example_first_session():
     a = analyse_patient(WORKED, [day(0), day(7)], today=day(10))
-    s = a.sessions[0]
+    s = a.treatments[0]
     assert a.treatment_baseline == 15
     assert (s.baseline, s.reference, s.nadir, s.nadir_day, s.gain) == (15, 15, 5, 2, 10)
     assert s.responded is True
@@ -38,7 +38,7 @@ def test_worked_example_first_session():
 
 
 def test_worked_example_booster_measured_against_treatment_baseline():
-    s = analyse_patient(WORKED, [day(0), day(7)], today=day(10)).sessions[1]
+    s = analyse_patient(WORKED, [day(0), day(7)], today=day(10)).treatments[1]
     assert s.baseline == pytest.approx(28 / 3)  # 8, 9, 11: the first session's days 4..6
     assert s.reference == 15                    # R = B0, not the low B
     assert (s.nadir, s.nadir_day, s.gain, s.responded, s.threshold) == (4, 2, 11, True, 8)
@@ -49,21 +49,21 @@ def test_worked_example_booster_measured_against_treatment_baseline():
 def test_a_single_high_day_is_not_confirmed():
     # T = 9; day 4 reads 12 but day 5 falls back, so the wane starts on day 6.
     data = series(-3, [15, 15, 15, None, 6, 5, 7, 12, 6, 10, 11])
-    s = analyse_patient(data, [day(0)], today=day(8)).sessions[0]
+    s = analyse_patient(data, [day(0)], today=day(8)).treatments[0]
     assert (s.status, s.wane_day) == (WANED, 6)
 
 
 def test_missing_days_break_the_confirmation():
     # Day 5 has no check-in: days 4-5 and 5-6 cannot confirm; 6-7 can.
     data = series(-3, [15, 15, 15, None, 6, 5, 7, 10, None, 10, 10])
-    s = analyse_patient(data, [day(0)], today=day(8)).sessions[0]
+    s = analyse_patient(data, [day(0)], today=day(8)).treatments[0]
     assert (s.status, s.wane_day) == (WANED, 6)
 
 
 def test_the_confirm_pair_may_not_cross_the_next_session():
     # Day 6 is high, day 7 (the booster's day 0) is high too, but day 7 is outside the interval.
     data = series(-3, [15, 15, 15, None, 6, 5, 7, 7, 7, 12, 12])
-    first = analyse_patient(data, [day(0), day(7)], today=day(7)).sessions[0]
+    first = analyse_patient(data, [day(0), day(7)], today=day(7)).treatments[0]
     assert first.status == HOLDING
     assert first.last_observed_day == 6
     assert first.interval_end == day(6)
@@ -71,7 +71,7 @@ def test_the_confirm_pair_may_not_cross_the_next_session():
 
 def test_several_sessions_on_one_date_count_as_one():
     a = analyse_patient(WORKED, [day(0), day(0), day(7)], today=day(10))
-    assert [s.session_date for s in a.sessions] == [day(0), day(7)]
+    assert [s.treatment_date for s in a.treatments] == [day(0), day(7)]
 
 
 def test_sessions_two_days_apart():
@@ -79,7 +79,7 @@ def test_sessions_two_days_apart():
     # no room for two confirming days after it.
     data = series(-3, [15, 15, 15, None, 6, 3, 4, 12, 12, 12])
     a = analyse_patient(data, [day(0), day(2)], today=day(6))
-    first, second = a.sessions
+    first, second = a.treatments
     assert (first.nadir, first.nadir_day, first.status) == (6, 1, HOLDING)
     assert first.interval_end == day(1) and first.last_observed_day == 1
     # The second session's baseline days -3..-1 are days -1, 0, 1 of the first: 15, (none), 6.
@@ -89,7 +89,7 @@ def test_sessions_two_days_apart():
 
 def test_no_baseline_is_insufficient_data():
     data = series(1, [6, 5, 7, 12, 12])
-    s = analyse_patient(data, [day(0)], today=day(6)).sessions[0]
+    s = analyse_patient(data, [day(0)], today=day(6)).treatments[0]
     assert (s.baseline, s.reference, s.status) == (None, None, INSUFFICIENT)
     assert s.responded is None
 
@@ -98,7 +98,7 @@ def test_one_day_before_the_first_session_is_not_a_treatment_baseline():
     data = series(-1, [15, None, 6, 5])
     a = analyse_patient(data, [day(0)], today=day(3))
     assert a.treatment_baseline is None
-    s = a.sessions[0]
+    s = a.treatments[0]
     assert (s.baseline, s.reference, s.nadir) == (15, 15, 5)  # the session baseline still counts
 
 
@@ -109,32 +109,32 @@ def test_treatment_baseline_uses_only_the_seven_days_before_the_first_session():
 
 def test_no_post_session_data_is_insufficient_data():
     data = series(-3, [15, 15, 15])
-    s = analyse_patient(data, [day(0)], today=day(5)).sessions[0]
+    s = analyse_patient(data, [day(0)], today=day(5)).treatments[0]
     assert (s.nadir, s.status, s.last_observed_day) == (None, INSUFFICIENT, None)
 
 
 def test_session_today_is_insufficient_data_not_an_error():
-    s = analyse_patient(series(-3, [15, 15, 15, 14]), [day(0)], today=day(0)).sessions[0]
+    s = analyse_patient(series(-3, [15, 15, 15, 14]), [day(0)], today=day(0)).treatments[0]
     assert s.status == INSUFFICIENT and s.last_observed_day == 0
 
 
 def test_zero_baseline_is_no_response():
     data = series(-3, [0, 0, 0, None, 0, 0, 0])
-    s = analyse_patient(data, [day(0)], today=day(3)).sessions[0]
+    s = analyse_patient(data, [day(0)], today=day(3)).treatments[0]
     assert (s.reference, s.gain, s.responded, s.status) == (0, 0, False, NO_RESPONSE)
     assert s.wane_day is None and s.threshold is None
 
 
 def test_small_gain_is_no_response():
     data = series(-3, [12, 12, 12, None, 10, 9, 10])
-    s = analyse_patient(data, [day(0)], today=day(3)).sessions[0]
+    s = analyse_patient(data, [day(0)], today=day(3)).treatments[0]
     assert (s.gain, s.responded, s.status) == (3, False, NO_RESPONSE)
 
 
 def test_response_by_ratio_only():
     # R = 6, N = 3: G = 3 is below the MCID of 4, but it halves the reference level.
     data = series(-3, [6, 6, 6, None, 4, 3, 4, 4, 5, 5])
-    s = analyse_patient(data, [day(0)], today=day(6)).sessions[0]
+    s = analyse_patient(data, [day(0)], today=day(6)).treatments[0]
     assert (s.gain, s.responded) == (3, True)
     assert s.threshold == 4.5  # 3 + min(4, 0.5 * 3)
     assert (s.status, s.wane_day) == (WANED, 5)
@@ -142,45 +142,45 @@ def test_response_by_ratio_only():
 
 def test_ratio_just_below_half_is_no_response():
     data = series(-3, [7, 7, 7, None, 4, 4, 4])  # G = 3, 3/7 < 0.5
-    assert analyse_patient(data, [day(0)], today=day(3)).sessions[0].status == NO_RESPONSE
+    assert analyse_patient(data, [day(0)], today=day(3)).treatments[0].status == NO_RESPONSE
 
 
 def test_nadir_ties_take_the_earliest_day():
     data = series(-3, [15, 15, 15, None, 5, 5, 5, 9, 9])
-    s = analyse_patient(data, [day(0)], today=day(5)).sessions[0]
+    s = analyse_patient(data, [day(0)], today=day(5)).treatments[0]
     assert (s.nadir, s.nadir_day) == (5, 1)
     assert s.wane_day == 4  # the first day after the nadir day with a confirmed pair (T = 9)
 
 
 def test_threshold_uses_the_mcid_cap_for_large_gains():
     data = series(-3, [20, 20, 20, None, 2, 2, 2, 5, 6, 6])
-    s = analyse_patient(data, [day(0)], today=day(6)).sessions[0]
+    s = analyse_patient(data, [day(0)], today=day(6)).treatments[0]
     assert s.threshold == 6  # 2 + min(4, 9)
     assert s.wane_day == 5
 
 
 def test_totals_exactly_at_the_threshold_count_as_waned():
     data = series(-3, [15, 15, 15, None, 6, 5, 7, 9, 9])
-    assert analyse_patient(data, [day(0)], today=day(5)).sessions[0].wane_day == 4
+    assert analyse_patient(data, [day(0)], today=day(5)).treatments[0].wane_day == 4
 
 
 def test_clinic_settings_change_the_analysis():
     data = series(-3, [15, 15, 15, None, 6, 5, 7, 9, 9, 9])
     strict = Settings(mcid=6, confirm_days=3)
-    s = analyse_patient(data, [day(0)], today=day(6), settings=strict).sessions[0]
+    s = analyse_patient(data, [day(0)], today=day(6), settings=strict).treatments[0]
     assert s.threshold == 10  # 5 + min(6, 5)
     assert s.status == HOLDING
 
 
 def test_planned_sessions_after_today_are_not_analysed():
     a = analyse_patient(WORKED, [day(0), day(30)], today=day(6))
-    assert [s.session_date for s in a.sessions] == [day(0)]
-    assert a.sessions[0].interval_end == day(6)
+    assert [s.treatment_date for s in a.treatments] == [day(0)]
+    assert a.treatments[0].interval_end == day(6)
 
 
 def test_no_sessions():
     a = analyse_patient(WORKED, [], today=day(10))
-    assert a.sessions == [] and a.median_duration is None and a.latest is None
+    assert a.treatments == [] and a.median_duration is None and a.latest is None
 
 
 def test_days_are_local_dates_across_daylight_saving_changes():
@@ -193,11 +193,11 @@ def test_days_are_local_dates_across_daylight_saving_changes():
     assert local_dates(instants, "America/New_York") == [date(2026, 3, 7), date(2026, 10, 31)]
     spring = series(-3, [15, 15, 15, None, 6, 5, 7, 10, 10])  # D0 = 2 March; day 6 is 8 March
     s = analyse_patient([(d + timedelta(days=5), t) for d, t in spring], [date(2026, 3, 7)],
-                        today=date(2026, 3, 12)).sessions[0]
+                        today=date(2026, 3, 12)).treatments[0]
     assert (s.wane_day, s.wane_date) == (4, date(2026, 3, 11))
     fall = [(date(2026, 10, 31) + timedelta(days=n), t) for n, t in
             [(-3, 15), (-2, 15), (-1, 15), (1, 6), (2, 5), (3, 7), (4, 10), (5, 10)]]
-    s = analyse_patient(fall, [date(2026, 10, 31)], today=date(2026, 11, 6)).sessions[0]
+    s = analyse_patient(fall, [date(2026, 10, 31)], today=date(2026, 11, 6)).treatments[0]
     assert (s.wane_day, s.wane_date) == (4, date(2026, 11, 4))
 
 
@@ -234,12 +234,12 @@ def test_patient_median_over_responding_sessions():
             series(15, [5, 5, 5, 5, 5, 10]) +          # session day 14: wanes day 6 (needs day 21)
             series(22, [13, 14, 13]))                  # session day 21: no response (G = 2 from 15)
     a = analyse_patient(data, [day(0), day(7), day(14), day(21)], today=day(24))
-    assert [s.status for s in a.sessions] == [WANED, WANED, HOLDING, NO_RESPONSE]
-    assert [s.wane_day for s in a.sessions] == [5, 4, None, None]
-    assert a.sessions[2].last_observed_day == 6
+    assert [s.status for s in a.treatments] == [WANED, WANED, HOLDING, NO_RESPONSE]
+    assert [s.wane_day for s in a.treatments] == [5, 4, None, None]
+    assert a.treatments[2].last_observed_day == 6
     # Durations: 4 (event), 5 (event), 6 (censored) -> S(4) = 2/3, S(5) = 1/3 -> median 5.
     assert a.median_duration == 5
-    assert a.responding_sessions == 3
+    assert a.responding_treatments == 3
 
 
 def test_cohort_curve_median_and_change_by_day():
@@ -248,7 +248,7 @@ def test_cohort_curve_median_and_change_by_day():
     a1 = analyse_patient(p1, [day(0)], today=day(6))
     a2 = analyse_patient(p2, [day(0)], today=day(6))
     c = cohort([(dict(p1), a1), (dict(p2), a2)])
-    assert (c.sessions, c.responding) == (2, 2)
+    assert (c.treatments, c.responding) == (2, 2)
     assert c.curve == [(0, 1.0), (5, 0.5)]
     assert c.median_duration == 5
     by_day = {x.day: x for x in c.change_by_day}

@@ -94,7 +94,7 @@ def _transient(sessions, totals, today=date(2026, 11, 26)):
     treatments = [Treatment(administered_at=at, route=route, dose_mg=Decimal("10")) for at, route in sessions]
     data = analysis.PatientData(patient, today, dict(totals), [], treatments)
     data.analysis = durability.analyse_patient(
-        totals.items(), [data.session_date(t) for t in treatments], today)
+        totals.items(), [data.treatment_date(t) for t in treatments], today)
     return data
 
 
@@ -160,7 +160,7 @@ def test_patient_without_sessions_gets_the_header_only(client, users):
 
 def test_export_is_an_uncached_attachment_named_without_the_patient(client, users):
     login(client, users.provider_a)
-    for kind in ("durability", "checkins", "sessions"):
+    for kind in ("durability", "checkins", "treatments"):
         response = client.get(f"/patients/{users.patient_a.id}/export/{kind}.csv")
         assert response.status_code == 200
         assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
@@ -173,14 +173,14 @@ def test_export_is_an_uncached_attachment_named_without_the_patient(client, user
 
 def test_exports_are_audited_with_the_patient_as_target(client, users):
     login(client, users.provider_a)
-    for kind in ("durability", "checkins", "sessions"):
+    for kind in ("durability", "checkins", "treatments"):
         client.get(f"/patients/{users.patient_a.id}/export/{kind}.csv")
         [event] = events(f"export.{kind}")
         assert (event.actor_id, event.target_type, event.target_id) == (users.provider_a.id, "patient",
                                                                         users.patient_a.id)
 
 
-@pytest.mark.parametrize("kind", ["durability", "checkins", "sessions"])
+@pytest.mark.parametrize("kind", ["durability", "checkins", "treatments"])
 def test_other_providers_patient_answers_404_and_is_audited_as_refused(client, users, kind):
     add_checkin(users.patient_a, date(2026, 11, 20), 9, note="private")
     login(client, users.provider_b)
@@ -191,7 +191,7 @@ def test_other_providers_patient_answers_404_and_is_audited_as_refused(client, u
     assert [e.target_id for e in events("access.refused")] == [users.patient_a.id]
 
 
-@pytest.mark.parametrize("kind", ["durability", "checkins", "sessions"])
+@pytest.mark.parametrize("kind", ["durability", "checkins", "treatments"])
 def test_patients_get_404_even_for_their_own_exports(client, users, kind):
     login(client, users.patient_a)
     assert client.get(f"/patients/{users.patient_a.id}/export/{kind}.csv").status_code == 404
@@ -265,7 +265,7 @@ def test_sessions_csv_is_in_the_import_format_with_utc_offsets(client, users):
     add_treatment(users.patient_a, datetime(2026, 7, 1, 14, 0), "lozenge", "200")  # summer time
     login(client, users.provider_a)
 
-    text = client.get(f"/patients/{users.patient_a.id}/export/sessions.csv").get_data(as_text=True)
+    text = client.get(f"/patients/{users.patient_a.id}/export/treatments.csv").get_data(as_text=True)
 
     assert text == (
         "patient_email,datetime,route,dose_mg,notes\r\n"
@@ -294,7 +294,7 @@ def test_exported_checkins_and_sessions_import_back_unchanged(client, runner, us
     checkins_before, sessions_before = _checkin_values(alice), _session_values(alice)
     login(client, users.provider_a)
     checkins = client.get(f"/patients/{alice.id}/export/checkins.csv").get_data(as_text=True)
-    sessions = client.get(f"/patients/{alice.id}/export/sessions.csv").get_data(as_text=True)
+    sessions = client.get(f"/patients/{alice.id}/export/treatments.csv").get_data(as_text=True)
     # Empty the records (as in a new database), then import the files.
     db.session.execute(delete(CheckIn))
     db.session.execute(delete(Treatment))
@@ -321,7 +321,7 @@ def test_formula_text_is_quoted_in_exported_notes(client, users):
     login(client, users.provider_a)
 
     checkins = parse(client.get(f"/patients/{users.patient_a.id}/export/checkins.csv").get_data(as_text=True))
-    sessions = parse(client.get(f"/patients/{users.patient_a.id}/export/sessions.csv").get_data(as_text=True))
+    sessions = parse(client.get(f"/patients/{users.patient_a.id}/export/treatments.csv").get_data(as_text=True))
 
     assert [r["note"] for r in checkins] == ["'=cmd|' /C calc'!A0", "'@SUM(1+1)"]
     assert [r["notes"] for r in sessions] == ["'+2 mg top-up", "'-"]
@@ -356,7 +356,7 @@ def test_provider_clinic_exports_hold_only_their_own_panel(client, users):
     add_treatment(users.patient_b, datetime(2026, 11, 19, 9, 0))
     login(client, users.provider_a)
 
-    for kind in ("durability", "checkins", "sessions"):
+    for kind in ("durability", "checkins", "treatments"):
         response = client.get(f"/exports/{kind}.csv")
         assert response.status_code == 200
         rows = parse(response.get_data(as_text=True))

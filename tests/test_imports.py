@@ -32,7 +32,7 @@ def import_checkins(runner, tmp_path, text):
     return run_import(runner, tmp_path, "import-checkins", text)
 
 
-def import_sessions(runner, tmp_path, text):
+def import_treatments(runner, tmp_path, text):
     return run_import(runner, tmp_path, "import-sessions", text)
 
 
@@ -262,7 +262,7 @@ def test_imports_sessions_converting_times_to_utc(runner, tmp_path, users):
             "alice@example.test,2026-07-01T10:30,Intramuscular,56,\n"  # clinic time, summer (UTC-4)
             "bob@example.test,2026-11-21 09:00Z,intranasal,0.5,\n")
 
-    result = import_sessions(runner, tmp_path, text)
+    result = import_treatments(runner, tmp_path, text)
 
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "Imported 3 sessions for 2 patients."
@@ -275,7 +275,7 @@ def test_imports_sessions_converting_times_to_utc(runner, tmp_path, users):
     [bob] = sessions_of(users.patient_b)
     assert bob.administered_at == datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
     assert bob.dose_mg == Decimal("0.50")
-    [event] = audit_events("import.sessions")
+    [event] = audit_events("import.treatments")
     assert event.detail == "3 sessions for 2 patients"
 
 
@@ -283,14 +283,14 @@ def test_time_without_offset_is_in_the_clinics_time_zone(runner, tmp_path, users
     get_clinic().timezone = "Europe/London"
     db.session.commit()
 
-    result = import_sessions(runner, tmp_path, SESSION_HEADER + "\nalice@example.test,2026-07-01T10:30,oral,100\n")
+    result = import_treatments(runner, tmp_path, SESSION_HEADER + "\nalice@example.test,2026-07-01T10:30,oral,100\n")
 
     assert result.exit_code == 0, result.output
     assert sessions_of(users.patient_a)[0].administered_at == datetime(2026, 7, 1, 9, 30, tzinfo=timezone.utc)
 
 
 def test_time_skipped_by_the_clocks_going_forward_is_refused(runner, tmp_path, users):
-    result = import_sessions(runner, tmp_path, SESSION_HEADER + "\nalice@example.test,2026-03-08T02:30,lozenge,200\n")
+    result = import_treatments(runner, tmp_path, SESSION_HEADER + "\nalice@example.test,2026-03-08T02:30,lozenge,200\n")
 
     assert_refused(result, "line 2: datetime: 02:30 on 8 March 2026 does not exist in America/New_York: "
                            "the clocks went forward that night.")
@@ -302,7 +302,7 @@ def test_time_repeated_by_the_clocks_going_back_is_its_first_occurrence(runner, 
             "alice@example.test,2026-11-01T01:30,lozenge,200\n"
             "bob@example.test,2026-11-01T01:30-05:00,lozenge,200\n")  # the second 01:30, by its offset
 
-    result = import_sessions(runner, tmp_path, text)
+    result = import_treatments(runner, tmp_path, text)
 
     assert result.exit_code == 0, result.output
     # The first 01:30 is still daylight time (UTC-4).
@@ -314,17 +314,17 @@ def test_reimporting_the_same_file_is_refused_as_already_recorded(runner, tmp_pa
     text = (SESSION_HEADER + "\n"
             "alice@example.test,2026-11-20T10:30,lozenge,200\n"
             "bob@example.test,2026-11-20T11:00,intramuscular,50\n")
-    assert import_sessions(runner, tmp_path, text).exit_code == 0
+    assert import_treatments(runner, tmp_path, text).exit_code == 0
 
     # The same instant written with an offset is the same session.
     again = text.replace("2026-11-20T10:30", "2026-11-20T15:30:00+00:00")
-    result = import_sessions(runner, tmp_path, again)
+    result = import_treatments(runner, tmp_path, again)
 
     assert_refused(result,
                    "line 2: datetime: a session for this patient at this time is already recorded",
                    "line 3: datetime: a session for this patient at this time is already recorded")
     assert count(Treatment) == 2
-    assert len(audit_events("import.sessions")) == 1
+    assert len(audit_events("import.treatments")) == 1
 
 
 def test_same_session_twice_in_one_file_is_refused(runner, tmp_path, users):
@@ -332,7 +332,7 @@ def test_same_session_twice_in_one_file_is_refused(runner, tmp_path, users):
             "alice@example.test,2026-11-20T10:30,lozenge,200\n"
             "alice@example.test,2026-11-20T10:30-05:00,lozenge,200\n")
 
-    result = import_sessions(runner, tmp_path, text)
+    result = import_treatments(runner, tmp_path, text)
 
     assert_refused(result, "line 3: datetime: this patient and time are already on line 2")
     assert count(Treatment) == 0
@@ -367,7 +367,7 @@ def test_same_session_twice_in_one_file_is_refused(runner, tmp_path, users):
 def test_bad_session_row_is_refused_with_its_line_and_column(runner, tmp_path, users, row, message):
     if row.count(",") == 3:
         row += ","  # an empty notes cell
-    result = import_sessions(runner, tmp_path, SESSION_HEADER + ",notes\n" + row + "\n")
+    result = import_treatments(runner, tmp_path, SESSION_HEADER + ",notes\n" + row + "\n")
 
     assert_refused(result, message)
     assert count(Treatment) == 0
@@ -379,7 +379,7 @@ def test_boundary_values_and_planned_sessions_are_accepted(runner, tmp_path, use
             "alice@example.test,2026-11-21T10:30,subcutaneous,12.25," + "n" * 2000 + "\n"
             "alice@example.test,2027-11-26T10:30,oral,56.500,planned\n")
 
-    result = import_sessions(runner, tmp_path, text)
+    result = import_treatments(runner, tmp_path, text)
 
     assert result.exit_code == 0, result.output
     assert [s.dose_mg for s in sessions_of(users.patient_a)] == [Decimal("10000"), Decimal("12.25"), Decimal("56.5")]
@@ -392,14 +392,14 @@ def test_session_file_with_one_bad_row_imports_nothing(runner, tmp_path, users):
             "bob@example.test,2026-11-21T10:30,lozenge,200,ok\n"
             "alice@example.test,2026-11-21T10:30,sublingual,200,\n")
 
-    result = import_sessions(runner, tmp_path, text)
+    result = import_treatments(runner, tmp_path, text)
 
     assert_refused(result, "line 3: dose_mg:", "line 5: route:", "Nothing was imported: 2 problems.")
     assert count(Treatment) == 0
 
 
 def test_session_header_missing_columns_are_listed(runner, tmp_path, users):
-    result = import_sessions(runner, tmp_path, "patient_email,when,dose_mg\nalice@example.test,x,1\n")
+    result = import_treatments(runner, tmp_path, "patient_email,when,dose_mg\nalice@example.test,x,1\n")
 
     assert_refused(result, "line 1: missing columns: datetime, route", "line 1: unknown columns: when")
 

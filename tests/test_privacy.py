@@ -163,7 +163,7 @@ def test_error_pages_hold_no_patient_data_and_no_stack_trace(failing_app, users,
     # Another provider's patient: the same 404 as nothing at all.
     assert_clean_error_page(client.get(f"/patients/{users.patient_b.id}"), 404, users.patient_b)
     failing_app.config["MAX_CONTENT_LENGTH"] = 1000
-    big = client.post(f"/patients/{users.patient_a.id}/sessions/new", data={"notes": "x" * 5000})
+    big = client.post(f"/patients/{users.patient_a.id}/treatments/new", data={"notes": "x" * 5000})
     assert_clean_error_page(big, 413, users.patient_a)
 
 

@@ -149,7 +149,7 @@ SESSION_FIELDS = ["administered_at", "route", "dose_mg", "bp_systolic_before", "
 @SETTINGS
 @given(data=form(*SESSION_FIELDS))
 def test_recording_a_session_never_fails(signed_in, users, data):
-    check(signed_in("provider_a"), "POST", f"/patients/{users.patient_a.id}/sessions/new", data)
+    check(signed_in("provider_a"), "POST", f"/patients/{users.patient_a.id}/treatments/new", data)
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ def treatment(users):
 @SETTINGS
 @given(data=form(*SESSION_FIELDS[:-1]))
 def test_editing_a_session_never_fails(signed_in, users, treatment, data):
-    check(signed_in("provider_a"), "POST", f"/patients/{users.patient_a.id}/sessions/{treatment}/edit", data)
+    check(signed_in("provider_a"), "POST", f"/patients/{users.patient_a.id}/treatments/{treatment}/edit", data)
 
 
 # --- CSV imports ------------------------------------------------------------------------------
@@ -195,4 +195,4 @@ def test_a_check_in_import_either_imports_or_writes_nothing(app, users, text):
 @SETTINGS
 @given(text=st.one_of(csv_text(["patient_email", "datetime", "route", "dose_mg", "notes"]), st.text(max_size=300)))
 def test_a_session_import_either_imports_or_writes_nothing(app, users, text):
-    assert_import_is_atomic(imports.import_sessions, text, users.admin)
+    assert_import_is_atomic(imports.import_treatments, text, users.admin)

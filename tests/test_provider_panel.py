@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from monitor.extensions import db
 from monitor.models import AuditEvent, CheckIn, Clinic, Treatment
-from monitor.panel import dashboard
+from monitor import dashboard
 from monitor import timeutil
 from tests.conftest import counted_queries, answers_for, NOW, login, make_user
 
@@ -44,7 +44,7 @@ def add_treatment(patient, at: datetime, dose="50") -> Treatment:
     return treatment
 
 
-def session_on(patient, n: int) -> Treatment:
+def treatment_on(patient, n: int) -> Treatment:
     """A session at 15:00 UTC (10:00 in New York) on day n."""
     return add_treatment(patient, datetime.combine(day(n), datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=15))
 
@@ -116,7 +116,7 @@ def test_panel_view_is_audited_without_the_search_text(client, users):
     login(client, users.provider_a)
     client.post("/patients/search", data={"q": "Archer"})
     client.get("/patients?flag=missed")
-    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "panel.viewed")).all()
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "dashboard.viewed")).all()
     assert [e.actor_id for e in events] == [users.provider_a.id]
     assert events[0].detail == "0 of 1 patients, flag missed, name search"
     assert "Archer" not in events[0].detail
@@ -132,10 +132,10 @@ def test_rows_show_latest_total_band_and_days_since_last_past_session(app, users
     add_treatment(patient, datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc))
     add_treatment(patient, datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc))  # planned: not "since"
 
-    row = row_for(dashboard(users.provider_a), patient)
+    row = row_for(dashboard.build(users.provider_a), patient)
 
     assert (row.latest_date, row.latest_total, row.band.key) == (date(2026, 11, 25), 16, "severe")
-    assert row.days_since_session == 4
+    assert row.days_since_treatment == 4
     assert "severe" in row.flags
     assert row.invitation_pending is False
 
@@ -146,7 +146,7 @@ def test_days_since_session_count_the_patients_calendar_days(app, users):
     # 02:00 UTC on the 26th is 18:00 on the 25th in Los Angeles; now it is 07:00 on the 26th there.
     add_treatment(patient, datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc))
 
-    assert row_for(dashboard(users.provider_a), patient).days_since_session == 1
+    assert row_for(dashboard.build(users.provider_a), patient).days_since_treatment == 1
 
 
 def test_row_without_data_says_so(client, users):
@@ -163,7 +163,7 @@ def test_row_without_data_says_so(client, users):
 def test_page_shows_the_row_values(client, users):
     enrolled_long_ago(users.patient_a)
     add_checkins(users.patient_a, {-13: 14, -2: 10, -1: 12})
-    session_on(users.patient_a, -3)
+    treatment_on(users.patient_a, -3)
     login(client, users.provider_a)
     row = row_html(page_of(client), users.patient_a)
     assert "<strong>12</strong>" in row
@@ -180,7 +180,7 @@ def test_typical_duration_is_the_patients_median_in_days(client, users):
     enrolled_long_ago(users.patient_a)
     # SPEC 4's worked example, day 0 twelve days ago: the session waned on day 5.
     add_checkins(users.patient_a, {-15: 15, -14: 16, -13: 14, -11: 6, -10: 5, -9: 7, -8: 8, -7: 9, -6: 11})
-    session_on(users.patient_a, -12)
+    treatment_on(users.patient_a, -12)
     add_checkins(users.patient_a, {n: 11 for n in range(-5, 1)})
     login(client, users.provider_a)
     row = row_html(page_of(client), users.patient_a)
@@ -217,7 +217,7 @@ def test_missed_and_side_effects_use_the_patients_own_calendar(app, users):
     add_checkin(users.patient_a, date(2026, 11, 20), 5, se_headache=3)  # New York's day -6
     add_checkin(users.patient_a, date(2026, 11, 24), 5)
 
-    board = dashboard(users.provider_a)
+    board = dashboard.build(users.provider_a)
     auckland, new_york = row_for(board, kiwi), row_for(board, users.patient_a)
     assert auckland.today == date(2026, 11, 27)
     assert not auckland.flags & {"missed", "lapsed"}
@@ -250,7 +250,7 @@ def test_lapse_days_is_the_clinics_setting(app, users):
     clinic.lapse_days = 4
     db.session.add(clinic)
     db.session.commit()
-    row = row_for(dashboard(users.provider_a), users.patient_a)
+    row = row_for(dashboard.build(users.provider_a), users.patient_a)
     assert "missed" in row.flags and "lapsed" not in row.flags
 
 
@@ -260,11 +260,11 @@ def test_rising_and_wane_expected_badges(client, users):
     # rising by 5, but one day at 10 does not confirm a wane, so the session is holding. Alice has
     # no typical duration of her own; the clinic's is 5 days, from Olga's session that waned on day 5.
     add_checkins(users.patient_a, {-7: 15, -6: 15, -5: 15, -3: 5, -2: 6, -1: 6, 0: 10})
-    session_on(users.patient_a, -4)
+    treatment_on(users.patient_a, -4)
     other = make_user("patient", "o@example.test", first_name="Olga", last_name="Other", providers=[users.provider_a])
     enrolled_long_ago(other)
     add_checkins(other, {-25: 15, -24: 16, -23: 14, -21: 6, -20: 5, -19: 7, -18: 8, -17: 9, -16: 11})
-    session_on(other, -22)
+    treatment_on(other, -22)
     login(client, users.provider_a)
     row = row_html(page_of(client), users.patient_a)
     assert "Rising: +5 in 3 days" in row
@@ -284,14 +284,14 @@ def test_wane_expected_falls_back_on_the_clinics_typical_duration_not_the_panels
     panel, has one of 5 days, and that is the clinic's."""
     enrolled_long_ago(users.patient_a)
     add_checkins(users.patient_a, {-7: 15, -6: 15, -5: 15, -3: 5, -2: 6, -1: 6, 0: 6})
-    session_on(users.patient_a, -4)
+    treatment_on(users.patient_a, -4)
     login(client, users.provider_a)
     assert "Wane expected" not in row_html(page_of(client), users.patient_a)  # nobody's median yet
 
     other = make_user("patient", "o@example.test", first_name="Olga", last_name="Other", providers=[users.provider_b])
     enrolled_long_ago(other)
     add_checkins(other, {-25: 15, -24: 16, -23: 14, -21: 6, -20: 5, -19: 7, -18: 8, -17: 9, -16: 11})
-    session_on(other, -22)
+    treatment_on(other, -22)
     page = page_of(client)
     assert listed(page) == [users.patient_a.id]  # Olga stays off provider A's panel
     assert "Wane expected Fri 27 Nov" in row_html(page, users.patient_a)
@@ -305,7 +305,7 @@ def test_the_clinic_median_is_recomputed_exactly_when_its_data_changes(app, user
     settings = analysis.settings_for(get_clinic())
     enrolled_long_ago(users.patient_b)
     add_checkins(users.patient_b, {-25: 15, -24: 16, -23: 14, -21: 6, -20: 5, -19: 7, -18: 8, -17: 9, -16: 11})
-    session_on(users.patient_b, -22)
+    treatment_on(users.patient_b, -22)
     assert analysis.clinic_median_duration(settings, NOW) == 5
     with counted_queries() as statements:
         assert analysis.clinic_median_duration(settings, NOW) == 5
@@ -433,7 +433,7 @@ def test_search_is_kept_in_the_session_for_this_account_only(client, users):
     client.post("/patients/search", data={"q": "Baker"})
     assert listed(page_of(client)) == [users.patient_b.id]
     with client.session_transaction() as saved:
-        assert saved["panel_search"] == {"user": users.admin.id, "text": "Baker"}
+        assert saved["dashboard_search"] == {"user": users.admin.id, "text": "Baker"}
     client.post("/logout")
     login(client, users.provider_b)  # same browser, another account
     page = page_of(client)
@@ -450,7 +450,7 @@ def test_search_form_needs_a_csrf_token(app, client, users):
         app.config["WTF_CSRF_ENABLED"] = False
     assert response.status_code == 400
     with client.session_transaction() as saved:
-        assert "panel_search" not in saved
+        assert "dashboard_search" not in saved
 
 
 def test_get_parameters_do_not_search(client, users):
@@ -504,9 +504,9 @@ def _grow_panel(provider, start: int, count: int) -> None:
             patient.status = "paused"
         for k in range(-20, 1 - n % 5):
             add_checkin(patient, day(k), (n + k * 3) % 22, se_headache=3 if (n + k) % 7 == 0 else None)
-        session_on(patient, -12)
-        session_on(patient, -4 - n % 3)
-        session_on(patient, 3)
+        treatment_on(patient, -12)
+        treatment_on(patient, -4 - n % 3)
+        treatment_on(patient, 3)
 
 
 def _queries_for_panel(client, url="/patients") -> int:
@@ -557,11 +557,11 @@ def test_days_paused_between_courses_are_not_missed_after_a_return(client, users
     login(client, users.provider_a)
     status_url = f"/patients/{users.patient_a.id}/status"
     client.post(status_url, data={"status": "paused"})
-    assert "lapsed" not in row_for(dashboard(users.provider_a), users.patient_a).flags
+    assert "lapsed" not in row_for(dashboard.build(users.provider_a), users.patient_a).flags
     # Back to active yesterday: only yesterday counts as missed, the ten paused days do not.
     with freeze(NOW - timedelta(days=1)):
         client.post(status_url, data={"status": "active"})
-    row = row_for(dashboard(users.provider_a), users.patient_a)
+    row = row_for(dashboard.build(users.provider_a), users.patient_a)
     assert row.missed_days == 1
     assert "missed" in row.flags and "lapsed" not in row.flags
 
@@ -580,6 +580,6 @@ def test_dashboard_shows_todays_state_in_the_patients_zone(users, utc_hour, chec
     if checked_in:
         add_checkin(users.patient_a, TODAY, 5)
     with freeze(at):
-        row = row_for(dashboard(users.provider_a, now=at), users.patient_a)
+        row = row_for(dashboard.build(users.provider_a, now=at), users.patient_a)
     assert row.today == TODAY
     assert row.today_state == expected

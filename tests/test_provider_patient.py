@@ -33,7 +33,7 @@ def test_header_shows_the_patient(client, users):
     page = response.get_data(as_text=True)
     for text in ("Alice Archer", "alice@example.test", "America/New_York", "Active", "Paula Avery"):
         assert text in page
-    assert f'href="/patients/{users.patient_a.id}/sessions/new"' in page
+    assert f'href="/patients/{users.patient_a.id}/treatments/new"' in page
 
 
 def test_sessions_are_listed_in_clinic_time_with_their_details(client, users):
@@ -124,10 +124,10 @@ def test_staff_id_is_not_a_patient(client, users):
 
 def test_sessions_list_is_reachable(client, users):
     login(client, users.provider_a)
-    response = client.get(f"/patients/{users.patient_a.id}/sessions")
+    response = client.get(f"/patients/{users.patient_a.id}/treatments")
     assert response.status_code == 302
-    assert response.headers["Location"].endswith(f"/patients/{users.patient_a.id}#sessions")
-    assert client.get(f"/patients/{users.patient_b.id}/sessions").status_code == 404
+    assert response.headers["Location"].endswith(f"/patients/{users.patient_a.id}#treatments")
+    assert client.get(f"/patients/{users.patient_b.id}/treatments").status_code == 404
 
 
 def provider_urls(users, treatment_id):
@@ -138,11 +138,11 @@ def provider_urls(users, treatment_id):
         ("post", "/patients/new"),
         ("get", f"/patients/{pid}"),
         ("post", f"/patients/{pid}/invite"),
-        ("get", f"/patients/{pid}/sessions"),
-        ("get", f"/patients/{pid}/sessions/new"),
-        ("post", f"/patients/{pid}/sessions/new"),
-        ("get", f"/patients/{pid}/sessions/{treatment_id}/edit"),
-        ("post", f"/patients/{pid}/sessions/{treatment_id}/edit"),
+        ("get", f"/patients/{pid}/treatments"),
+        ("get", f"/patients/{pid}/treatments/new"),
+        ("post", f"/patients/{pid}/treatments/new"),
+        ("get", f"/patients/{pid}/treatments/{treatment_id}/edit"),
+        ("post", f"/patients/{pid}/treatments/{treatment_id}/edit"),
     ]
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from monitor import durability, report
+from monitor import durability, report, schedule
 from monitor.checkins import save_checkin
 from monitor.extensions import db
 from monitor.models import AuditEvent, Treatment
@@ -122,10 +122,10 @@ def test_survival_at_reads_the_step_curve():
 
 def test_adherence_counts_days_from_the_start_and_today_once_checked_in():
     logged = {d(11, 25), d(11, 20)}
-    assert report.adherence(logged, d(11, 1), TODAY, 14) == report.Share(2, 14)   # 12-25 Nov
-    assert report.adherence(logged, d(11, 20), TODAY, 14) == report.Share(2, 6)   # 20-25 Nov
-    assert report.adherence(logged | {TODAY}, d(11, 1), TODAY, 14) == report.Share(3, 14)  # 13-26 Nov
-    assert report.adherence(set(), TODAY, TODAY, 14) == report.Share(0, 0)
+    assert schedule.adherence(logged, TODAY, 14, start=d(11, 1)) == (2, 14)   # 12-25 Nov
+    assert schedule.adherence(logged, TODAY, 14, start=d(11, 20)) == (2, 6)   # 20-25 Nov
+    assert schedule.adherence(logged | {TODAY}, TODAY, 14, start=d(11, 1)) == (3, 14)  # 13-26 Nov
+    assert schedule.adherence(set(), TODAY, 14, start=TODAY) == (0, 0)
     assert report.Share(0, 0).value is None
 
 
@@ -137,12 +137,12 @@ def test_adherence_counts_days_from_the_start_and_today_once_checked_in():
     (set(), d(11, 1), False),                   # never checked in: nothing missed yet (the dashboard's rule)
 ])
 def test_lapsed_means_lapse_days_missed_in_a_row_up_to_yesterday(logged, enrolled, lapsed):
-    assert report.is_lapsed(logged, enrolled, TODAY, 3) is lapsed
+    assert schedule.is_lapsed(logged, TODAY, 3, first_day=enrolled) is lapsed
 
 
 def test_response_share_leaves_out_insufficient_data():
     def result(responded, status):
-        return durability.SessionResult(d(11, 1), d(11, 2), None, None, None, None, None, responded, None, None,
+        return durability.TreatmentResult(d(11, 1), d(11, 2), None, None, None, None, None, responded, None, None,
                                         status, None)
     share = report.response_share([result(True, "waned"), result(False, "no-response"),
                                    result(None, "insufficient-data"), result(True, "holding")])
@@ -155,23 +155,23 @@ def test_admin_report_measures_match_the_hand_computed_values(app, clinic):
     r = report.build(clinic.admin)
 
     assert (r.scope, r.patients, r.active_patients) == ("clinic", 7, 6)
-    assert r.cohort.sessions == 12 and r.cohort.responding == 4
+    assert r.cohort.treatments == 12 and r.cohort.responding == 4
     assert r.response == report.Share(4, 6)
     assert r.cohort.curve == [(0, 1.0), (4, pytest.approx(2 / 3)), (5, pytest.approx(1 / 3))]
     assert r.cohort.median_duration == 5
     assert r.censored == [3, 9] and (r.events, r.at_risk) == (2, 4)
     assert r.waned_by_7_km == pytest.approx(2 / 3)
     assert r.waned_by_7_count == report.Share(2, 4)
-    assert [(p.patient.first_name, p.sessions, p.responding, p.median_duration) for p in r.durations] == [
+    assert [(p.patient.first_name, p.treatments, p.responding, p.median_duration) for p in r.durations] == [
         ("Alice", 3, 2, 5), ("Bob", 3, 2, 4), ("Carol", 3, 0, None), ("Eve", 3, 0, None)]
     [a14, a30] = r.adherence
     assert (a14.days, a14.patients) == (14, 5) and (a30.days, a30.patients) == (30, 5)
     assert a14.mean == pytest.approx((11 / 14 + 9 / 14 + 1 / 14 + 0 / 2 + 2 / 14) / 5)
     assert a30.mean == pytest.approx((15 / 30 + 22 / 30 + 1 / 30 + 0 / 2 + 2 / 30) / 5)
     assert r.lapsed == 2  # carol and eve
-    assert r.three_sessions == report.ThreeSessions(improved=1, evaluated=2, no_third_session=3, no_baseline=1,
+    assert r.three_treatments == report.ThreeTreatments(improved=1, evaluated=2, no_third_treatment=3, no_baseline=1,
                                                     no_checkins=1)
-    assert r.three_sessions.share.value == 0.5
+    assert r.three_treatments.share.value == 0.5
     assert r.side_effect_checkins == 15 + 21 + 1 + 2
     rates = {s.key: (s.any_level.count, s.severe.count) for s in r.side_effects}
     assert rates == {"dissociation": (0, 0), "dizziness": (1, 0), "nausea": (1, 1), "headache": (3, 1),
@@ -190,7 +190,7 @@ def test_provider_report_covers_only_their_panel(app, clinic):
     assert r.response == report.Share(2, 3)
     assert r.cohort.median_duration == 5
     assert r.lapsed == 1  # carol
-    assert r.three_sessions == report.ThreeSessions(improved=0, evaluated=1, no_third_session=1, no_baseline=1)
+    assert r.three_treatments == report.ThreeTreatments(improved=0, evaluated=1, no_third_treatment=1, no_baseline=1)
     assert r.side_effect_checkins == 16
 
 

@@ -30,7 +30,7 @@ def totals_by_date(patient: User) -> dict:
     return {c.local_date: c.total for c in db.session.scalars(select(CheckIn).where(CheckIn.patient_id == patient.id))}
 
 
-def session_dates(patient: User, *, given_only: bool = True) -> list:
+def treatment_dates(patient: User, *, given_only: bool = True) -> list:
     """Local dates of the patient's treatment sessions (already given, unless given_only=False)."""
     sessions = db.session.scalars(select(Treatment).where(Treatment.patient_id == patient.id))
     return sorted(s.administered_at.astimezone(_zone(patient)).date()
@@ -50,7 +50,7 @@ def mean_gain(patient: User) -> float:
     """Mean over sessions of how far days 1..3 fall below the reference level (SPEC 4: the larger
     of the three days before the session and the week before the first session)."""
     totals = totals_by_date(patient)
-    dates = session_dates(patient)
+    dates = treatment_dates(patient)
     first_baseline = mean_on_days(totals, dates[0], range(-7, 0))
     gains = []
     for day in dates:
@@ -64,7 +64,7 @@ def share_of_sessions_waning(patient: User) -> float:
     """Share of sessions after which totals on days 5..9 (before the next session) climb back
     at least 3 points above those of days 1..3."""
     totals = totals_by_date(patient)
-    dates = session_dates(patient)
+    dates = treatment_dates(patient)
     waned = []
     for day, next_day in zip(dates, dates[1:]):
         low = mean_on_days(totals, day, (1, 2, 3))
@@ -116,14 +116,14 @@ def test_checkin_answers_add_up_to_the_total_and_stay_in_range(seeded):
 
 def test_baseline_before_the_first_session_is_moderate_to_severe(seeded):
     for patient in patients():
-        first = session_dates(patient)[0]
+        first = treatment_dates(patient)[0]
         baseline = mean_on_days(totals_by_date(patient), first, range(-7, 0))
         assert 12 <= baseline <= 20, patient.email
 
 
 def test_sessions_are_weekly_with_realistic_routes_and_doses(seeded):
     for patient in patients():
-        dates = session_dates(patient)
+        dates = treatment_dates(patient)
         assert len(dates) >= 6, patient.email
         gaps = [(b - a).days for a, b in zip(dates, dates[1:])]
         # Six weekly sessions to start (now and then one a day late), then weekly or every 10-14

@@ -45,12 +45,12 @@ def signed_out_with_neutral_message(client, path: str) -> bool:
 def test_signing_in_starts_a_new_session_and_drops_whatever_was_planted_before(client, users):
     with client.session_transaction() as s:
         s["sid"] = "planted-by-someone-else"
-        s["panel_search"] = {"text": "planted"}
+        s["dashboard_search"] = {"text": "planted"}
     login(client, users.patient_a)
     token = sid(client)
     assert token and token != "planted-by-someone-else"
     with client.session_transaction() as s:
-        assert "panel_search" not in s
+        assert "dashboard_search" not in s
     row = row_of(client)
     assert row.user_id == users.patient_a.id and row.ended_at is None and row.ip == "127.0.0.1"
     # The table keeps only a hash of what the cookie carries.

@@ -70,7 +70,7 @@ def test_view_box_spans_30_days_and_the_0_to_21_scale():
 
 
 def test_sessions_in_the_window_are_marked():
-    markup = svg({day(0): 3}, END, sessions=[day(7), day(7), day(40), day(-2)])
+    markup = svg({day(0): 3}, END, treatments=[day(7), day(7), day(40), day(-2)])
     assert re.findall(r'<line class="sparkline-session" x1="(\d+)"', markup) == ["22"]
 
 

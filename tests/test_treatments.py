@@ -33,11 +33,11 @@ def new_york(app):
 
 
 def new_url(patient):
-    return f"/patients/{patient.id}/sessions/new"
+    return f"/patients/{patient.id}/treatments/new"
 
 
 def edit_url(patient, treatment):
-    return f"/patients/{patient.id}/sessions/{treatment.id}/edit"
+    return f"/patients/{patient.id}/treatments/{treatment.id}/edit"
 
 
 def post_new(client, patient, **changes):
@@ -280,7 +280,7 @@ def test_another_providers_patient_sessions_are_not_found(client, users):
 def test_a_session_id_of_another_patient_is_not_found_under_an_own_patient(client, users):
     treatment = stored_session(users.patient_b)
     login(client, users.provider_a)
-    url = f"/patients/{users.patient_a.id}/sessions/{treatment.id}/edit"
+    url = f"/patients/{users.patient_a.id}/treatments/{treatment.id}/edit"
     assert client.get(url).status_code == 404
     assert client.post(url, data={**GOOD, "dose_mg": "99"}).status_code == 404
     db.session.expire_all()
@@ -306,10 +306,10 @@ def test_parse_dose_accepts(text, dose):
 
 def test_session_instant_refuses_the_spring_gap_and_takes_the_first_of_the_autumn_repeat():
     with pytest.raises(ValueError, match="does not exist"):
-        treatments.session_instant(datetime(2026, 3, 8, 2, 30), "America/New_York", NOW)
-    assert treatments.session_instant(datetime(2026, 3, 8, 3, 0), "America/New_York", NOW) == \
+        treatments.treatment_instant(datetime(2026, 3, 8, 2, 30), "America/New_York", NOW)
+    assert treatments.treatment_instant(datetime(2026, 3, 8, 3, 0), "America/New_York", NOW) == \
         datetime(2026, 3, 8, 7, 0, tzinfo=timezone.utc)
-    assert treatments.session_instant(datetime(2026, 10, 25, 1, 30), "Europe/London", NOW) == \
+    assert treatments.treatment_instant(datetime(2026, 10, 25, 1, 30), "Europe/London", NOW) == \
         datetime(2026, 10, 25, 0, 30, tzinfo=timezone.utc)
 
 

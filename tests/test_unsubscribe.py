@@ -10,7 +10,7 @@ from sqlalchemy import select
 from monitor import nudges
 from monitor.extensions import db
 from monitor.models import AuditEvent, User
-from monitor.unsubscribe import make_token
+from monitor.tokens import unsubscribe_token as make_token
 from tests.conftest import login
 from tests.test_nudges import EVENING, patient
 

@@ -3,11 +3,9 @@ accounts. Every change is audited with what changed."""
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from .. import sessions
-from ..accounts import DUPLICATE_EMAIL, find_by_email, invite_staff, try_invitation
+from .. import accounts, mail, sessions
 from ..audit import record
 from ..clinic import get_clinic, update_settings
 from ..extensions import db
@@ -15,7 +13,6 @@ from ..models import Role, User, care_team
 from ..timeutil import timezone_choices
 from . import bp
 from .forms import ClinicSettingsForm, StaffForm
-
 
 
 @bp.route("/clinic", methods=["GET", "POST"])
@@ -56,21 +53,17 @@ def staff():
 @bp.post("/staff")
 def add_staff():
     form = StaffForm()
-    valid = form.validate()
-    if not form.email.errors and find_by_email(form.email.data or "") is not None:
-        form.email.errors.append(DUPLICATE_EMAIL)
-        valid = False
-    if not valid:
+    if not form.validate():
         return _staff_page(form, 400)
     try:
-        user = invite_staff(form.email.data, form.first_name.data, form.last_name.data, form.role.data,
-                            actor=current_user)
-    except IntegrityError:  # the same address, added a moment ago by another request
-        db.session.rollback()
-        form.email.errors.append(DUPLICATE_EMAIL)
+        user = accounts.invite_staff(form.email.data, form.first_name.data, form.last_name.data,
+                                     form.role.data, actor=current_user)
+    except accounts.DuplicateEmail as duplicate:
+        form.email.errors.append(str(duplicate))
         return _staff_page(form, 400)
+    invitation = accounts.invitation(user)
     db.session.commit()
-    if try_invitation(user):
+    if mail.try_deliver(invitation):
         flash(f"{user.display_name} is added. We emailed them a link to set up their account.", "info")
     else:
         flash(f"{user.display_name} is added, but the invitation email could not be sent. "
@@ -91,10 +84,13 @@ def reinvite_staff(user_id: int):
     if user.has_password or not user.active:
         flash(f"{user.display_name} has already set up their account." if user.has_password
               else f"{user.display_name}'s account is deactivated.", "error")
-    elif try_invitation(user):
-        flash(f"We emailed {user.display_name} a new link.", "info")
     else:
-        flash("The invitation email could not be sent. Try again later.", "error")
+        invitation = accounts.invitation(user)
+        db.session.commit()
+        if mail.try_deliver(invitation):
+            flash(f"We emailed {user.display_name} a new link.", "info")
+        else:
+            flash("The invitation email could not be sent. Try again later.", "error")
     return redirect(url_for("admin.staff"), code=303)
 
 

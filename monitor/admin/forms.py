@@ -5,12 +5,12 @@ pattern as the session form, so an admin never sees "Not a valid integer value".
 from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.validators import DataRequired, Length, ValidationError
 
-from ..forms import ParsedField
-from ..forms import strip as _strip
+from ..form_fields import ParsedField, name_field, new_account_email
+from ..form_fields import strip as _strip
 from ..timeutil import is_valid_timezone
 
 CRISIS_TEXT_MAX = 500
@@ -101,17 +101,9 @@ class ClinicSettingsForm(FlaskForm):
 
 
 class StaffForm(FlaskForm):
-    email = EmailField("Email", filters=[_strip], validators=[
-        DataRequired(message="Enter their email address."),
-        Length(max=254, message="The email address must be at most 254 characters."),
-        Email(message="Enter an email address like name@example.com.", check_deliverability=False),
-    ])
-    first_name = StringField("First name", filters=[_strip], validators=[
-        DataRequired(message="Enter their first name."),
-        Length(max=80, message="The first name must be at most 80 characters.")])
-    last_name = StringField("Last name", filters=[_strip], validators=[
-        DataRequired(message="Enter their last name."),
-        Length(max=80, message="The last name must be at most 80 characters.")])
+    email = new_account_email("their")
+    first_name = name_field("First name", "their")
+    last_name = name_field("Last name", "their")
     role = SelectField("Role", choices=[SelectChoice("provider", "Provider: sees their own panel"),
                                         SelectChoice("admin", "Admin: every patient, staff, settings, audit log")],
                        validate_choice=False)

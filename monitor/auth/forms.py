@@ -12,6 +12,11 @@ def strong_password(form, field):
         raise ValidationError(problem)
 
 
+# The same words whatever went wrong: they must not tell which part was right.
+GENERIC_LOGIN_ERROR = "Email or password is incorrect."
+GENERIC_CODE_ERROR = "That code did not work. Check that your phone's clock is right and try a new code."
+
+
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(message="Enter your email."), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=1024)])

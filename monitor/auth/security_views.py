@@ -14,8 +14,7 @@ from ..extensions import db
 from ..passwords import verify_password
 from ..timeutil import to_local, utcnow
 from . import bp
-from .forms import ChangePasswordForm, CodeForm, ConfirmPasswordForm
-from .views import GENERIC_CODE_ERROR, check_code, sign_in
+from .forms import GENERIC_CODE_ERROR, ChangePasswordForm, CodeForm, ConfirmPasswordForm
 
 WRONG_PASSWORD = "That is not your current password."
 
@@ -79,7 +78,7 @@ def change_password():
             # it had proved (the second factor) and whether it was kept signed in.
             sessions.end_all(user)
             record("account.password_changed", target_type="user", target_id=user.id)
-            sign_in(user, remember=bool(this and this.remember),
+            sessions.sign_in(user, remember=bool(this and this.remember),
                      second_factor=bool(this and this.second_factor_at))
             db.session.commit()
             flash("Your password is changed. You are signed out everywhere else.", "info")
@@ -124,7 +123,7 @@ def enrol_two_factor():
 def regenerate_recovery_codes():
     user = current_user._get_current_object()
     form = CodeForm()
-    if not form.validate_on_submit() or check_code(user, form.code.data) is None:
+    if not form.validate_on_submit() or twofactor.check_code(user, form.code.data) is None:
         db.session.commit()
         flash(GENERIC_CODE_ERROR, "error")
         return redirect(url_for("auth.security"))
@@ -141,7 +140,7 @@ def disable_two_factor():
     if not user.is_patient:
         abort(404)  # required for staff
     form = CodeForm()
-    if not form.validate_on_submit() or check_code(user, form.code.data) is None:
+    if not form.validate_on_submit() or twofactor.check_code(user, form.code.data) is None:
         db.session.commit()
         flash(GENERIC_CODE_ERROR, "error")
         return redirect(url_for("auth.security"))

@@ -4,20 +4,18 @@ sessions themselves are kept by sessions.py, codes by twofactor.py."""
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 
-from .. import sessions, tokens, twofactor
-from ..accounts import find_by_email, send_password_reset, set_password
+from .. import accounts, mail, sessions, tokens, twofactor
+from ..accounts import find_by_email, set_password
 from ..audit import record
 from ..extensions import db
 from ..models import User
 from ..passwords import hash_password, needs_rehash, verify_password
 from ..timeutil import utcnow
 from . import bp
-from .forms import CodeForm, LoginForm, RequestResetForm, SetPasswordForm
+from .forms import GENERIC_CODE_ERROR, GENERIC_LOGIN_ERROR, CodeForm, LoginForm, RequestResetForm, SetPasswordForm
 
-GENERIC_LOGIN_ERROR = "Email or password is incorrect."
-GENERIC_CODE_ERROR = "That code did not work. Check that your phone's clock is right and try a new code."
 # The password step is remembered this long while the second factor is asked for. The user id
 # sits under its own key: ratelimit.py counts /login/verify attempts per pending account.
 PENDING_USER = "2fa_user_id"
@@ -57,20 +55,13 @@ def login():
             _await_second_factor(user, remember=form.remember.data, next_url=next_url)
             db.session.commit()
             return redirect(url_for("auth.verify"))
-        sign_in(user, remember=form.remember.data, second_factor=False)
+        sessions.sign_in(user, remember=form.remember.data, second_factor=False)
         record("login", target_type="user", target_id=user.id, actor=user)
         db.session.commit()
         if sessions.needs_enrolment(user):
             return redirect(url_for("auth.enrol_two_factor"))
         return redirect(next_url or url_for("index"))
     return render_template("auth/login.html", form=form)
-
-
-def sign_in(user, *, remember: bool, second_factor: bool) -> None:
-    # A new session at sign-in: nothing planted in the cookie before it survives (no fixation).
-    session.clear()
-    login_user(user)
-    sessions.begin(user, remember=remember, second_factor=second_factor)
 
 
 def _await_second_factor(user, *, remember: bool, next_url: str | None) -> None:
@@ -93,16 +84,6 @@ def _pending():
     return user
 
 
-def check_code(user, code: str) -> str | None:
-    """Accept a TOTP or recovery code; audit the outcome. Caller commits."""
-    kind = None if twofactor.too_many_failures(user) else twofactor.check(user, code)
-    if kind is None:
-        record("2fa.failed", target_type="user", target_id=user.id, actor=user)
-    elif kind == "recovery":
-        record("2fa.recovery_used", target_type="user", target_id=user.id, actor=user)
-    return kind
-
-
 @bp.route("/login/verify", methods=["GET", "POST"])
 def verify():
     """The second step of signing in, for an account with a second factor."""
@@ -116,7 +97,7 @@ def verify():
         return redirect(url_for("auth.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        kind = check_code(user, form.code.data)
+        kind = twofactor.check_code(user, form.code.data)
         if kind is None:
             db.session.commit()
             flash(GENERIC_CODE_ERROR, "error")
@@ -124,7 +105,7 @@ def verify():
         if kind == "totp":
             record("2fa.verified", target_type="user", target_id=user.id, actor=user)
         remember, next_url = session.get("2fa_remember", False), session.get("2fa_next")
-        sign_in(user, remember=remember, second_factor=True)
+        sessions.sign_in(user, remember=remember, second_factor=True)
         record("login", target_type="user", target_id=user.id, actor=user)
         db.session.commit()
         if kind == "recovery":
@@ -157,7 +138,9 @@ def request_reset():
     if form.validate_on_submit():
         user = find_by_email(form.email.data)
         if user is not None and user.active and user.has_password:
-            send_password_reset(user)
+            message = accounts.password_reset(user)
+            db.session.commit()
+            mail.deliver(message)
         # The same answer whether or not the account exists.
         flash("If that address has an account, we have emailed it a link to choose a new password.", "info")
         return redirect(url_for("auth.login"))
@@ -191,7 +174,7 @@ def _set_password_with(raw: str, purpose: str, template: str):
             db.session.commit()
             flash("Your password is saved. Enter a code from your authenticator app to sign in.", "info")
             return redirect(url_for("auth.verify"))
-        sign_in(user, remember=False, second_factor=False)
+        sessions.sign_in(user, remember=False, second_factor=False)
         db.session.commit()
         flash("Your password is saved and you are signed in.", "info")
         return redirect(url_for("index"))

@@ -110,15 +110,15 @@ def survival_figure(curve: Sequence[tuple[int, float]], median: float | None,
     return figure
 
 
-def survival_chart(curve, median, censored, sessions: int, events: int) -> Chart:
-    if sessions == 0:
+def survival_chart(curve, median, censored, treatments: int, events: int) -> Chart:
+    if treatments == 0:
         summary = "No responding sessions yet, so there is no curve of how long the benefit holds."
     elif median is None:
-        summary = (f"Of {sessions} responding sessions, {events} {'has' if events == 1 else 'have'} waned; "
+        summary = (f"Of {treatments} responding sessions, {events} {'has' if events == 1 else 'have'} waned; "
                    "more than half still hold, so the median benefit duration is not yet known.")
     else:
         summary = (f"The benefit of a responding session typically lasts about {days_text(median)} "
-                   f"(Kaplan-Meier median over {sessions} responding sessions, {events} waned).")
+                   f"(Kaplan-Meier median over {treatments} responding sessions, {events} waned).")
     rows = [[str(t), percent(s)] for t, s in curve]
     return Chart("survival", "How long the benefit holds", survival_figure(curve, median, censored), summary,
                  "Step chart: share of responding sessions still holding by day since session",
@@ -258,7 +258,7 @@ def side_effects_chart(rates, checkins: int, days: int) -> Chart:
 
 def outcome_bars(report) -> list[Bar]:
     """report: a monitor.report.Report."""
-    three = report.three_sessions
+    three = report.three_treatments
     waned = report.waned_by_7_count
     bars = [
         Bar("Sessions that responded", report.response.value,

@@ -13,7 +13,7 @@ def for_provider(data) -> dict:
     effects, effect_rows = patient.side_effects(data.checkins, start=data.today - timedelta(days=89))
     return dict(
         analysis=data.analysis,
-        session_treatments=firsts,
+        treatments_by_date=firsts,
         timeline_json=to_json(timeline.figure), timeline_summary=timeline.summary,
         aligned_json=to_json(aligned.figure), aligned_summary=aligned.summary, aligned_rows=aligned_rows,
         effects_json=to_json(effects.figure), effects_summary=effects.summary, effect_rows=effect_rows,

@@ -12,11 +12,11 @@ from statistics import mean
 
 import plotly.graph_objects as go
 
-from ..durability import WANED, PatientAnalysis, SessionResult
+from ..durability import WANED, PatientAnalysis, TreatmentResult
 from ..instruments import ROUTE_LABELS, SIDE_EFFECTS, band_for
 from . import ALERT, LINE, MUTED, band_shapes, base_layout
 
-SESSION_COLOUR = "#5b3fa6"
+TREATMENT_COLOUR = "#5b3fa6"
 
 
 def _fmt(x: float | None) -> str:
@@ -25,7 +25,7 @@ def _fmt(x: float | None) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".")
 
 
-def session_label(treatment) -> str:
+def treatment_label(treatment) -> str:
     dose = f"{treatment.dose_mg:f}".rstrip("0").rstrip(".")
     return f"{ROUTE_LABELS.get(treatment.route, treatment.route)}, {dose} mg"
 
@@ -36,14 +36,14 @@ class Chart:
     summary: str
 
 
-def _session_lines(days: list[date]) -> list[dict]:
+def _treatment_lines(days: list[date]) -> list[dict]:
     # All session lines go into the layout in one list: adding shapes one at a time with
     # add_vline re-validates the figure each time (378 ms against 10 ms for a year of sessions).
     return [dict(type="line", xref="x", yref="paper", x0=d, x1=d, y0=0, y1=1,
-                 line=dict(color=SESSION_COLOUR, width=1.5, dash="dot")) for d in days]
+                 line=dict(color=TREATMENT_COLOUR, width=1.5, dash="dot")) for d in days]
 
 
-def timeline(data, sessions_by_date: dict, start: date | None = None) -> Chart:
+def timeline(data, treatments_by_date: dict, start: date | None = None) -> Chart:
     """Daily totals over time with the severity bands shaded, every session marked (route and
     dose on hover), and each session's baseline, nadir and wane day."""
     analysis: PatientAnalysis = data.analysis
@@ -54,14 +54,14 @@ def timeline(data, sessions_by_date: dict, start: date | None = None) -> Chart:
     traces = [go.Scatter(x=totals_x, y=totals_y, mode="lines+markers", name="Daily total",
                          line=dict(color=LINE, width=2), marker=dict(size=5), connectgaps=False,
                          hovertemplate="%{x|%a %-d %b %Y}: %{y}<extra></extra>")]
-    shown = [s for s in analysis.sessions if start is None or s.session_date >= start]
-    planned = [d for d in sessions_by_date if d > data.today and (start is None or d >= start)]
-    all_days = [s.session_date for s in shown] + planned
+    shown = [s for s in analysis.treatments if start is None or s.treatment_date >= start]
+    planned = [d for d in treatments_by_date if d > data.today and (start is None or d >= start)]
+    all_days = [s.treatment_date for s in shown] + planned
     if all_days:
         traces.append(go.Scatter(
             x=all_days, y=[21.6] * len(all_days), mode="markers", name="Treatment session",
-            marker=dict(symbol="triangle-down", size=11, color=SESSION_COLOUR),
-            text=[session_label(sessions_by_date[d]) + (" (planned)" if d > data.today else "")
+            marker=dict(symbol="triangle-down", size=11, color=TREATMENT_COLOUR),
+            text=[treatment_label(treatments_by_date[d]) + (" (planned)" if d > data.today else "")
                   for d in all_days],
             hovertemplate="%{x|%a %-d %b %Y}<br>%{text}<extra>Session</extra>"))
     base_x, base_y = [], []
@@ -86,7 +86,7 @@ def timeline(data, sessions_by_date: dict, start: date | None = None) -> Chart:
                                  text=[f"day {s.wane_day}" for s in waned],
                                  hovertemplate="Waned on %{x|%-d %b} (%{text})<extra></extra>"))
     figure = go.Figure(data=traces, layout=base_layout(
-        shapes=band_shapes(x0, x1) + _session_lines(all_days),
+        shapes=band_shapes(x0, x1) + _treatment_lines(all_days),
         xaxis=dict(range=[x0, x1], type="date", fixedrange=True, showgrid=False),
         yaxis=dict(range=[-0.5, 22.2], title="Daily total (0–21)", fixedrange=True, dtick=3, gridcolor="#eef0f3"),
     ))
@@ -105,7 +105,7 @@ def _with_gaps(days: list[date], totals: dict[date, int]) -> tuple[list, list]:
     return xs, ys
 
 
-def timeline_summary(data, shown: list[SessionResult], days: list[date]) -> str:
+def timeline_summary(data, shown: list[TreatmentResult], days: list[date]) -> str:
     if not days:
         return "No check-ins yet."
     latest_day = days[-1]
@@ -116,7 +116,7 @@ def timeline_summary(data, shown: list[SessionResult], days: list[date]) -> str:
     median = data.analysis.median_duration
     if median is not None:
         parts.append(f"the benefit typically lasts about {_fmt(median)} days "
-                     f"({data.analysis.responding_sessions} responding sessions)")
+                     f"({data.analysis.responding_treatments} responding sessions)")
     else:
         parts.append("the typical duration of benefit is not known yet")
     return "; ".join(parts) + "."
@@ -132,27 +132,27 @@ class AlignedRow:
 def aligned(data, days_after: int = 14) -> tuple[Chart, list[AlignedRow]]:
     """Every interval on one axis of days since its session, the patient's typical path (the
     mean by day) and the latest responding session's wane threshold."""
-    sessions = data.analysis.sessions
+    treatments = data.analysis.treatments
     traces = []
     by_day: dict[int, list[int]] = defaultdict(list)
-    for s in sessions:
-        last = min((s.interval_end - s.session_date).days, days_after)
+    for s in treatments:
+        last = min((s.interval_end - s.treatment_date).days, days_after)
         xs = [d for d in range(-3, last + 1) if s.day(d) in data.totals]
         ys = [data.totals[s.day(d)] for d in xs]
         for d, y in zip(xs, ys):
             by_day[d].append(y)
         traces.append(go.Scatter(
-            x=xs, y=ys, mode="lines", name=f"{s.session_date:%-d %b}", showlegend=False,
+            x=xs, y=ys, mode="lines", name=f"{s.treatment_date:%-d %b}", showlegend=False,
             line=dict(color="rgba(91,63,166,0.25)", width=1),
-            hovertemplate=f"Session {s.session_date:%-d %b %Y}, day %{{x}}: %{{y}}<extra></extra>"))
+            hovertemplate=f"Session {s.treatment_date:%-d %b %Y}, day %{{x}}: %{{y}}<extra></extra>"))
     rows = [AlignedRow(d, mean(by_day[d]) if by_day[d] else None, len(by_day[d])) for d in range(-3, days_after + 1)]
     typical = [r for r in rows if r.mean is not None]
     traces.append(go.Scatter(x=[r.day for r in typical], y=[r.mean for r in typical], mode="lines+markers",
                              name="Typical path (mean)", line=dict(color=LINE, width=3),
                              hovertemplate="Day %{x}: mean %{y:.1f}<extra></extra>"))
-    responding = [s for s in sessions if s.threshold is not None]
+    responding = [s for s in treatments if s.threshold is not None]
     shapes = [dict(type="line", xref="x", yref="paper", x0=0, x1=0, y0=0, y1=1,
-                   line=dict(color=SESSION_COLOUR, width=1.5, dash="dot"))]
+                   line=dict(color=TREATMENT_COLOUR, width=1.5, dash="dot"))]
     threshold = responding[-1].threshold if responding else None
     if threshold is not None:
         shapes.append(dict(type="line", xref="paper", yref="y", x0=0, x1=1, y0=threshold, y1=threshold,
@@ -165,16 +165,16 @@ def aligned(data, days_after: int = 14) -> tuple[Chart, list[AlignedRow]]:
         xaxis=dict(range=[-3.5, days_after + 0.5], title="Days since session", dtick=1, fixedrange=True),
         yaxis=dict(range=[-0.5, 21.5], title="Daily total (0–21)", fixedrange=True, dtick=3, gridcolor="#eef0f3"),
     ))
-    return Chart(figure, aligned_summary(rows, len(sessions), threshold, data.analysis.median_duration)), rows
+    return Chart(figure, aligned_summary(rows, len(treatments), threshold, data.analysis.median_duration)), rows
 
 
-def aligned_summary(rows: list[AlignedRow], sessions: int, threshold: float | None, median: float | None) -> str:
+def aligned_summary(rows: list[AlignedRow], treatments: int, threshold: float | None, median: float | None) -> str:
     before = [r.mean for r in rows if r.day < 0 and r.mean is not None]
     after = [r for r in rows if r.day > 0 and r.mean is not None]
-    if not sessions or not before or not after:
+    if not treatments or not before or not after:
         return "Not enough check-ins around sessions to show a typical path yet."
     low = min(after, key=lambda r: r.mean)
-    text = (f"Across {sessions} sessions the total averages {_fmt(mean(before))} in the 3 days before a session "
+    text = (f"Across {treatments} sessions the total averages {_fmt(mean(before))} in the 3 days before a session "
             f"and falls to {_fmt(low.mean)} on day {low.day}")
     if threshold is not None:
         text += f"; the latest responding session counts as waned at {_fmt(threshold)} or more"
@@ -223,22 +223,22 @@ def side_effects(checkins, start: date | None = None) -> tuple[Chart, list[SideE
     return Chart(figure, summary), rows
 
 
-def own_trend(totals: dict[date, int], session_days: list[date], today: date, days: int) -> Chart:
+def own_trend(totals: dict[date, int], treatment_days: list[date], today: date, days: int) -> Chart:
     """The patient's own last `days` days with sessions marked, for a 360 px screen."""
     start = today - timedelta(days=days - 1)
     shown = sorted(d for d in totals if d >= start)
     xs, ys = _with_gaps(shown, totals)
-    sessions = [d for d in session_days if start <= d <= today]
+    treatments = [d for d in treatment_days if start <= d <= today]
     traces = [go.Scatter(x=xs, y=ys, mode="lines+markers", name="Your daily total", line=dict(color=LINE, width=2),
                          marker=dict(size=6), hovertemplate="%{x|%a %-d %b}: %{y}<extra></extra>")]
-    if sessions:
-        traces.append(go.Scatter(x=sessions, y=[21.6] * len(sessions), mode="markers", name="Treatment session",
-                                 marker=dict(symbol="triangle-down", size=11, color=SESSION_COLOUR),
+    if treatments:
+        traces.append(go.Scatter(x=treatments, y=[21.6] * len(treatments), mode="markers", name="Treatment session",
+                                 marker=dict(symbol="triangle-down", size=11, color=TREATMENT_COLOUR),
                                  hovertemplate="Session %{x|%a %-d %b}<extra></extra>"))
     x0, x1 = start - timedelta(hours=12), today + timedelta(hours=12)
     figure = go.Figure(data=traces, layout=base_layout(
         height=280, margin=dict(l=32, r=8, t=8, b=36),
-        shapes=band_shapes(x0, x1) + _session_lines(sessions),
+        shapes=band_shapes(x0, x1) + _treatment_lines(treatments),
         xaxis=dict(range=[x0, x1], type="date", fixedrange=True, nticks=5),
         yaxis=dict(range=[-0.5, 22.2], fixedrange=True, dtick=7),
         legend=dict(orientation="h", y=-0.25),
@@ -246,7 +246,7 @@ def own_trend(totals: dict[date, int], session_days: list[date], today: date, da
     if shown:
         first, last = totals[shown[0]], totals[shown[-1]]
         summary = (f"Over the last {days} days you checked in on {len(shown)} days; your total went from "
-                   f"{first} to {last}, with {len(sessions)} treatment session{'s' if len(sessions) != 1 else ''}.")
+                   f"{first} to {last}, with {len(treatments)} treatment session{'s' if len(treatments) != 1 else ''}.")
     else:
         summary = f"No check-ins in the last {days} days yet."
     return Chart(figure, summary)

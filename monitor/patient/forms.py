@@ -3,11 +3,12 @@ import re
 from datetime import time
 
 from flask_wtf import FlaskForm
-from wtforms import Field, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import Field, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, StopValidation, ValidationError
 from wtforms.widgets import TimeInput
 
+from ..form_fields import SubmissionKeyField
 from ..instruments import DAILY_OPTIONS, ITEMS, NOTE_MAX_LENGTH, SIDE_EFFECT_OPTIONS, SIDE_EFFECTS
 from ..timeutil import is_valid_timezone
 
@@ -55,7 +56,7 @@ class CheckInForm(FlaskForm):
         validators=[Length(max=NOTE_MAX_LENGTH, message=f"The note must be at most {NOTE_MAX_LENGTH:,} characters.")],
     )
     # A fresh key per rendered form: a double-tapped submit is stored once.
-    submission_key = HiddenField()
+    submission_key = SubmissionKeyField()
 
     @property
     def item_fields(self):

@@ -1,9 +1,9 @@
-"""The patient's pages: the daily check-in, its confirmation, their own history, and settings."""
-import secrets
+"""The patient's pages: the daily check-in, its confirmation, their own history, and settings.
+Each shows or changes the signed-in patient's own record only."""
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 from sqlalchemy import select
 
@@ -17,17 +17,8 @@ from ..extensions import db
 from ..instruments import DAILY_STEM, ITEM_CODES, ROUTE_LABELS, SIDE_EFFECT_KEYS, band_for
 from ..models import CheckIn, Treatment
 from ..timeutil import is_valid_timezone, local_today, timezone_choices, to_local, utcnow
+from . import bp
 from .forms import CheckInForm, SettingsForm
-
-bp = Blueprint("patient", __name__)
-
-
-@bp.before_request
-@login_required
-def patients_only():
-    # Staff have no check-in of their own; their patient views live under /patients.
-    if not current_user.is_patient:
-        abort(404)
 
 
 def _date_label(day: date, today: date) -> str:
@@ -69,7 +60,7 @@ def checkin():
                     form[code].process_data(value)
             form.note.data = existing.note
         form.local_date.data = day.isoformat()
-        form.submission_key.data = secrets.token_urlsafe(16)
+        form.submission_key.issue()
         return render_template("patient/checkin.html", form=form, stem=DAILY_STEM, existing=existing)
 
     date_problem = None
@@ -77,17 +68,15 @@ def checkin():
     if day is None:
         date_problem = _date_problem(form.local_date.data, today)
     if not form.validate() or date_problem:
-        if form.submission_key.data is None or len(form.submission_key.data) > 64:
-            form.submission_key.data = secrets.token_urlsafe(16)
+        form.submission_key.keep_for_redisplay()
         return render_template("patient/checkin.html", form=form, stem=DAILY_STEM, existing=None,
                                date_problem=date_problem), 400
-    key = (form.submission_key.data or "")[:64] or None
     save_checkin(
         patient, day,
         {code: form[code].data for code in ITEM_CODES},
         {k: form[f"se_{k}"].data for k in SIDE_EFFECT_KEYS},
         (form.note.data or "").strip() or None,
-        submission_key=key,
+        submission_key=form.submission_key.key,
     )
     db.session.commit()
     return redirect(url_for("patient.checkin_done", day=day.isoformat()), code=303)
@@ -132,7 +121,7 @@ def home():
         select(Treatment).where(Treatment.patient_id == patient.id).order_by(Treatment.administered_at.desc())
     ).all()
     now = utcnow()
-    sessions = [
+    shown = [
         {"when": to_local(t.administered_at, patient.timezone), "route": ROUTE_LABELS[t.route],
          "planned": t.administered_at > now}
         for t in treatments
@@ -140,7 +129,7 @@ def home():
     return render_template(
         "patient/home.html", checkins=checkins, band_for=band_for, today=today,
         checked_in_today=any(c.local_date == today for c in checkins),
-        planned=[s for s in sessions if s["planned"]][::-1], past=[s for s in sessions if not s["planned"]],
+        planned=[t for t in shown if t["planned"]][::-1], past=[t for t in shown if not t["planned"]],
     )
 
 
@@ -155,13 +144,13 @@ def trend():
         days = 30
     patient = current_user
     data = analysis.load_one(patient, since=local_today(patient.timezone) - timedelta(days=days - 1))
-    session_days = sorted(data.first_treatment_on())
-    chart = patient_charts.own_trend(data.totals, session_days, data.today, days)
+    treatment_days = sorted(data.first_treatment_on())
+    chart = patient_charts.own_trend(data.totals, treatment_days, data.today, days)
     start = data.today - timedelta(days=days - 1)
     rows = [(d, data.totals[d], band_for(data.totals[d])) for d in sorted(data.totals, reverse=True) if d >= start]
     return render_template("patient/trend.html", days=days, periods=TREND_PERIODS, chart=chart,
                            chart_json=to_json(chart.figure), rows=rows,
-                           sessions=[d for d in session_days if start <= d <= data.today])
+                           treatment_days=[d for d in treatment_days if start <= d <= data.today])
 
 
 @bp.route("/me/settings", methods=["GET", "POST"])

@@ -3,30 +3,20 @@
 Session values are checked by monitor.treatments' rules, so the web form and the CSV import
 refuse the same things with the same words."""
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import SelectField, SelectMultipleField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.validators import Length, ValidationError
 
 from .. import treatments
 from ..instruments import ROUTES
-from ..forms import ParsedField, strip as _strip
+from ..form_fields import ParsedField, SubmissionKeyField, name_field, new_account_email
 from ..timeutil import is_valid_timezone
 
 
 class EnrolForm(FlaskForm):
-    email = EmailField("Email", filters=[_strip], validators=[
-        DataRequired(message="Enter the patient's email address."),
-        Length(max=254, message="The email address must be at most 254 characters."),
-        Email(message="Enter an email address like name@example.com.", check_deliverability=False),
-    ])
-    first_name = StringField("First name", filters=[_strip], validators=[
-        DataRequired(message="Enter the patient's first name."),
-        Length(max=80, message="The first name must be at most 80 characters."),
-    ])
-    last_name = StringField("Last name", filters=[_strip], validators=[
-        DataRequired(message="Enter the patient's last name."),
-        Length(max=80, message="The last name must be at most 80 characters."),
-    ])
+    email = new_account_email("the patient's")
+    first_name = name_field("First name", "the patient's")
+    last_name = name_field("Last name", "the patient's")
     timezone = SelectField("Time zone", validate_choice=False)
     # Only an admin chooses; a provider's patient joins their own panel (the view removes this field).
     providers = SelectMultipleField("Providers", coerce=int, validate_choice=False)
@@ -47,7 +37,7 @@ _WHOLE = {"inputmode": "numeric", "autocomplete": "off"}
 _DECIMAL = {"inputmode": "decimal", "autocomplete": "off"}
 
 
-class SessionForm(FlaskForm):
+class TreatmentForm(FlaskForm):
     """A treatment session as typed by staff, in the clinic's local time."""
 
     administered_at = ParsedField(
@@ -72,7 +62,7 @@ class SessionForm(FlaskForm):
                message=f"The notes must be at most {treatments.NOTES_MAX_LENGTH:,} characters."),
     ])
     # A fresh key per rendered form: a double-tapped submit records one session.
-    submission_key = HiddenField()
+    submission_key = SubmissionKeyField()
 
     def __init__(self, *args, clinic_timezone: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -81,7 +71,7 @@ class SessionForm(FlaskForm):
 
     def validate_administered_at(self, field):
         try:
-            self.instant = treatments.session_instant(field.value, self.clinic_timezone)
+            self.instant = treatments.treatment_instant(field.value, self.clinic_timezone)
         except ValueError as e:
             raise ValidationError(str(e)) from None
 

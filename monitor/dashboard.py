@@ -3,7 +3,7 @@ is every patient), flagged, and ordered by need of attention.
 
 The flags are pure functions of one patient's loaded data (analysis.PatientData: daily totals
 by local date, sessions, the SPEC 4 analysis) and the patient's local `today`, so they can be
-tested without a database. dashboard() loads everything in a fixed number of queries whatever
+tested without a database. build() loads everything in a fixed number of queries whatever
 the panel's size: the patients (and, for an admin, their providers), their check-in totals and
 sessions (analysis.load), and the dates of recent severe side effects.
 
@@ -86,14 +86,6 @@ def latest_checkin(totals: dict[date, int]) -> tuple[date, int] | None:
     return day, totals[day]
 
 
-def adherence(checkin_dates, today: date, days: int = ADHERENCE_DAYS) -> int:
-    """How many of the last `days` local days have a check-in. The window ends today once the
-    patient has checked in today, else yesterday, so an open day does not count against them."""
-    dates = set(checkin_dates)
-    end = today if today in dates else today - timedelta(days=1)
-    return sum(1 for n in range(days) if end - timedelta(days=n) in dates)
-
-
 def rise(totals: dict[date, int]) -> int | None:
     """How far the latest total is above the lowest total of the 3 days before it.
 
@@ -114,10 +106,10 @@ def recent_side_effect(severe_dates, today: date, days: int = SIDE_EFFECT_DAYS) 
     return max(recent) if recent else None
 
 
-def last_session_date(data: analysis.PatientData, now: datetime) -> date | None:
+def last_treatment_date(data: analysis.PatientData, now: datetime) -> date | None:
     """The local date of the last session that has taken place; planned ones are not "since"."""
     past = [t for t in data.treatments if t.administered_at <= now]
-    return data.session_date(past[-1]) if past else None
+    return data.treatment_date(past[-1]) if past else None
 
 
 @dataclass
@@ -127,9 +119,9 @@ class Row:
     latest_date: date | None
     latest_total: int | None
     band: Band | None
-    days_since_session: int | None
+    days_since_treatment: int | None
     typical_duration: float | None   # the patient's Kaplan-Meier median wane day (SPEC 4)
-    responding_sessions: int
+    responding_treatments: int
     adherence: int                   # days with a check-in of the last ADHERENCE_DAYS
     missed_days: int
     today_state: str                 # schedule.day_state of the patient's own today (SPEC 5)
@@ -197,16 +189,16 @@ def build_row(data: analysis.PatientData, *, now: datetime, mcid: float, lapse_d
             if missed >= lapse_days:
                 flags.add("lapsed")
 
-    session_on = last_session_date(data, now)
+    treatment_on = last_treatment_date(data, now)
     return Row(
         patient=patient, today=today,
         latest_date=latest[0] if latest else None,
         latest_total=latest[1] if latest else None,
         band=band,
-        days_since_session=(today - session_on).days if session_on else None,
+        days_since_treatment=(today - treatment_on).days if treatment_on else None,
         typical_duration=result.median_duration,
-        responding_sessions=result.responding_sessions,
-        adherence=adherence(totals.keys(), today),
+        responding_treatments=result.responding_treatments,
+        adherence=schedule.adherence(totals.keys(), today, ADHERENCE_DAYS)[0],
         missed_days=missed,
         today_state=schedule.day_state(today, now, patient.timezone, patient.reminder_time or schedule.DEFAULT_REMINDER,
                                        checked_in=today in totals,
@@ -215,7 +207,7 @@ def build_row(data: analysis.PatientData, *, now: datetime, mcid: float, lapse_d
         side_effect_on=side_effect_on,
         wane_expected_on=wane_on,
         flags=frozenset(flags),
-        trend=sparkline.svg(totals, today, sessions=[data.session_date(t) for t in data.treatments]),
+        trend=sparkline.svg(totals, today, treatments=[data.treatment_date(t) for t in data.treatments]),
         trend_checkins=sum(1 for n in range(sparkline.DAYS) if today - timedelta(days=n) in totals),
     )
 
@@ -276,7 +268,7 @@ def _severe_side_effect_dates(data: dict[int, analysis.PatientData]) -> dict[int
     return dates
 
 
-def dashboard(viewer: User, *, flag: str | None = None, search: str = "", now: datetime | None = None) -> Dashboard:
+def build(viewer: User, *, flag: str | None = None, search: str = "", now: datetime | None = None) -> Dashboard:
     """The viewer's panel as triage rows; `flag` (a key of FLAG_BY_KEY) and `search` (a name
     fragment) narrow what is shown. An unknown flag narrows nothing."""
     now = now or utcnow()

@@ -1,0 +1,144 @@
+"""A patient's record for staff: enrolling, resending the invitation, the record itself, the
+care team (admins only) and pausing or discharging monitoring."""
+from datetime import timedelta
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from .. import accounts, analysis, audit, care_team, mail, patient_status, treatments
+from ..access import patient_or_404, refuse
+from ..charts import page as patient_charts
+from ..clinic import get_clinic
+from ..extensions import db
+from ..instruments import ITEMS, ROUTE_LABELS, SEVERE_SIDE_EFFECT, SIDE_EFFECTS, band_for
+from ..models import CheckIn, CheckInRevision, User
+from ..timeutil import timezone_choices, to_local, utcnow
+from . import bp
+from .forms import EnrolForm
+
+CHECKIN_DAYS = 90
+
+
+# --- Enrolment.
+
+@bp.route("/patients/new", methods=["GET", "POST"])
+def enrol():
+    form = EnrolForm()
+    form.timezone.choices = [SelectChoice(zone) for zone in timezone_choices()]
+    if current_user.is_admin:
+        form.providers.choices = [SelectChoice(p.id, f"{p.display_name} ({p.email})")
+                                  for p in care_team.active_providers()]
+    else:
+        del form.providers
+    if request.method == "GET":
+        form.timezone.data = get_clinic().timezone
+        return render_template("provider/enrol.html", form=form)
+    if not form.validate():
+        return render_template("provider/enrol.html", form=form), 400
+    if current_user.is_admin:
+        providers = db.session.scalars(select(User).where(User.id.in_(form.providers.data))).all()
+    else:
+        providers = [current_user._get_current_object()]
+    try:
+        patient = accounts.enrol_patient(form.email.data, form.first_name.data, form.last_name.data,
+                                         form.timezone.data, providers, actor=current_user)
+    except accounts.DuplicateEmail as duplicate:
+        form.email.errors.append(str(duplicate))
+        return render_template("provider/enrol.html", form=form), 400
+    invitation = accounts.invitation(patient)
+    db.session.commit()
+    if mail.try_deliver(invitation):
+        flash(f"{patient.display_name} is enrolled. We emailed them a link to set up their account.", "info")
+    else:
+        flash(f"{patient.display_name} is enrolled, but the invitation email could not be sent. "
+              "Try “Resend invitation” later.", "error")
+    return redirect(url_for("provider.patient", patient_id=patient.id), code=303)
+
+
+@bp.post("/patients/<int:patient_id>/invite")
+def invite(patient_id: int):
+    patient = patient_or_404(current_user, patient_id)
+    if patient.has_password:
+        flash("This patient has already set up their account. They can reset a forgotten password "
+              "from the sign-in page.", "error")
+        return redirect(url_for("provider.patient", patient_id=patient.id), code=303)
+    audit.record("patient.invitation_resent", target_type="patient", target_id=patient.id)
+    invitation = accounts.invitation(patient)
+    db.session.commit()
+    if mail.try_deliver(invitation):
+        flash(f"We emailed a new invitation link to {patient.email}. Earlier links no longer work.", "info")
+    else:
+        flash("The invitation email could not be sent. Please try again later.", "error")
+    return redirect(url_for("provider.patient", patient_id=patient.id), code=303)
+
+
+# --- The patient's record.
+
+def _checkins(data: analysis.PatientData, show_all: bool) -> list[tuple[CheckIn, bool]]:
+    """The check-ins for the table, newest first, each marked when it has been revised; from
+    the rows the analysis already loaded, plus one query for which were revised."""
+    since = None if show_all else data.today - timedelta(days=CHECKIN_DAYS - 1)
+    shown = [c for c in reversed(data.checkins) if since is None or c.local_date >= since]
+    revised = set(db.session.scalars(
+        select(CheckInRevision.checkin_id).where(CheckInRevision.checkin_id.in_([c.id for c in shown])).distinct()
+    )) if shown else set()
+    return [(c, c.id in revised) for c in shown]
+
+
+@bp.get("/patients/<int:patient_id>")
+def patient(patient_id: int):
+    patient = patient_or_404(current_user, patient_id)
+    show_all = request.args.get("checkins") == "all"
+    data = analysis.load_one(patient, with_checkins=True)
+    audit.after_response("patient.viewed", target_type="patient", target_id=patient.id)
+    return render_template(
+        "provider/patient.html", patient=patient, treatments=treatments.treatments_for(patient),
+        checkins=_checkins(data, show_all), show_all=show_all, checkin_days=CHECKIN_DAYS, now=utcnow(),
+        tz=get_clinic().timezone, to_local=to_local, band_for=band_for, route_labels=ROUTE_LABELS,
+        items=ITEMS, side_effects=SIDE_EFFECTS, severe=SEVERE_SIDE_EFFECT, format_dose=treatments.format_dose,
+        providers=care_team.active_providers() if current_user.is_admin else None,
+        **patient_charts.for_provider(data),
+    )
+
+
+@bp.post("/patients/<int:patient_id>/care-team")
+def change_care_team(patient_id: int):
+    patient = patient_or_404(current_user, patient_id)
+    if not current_user.is_admin:
+        refuse(target_type="patient", target_id=patient.id)
+    try:
+        chosen = {int(value) for value in request.form.getlist("providers")}
+    except ValueError:
+        chosen = {-1}  # not an id: "choose providers from the list"
+    try:
+        changed = care_team.change_providers(patient, chosen, actor=current_user)
+    except ValueError as problem:
+        flash(str(problem), "error")
+    else:
+        db.session.commit()
+        flash("The patient's providers are saved." if changed else "Nothing was changed.", "info")
+    return redirect(url_for("provider.patient", patient_id=patient.id, _anchor="care-team"), code=303)
+
+
+STATUS_MESSAGES = {
+    "active": "Monitoring is active: daily check-ins are expected again.",
+    "paused": "Monitoring is paused: no reminders, and no days count as missed until you resume it.",
+    "discharged": "The patient is discharged: no reminders, and no days count as missed.",
+}
+
+
+@bp.post("/patients/<int:patient_id>/status")
+def change_status(patient_id: int):
+    patient = patient_or_404(current_user, patient_id)
+    status = request.form.get("status", "")
+    if status not in STATUS_MESSAGES:
+        return render_template("errors/error.html", title="Please choose a status",
+                               message="Choose active, paused or discharged from the list."), 400
+    if patient_status.change(patient, status, actor=current_user):
+        db.session.commit()
+        flash(STATUS_MESSAGES[status], "info")
+    else:
+        flash("Nothing was changed.", "info")
+    return redirect(url_for("provider.patient", patient_id=patient.id), code=303)

@@ -1,0 +1,19 @@
+"""The durability report page (SPEC 8): an admin sees the whole clinic, a provider their own
+panel. Measures come from monitor.report, figures from monitor.charts.cohort."""
+from flask import render_template
+from flask_login import current_user
+
+from .. import audit, report
+from ..charts.cohort import days_text, percent, report_charts
+from . import bp
+
+
+@bp.get("/report", endpoint="report")
+def show_report():
+    result = report.build(current_user)
+    audit.after_response("report.viewed", detail=f"{result.scope}, {result.patients} patients")
+    return render_template(
+        "provider/report.html", report=result, figures=report_charts(result, report.SIDE_EFFECT_DAYS),
+        percent=percent, days_text=days_text, adherence_windows=report.ADHERENCE_WINDOWS,
+        side_effect_days=report.SIDE_EFFECT_DAYS, wane_by_day=report.WANE_BY_DAY,
+    )
