@@ -168,6 +168,8 @@ def _finish(model, record_id: int, **values) -> None:
     """Record the outcome of the attempt this runner claimed, and commit."""
     table = model.__table__
     db.session.execute(update(table).where(table.c.id == record_id, table.c.status == "sending").values(**values))
+    # Each email's outcome in its own transaction: what was sent stays recorded as sent even
+    # if a later email of the same run fails.
     db.session.commit()
 
 

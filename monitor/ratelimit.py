@@ -111,11 +111,11 @@ def enforce():
         key = f"{prefix}{request.endpoint}:{limit.scope}:{who[limit.scope]}"
         wait = store.hit(key, limit)
         if wait is not None:
-            return refuse(limit, wait)
+            return too_many(limit, wait)
     return None
 
 
-def refuse(limit: Limit, wait: timedelta):
+def too_many(limit: Limit, wait: timedelta):
     seconds = max(1, math.ceil(wait.total_seconds()))
     minutes = max(1, math.ceil(seconds / 60))
     audit.after_response("ratelimit.refused", detail=f"{request.endpoint}: {limit.describe()}")

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from monitor.charts import patient as charts
+from monitor.charts import individual as charts
 from monitor.charts import to_json
 from monitor.checkins import save_checkin
 from monitor.durability import analyse_patient

@@ -414,3 +414,17 @@ def test_a_nul_character_in_a_cell_is_reported_and_nothing_is_imported(app, runn
     assert "line 3: note: contains a NUL character" in result.output
     from monitor.models import CheckIn
     assert db.session.query(CheckIn).count() == 0
+
+
+def test_imported_sessions_are_recorded_and_audited_like_the_web_forms(runner, tmp_path, users):
+    """One way to record a treatment: the import goes through treatments.record_treatment, so
+    each session has the same audit event as one entered on the web, marked as imported."""
+    text = (SESSION_HEADER + "\n"
+            "alice@example.test,2026-11-20T10:30,lozenge,200\n"
+            "bob@example.test,2026-11-21T09:00,intranasal,50\n")
+    assert import_treatments(runner, tmp_path, text).exit_code == 0
+    [alice] = sessions_of(users.patient_a)
+    [bob] = sessions_of(users.patient_b)
+    created = {e.target_id: e.detail for e in audit_events("treatment.created")}
+    assert created == {alice.id: f"patient {users.patient_a.id}, import", bob.id: f"patient {users.patient_b.id}, import"}
+    assert (alice.created_at, alice.recorded_by_id) == (alice.updated_at, None)  # by the command line, no one signed in

@@ -1,21 +1,21 @@
 """What a page needs to show a patient's charts: each figure's JSON, its sentence, and its table rows."""
 from datetime import timedelta
 
-from . import patient, to_json
+from . import individual, to_json
 
 
 def for_provider(data) -> dict:
     """The provider's view of one patient: timeline, aligned intervals, side effects, and the
     per-session durability results that the timeline marks."""
     firsts = data.first_treatment_on()
-    timeline = patient.timeline(data, firsts)
-    aligned, aligned_rows = patient.aligned(data)
-    effects, effect_rows = patient.side_effects(data.checkins, start=data.today - timedelta(days=89))
+    timeline = individual.timeline(data, firsts)
+    aligned, aligned_rows = individual.aligned(data)
+    effects, effect_rows = individual.side_effects(data.checkins, start=data.today - timedelta(days=89))
     return dict(
         analysis=data.analysis,
         treatments_by_date=firsts,
         timeline_json=to_json(timeline.figure), timeline_summary=timeline.summary,
         aligned_json=to_json(aligned.figure), aligned_summary=aligned.summary, aligned_rows=aligned_rows,
         effects_json=to_json(effects.figure), effects_summary=effects.summary, effect_rows=effect_rows,
-        format_number=patient._fmt,
+        format_number=individual._fmt,
     )

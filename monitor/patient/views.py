@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from .. import analysis
 from ..audit import record
-from ..charts import patient as patient_charts
+from ..charts import individual as patient_charts
 from ..charts import to_json
 from ..checkins import allowed_dates, save_checkin
 from ..clinic import get_clinic

@@ -1,0 +1,48 @@
+"""The pages that read a patient's whole history run a fixed number of queries, however long
+that history is: no query per check-in, per treatment session or per revision. (Committing
+before the page is rendered would expire every loaded row and reload them one by one; the
+"viewed" audit is written after rendering for that reason, see monitor/audit.py.)"""
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from monitor.checkins import save_checkin
+from monitor.extensions import db
+from monitor.treatments import TreatmentValues, record_treatment
+from tests.conftest import NOW, answers_for, counted_queries, login
+
+
+def add_history(patient, provider, days: int) -> None:
+    """`days` daily check-ins up to yesterday, a treatment every 7 days, and some of each
+    edited (revisions), all through the services the web forms use."""
+    today = NOW.date()
+    for n in range(days, 0, -1):
+        day = today - timedelta(days=n)
+        save_checkin(patient, day, answers_for(4 + n % 11), {"nausea": n % 4}, None, now=NOW - timedelta(days=n))
+        if n % 5 == 0:  # answered again later that day: a revision
+            save_checkin(patient, day, answers_for(5 + n % 9), {}, "again", now=NOW - timedelta(days=n, hours=-1))
+    for n in range(days, 0, -7):
+        values = TreatmentValues(administered_at=NOW - timedelta(days=n), route="intramuscular", dose_mg=Decimal("50"))
+        record_treatment(patient, values, recorded_by=provider, now=NOW - timedelta(days=n))
+    db.session.commit()
+
+
+def queries_for(client, url: str) -> int:
+    client.get(url)  # warm: the first request may create the clinic's settings row
+    with counted_queries() as statements:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(statements)
+
+
+@pytest.mark.parametrize("page", ["/patients/{id}", "/patients/{id}?checkins=all", "/patients"])
+def test_the_query_count_does_not_grow_with_the_history(client, users, page):
+    patient, provider = users.patient_a, users.provider_a
+    login(client, provider)
+    url = page.format(id=patient.id)
+    add_history(patient, provider, days=3)
+    short = queries_for(client, url)
+    add_history(users.patient_a, provider, days=120)  # earlier dates are new; recent ones revised
+    long = queries_for(client, url)
+    assert long == short
