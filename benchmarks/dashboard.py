@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import event, insert  # noqa: E402
 
-from monitor import analysis, create_app, panel, timeutil  # noqa: E402
+from monitor import analysis, create_app, dashboard, timeutil  # noqa: E402
 from monitor.clinic import get_clinic  # noqa: E402
 from monitor.extensions import db  # noqa: E402
 from monitor.models import CheckIn, Treatment, User, care_team  # noqa: E402
@@ -69,11 +69,11 @@ def main():
             def cold():
                 app.extensions.pop("monitor.clinic_median", None)
                 db.session.expire_all()
-                panel.dashboard(provider, now=NOW)
+                dashboard.build(provider, now=NOW)
 
             def warm():
                 db.session.expire_all()
-                panel.dashboard(provider, now=NOW)
+                dashboard.build(provider, now=NOW)
 
             rows = [
                 ("clinic median alone, cold", *timed(lambda: (app.extensions.pop("monitor.clinic_median", None),

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import plotly.graph_objects as go  # noqa: E402
 
 from monitor import durability  # noqa: E402
-from monitor.charts import patient as patient_charts  # noqa: E402
+from monitor.charts import individual as patient_charts  # noqa: E402
 from monitor.charts import PLOTLY_JS, to_json  # noqa: E402
 
 TODAY = date(2026, 11, 26)
