@@ -149,6 +149,9 @@ def seed_demo(now: datetime | None = None) -> DemoSummary:
         patients.append((patient, profile))
     db.session.flush()  # ids for the check-ins and sessions below
 
+    # Made-up history is written as rows directly, not through checkins.save_checkin and
+    # treatments.record_treatment: it is generated valid, has no one who recorded it, and one
+    # "demo.seeded" audit event describes all of it.
     for patient, profile in patients:
         treatments = _treatments(profile, patient, clinic.timezone, now, rng)
         checkins = _checkins(profile, patient, treatments, now, rng)
