@@ -55,6 +55,8 @@ def _add_user(role: str, email_address: str, *, first_name: str = "", last_name:
                 timezone=timezone, password_hash=PASSWORD_HASH if password else None)
     user.providers = list(providers)
     for name, value in attributes.items():
+        if not hasattr(User, name):
+            raise TypeError(f"User has no attribute {name!r}")
         setattr(user, name, value)
     db.session.add(user)
     db.session.commit()
@@ -143,6 +145,8 @@ def edit_treatment(treatment: Treatment, *, edited_by: User | None = None, now: 
     if "dose" in changes:
         changes["dose_mg"] = Decimal(str(changes.pop("dose")))
     for name, value in changes.items():
+        if not hasattr(values, name):
+            raise TypeError(f"a session has no value {name!r}")
         setattr(values, name, value)
     update_treatment(treatment, values, edited_by=edited_by, now=now)
     db.session.commit()

@@ -201,7 +201,7 @@ def test_resend_sends_a_new_link_and_the_old_one_stops_working(app, client, user
     assert response.status_code == 303
     first, second = read_outbox(app)
     assert second["To"] == "carol@example.test"
-    assert [e for e in events("patient.invitation_resent") if e.target_id == patient.id] != []
+    assert any(e.target_id == patient.id for e in events("patient.invitation_resent"))
 
     client.post("/logout")
     assert client.get(invitation_path(first)).status_code == 404
