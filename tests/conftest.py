@@ -1,40 +1,25 @@
 """Fixtures: a real database per test (SQLite file, or the PostgreSQL server when
 TEST_DATABASE_URL is set), migrated with the project's own Alembic migrations, and three
 standing kinds of user in the spirit of Healthchecks.io: someone with access, a teammate,
-and someone with none who must get a 404 everywhere."""
-import email
-import email.policy
+and someone with none who must get a 404 everywhere. Fixtures and plumbing only: data is built,
+and what the app wrote is read, with the functions in tests/factories.py."""
 import os
 import shutil
-from contextlib import contextmanager
-from datetime import datetime, timezone
-from pathlib import Path
 
-import argon2
 import email_validator
-from argon2 import PasswordHasher
 import pytest
 from flask import g
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 
-from monitor import create_app, timeutil
+from monitor import create_app, passwords, timeutil
 from monitor.config import engine_options
 from monitor.extensions import db
-from monitor.models import Role, User
-from monitor import passwords
-from monitor.passwords import hash_password
+from tests.factories import NOW, TEST_HASHER, add_admin, add_patient, add_provider, login
 from tests.smtp import SMTPServer
 
-# Production hashing costs ~170 ms a login here; tests use argon2-cffi's profile made for tests.
-# test_auth checks the production parameters and rehashing with the real hasher.
-passwords.use_hasher(PasswordHasher.from_parameters(argon2.profiles.CHEAPEST))
-
-PASSWORD = "correct horse battery staple"
-# Hashing is deliberately slow; hash the shared test password once per run.
-PASSWORD_HASH = hash_password(PASSWORD)
-# Thursday 26 November 2026, 15:00 UTC = 10:00 in New York.
-NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
+# Argon2's cheapest profile (PASSWORD_HASH in factories.py is made with the same hasher).
+passwords.use_hasher(TEST_HASHER)
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -133,28 +118,15 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def make_user(role: str | Role, email: str, *, first_name: str = "", last_name: str = "",
-              timezone: str = "America/New_York", providers=(), password: bool = True) -> User:
-    user = User(
-        email=email, role=Role(role).value, first_name=first_name, last_name=last_name,
-        timezone=timezone, password_hash=PASSWORD_HASH if password else None,
-    )
-    user.providers = list(providers)
-    db.session.add(user)
-    db.session.commit()
-    return user
-
-
 @pytest.fixture
 def users(app):
     """admin; provider_a with patient_a; provider_b with patient_b. Nobody else sees anyone."""
-    admin = make_user("admin", "admin@clinic.test", first_name="Ada", last_name="Admin")
-    provider_a = make_user("provider", "pa@clinic.test", first_name="Paula", last_name="Avery")
-    provider_b = make_user("provider", "pb@clinic.test", first_name="Peter", last_name="Brook")
-    patient_a = make_user("patient", "alice@example.test", first_name="Alice", last_name="Archer",
-                          providers=[provider_a])
-    patient_b = make_user("patient", "bob@example.test", first_name="Bob", last_name="Baker",
-                          timezone="Europe/London", providers=[provider_b])
+    admin = add_admin("admin@clinic.test", first_name="Ada", last_name="Admin")
+    provider_a = add_provider("pa@clinic.test", first_name="Paula", last_name="Avery")
+    provider_b = add_provider("pb@clinic.test", first_name="Peter", last_name="Brook")
+    patient_a = add_patient("alice@example.test", first_name="Alice", last_name="Archer", providers=[provider_a])
+    patient_b = add_patient("bob@example.test", first_name="Bob", last_name="Baker", timezone="Europe/London",
+                            providers=[provider_b])
 
     class Users:
         pass
@@ -164,42 +136,12 @@ def users(app):
     return u
 
 
-def login(client, user: User, password: str = PASSWORD):
-    response = client.post("/login", data={"email": user.email, "password": password})
-    assert response.status_code == 302, f"login as {user.email} failed"
-    return response
-
-
 @pytest.fixture
 def login_as(client):
     def _login(user):
         login(client, user)
         return client
     return _login
-
-
-def read_outbox(app) -> list[email.message.EmailMessage]:
-    """Every message the file transport wrote, oldest first."""
-    directory = Path(app.config["MAIL_FILE_DIR"])
-    if not directory.exists():
-        return []
-    files = sorted(directory.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]
-
-
-def message_text(msg) -> str:
-    return msg.get_body(preferencelist=("plain",)).get_content()
-
-
-def answers_for(total: int) -> dict[str, int]:
-    """Seven item answers (each 0-3) that add up to total, filling the first items first."""
-    if not 0 <= total <= 21:
-        raise ValueError(total)
-    answers, left = {}, total
-    for n in range(1, 8):
-        answers[f"q{n}"] = min(3, left)
-        left -= answers[f"q{n}"]
-    return answers
 
 
 @pytest.fixture
@@ -216,18 +158,3 @@ def smtp_down(app):
     server = SMTPServer(app)
     yield server
     server.stop()
-
-
-@contextmanager
-def counted_queries():
-    """The SQL statements run inside the block (for tests that a page's query count is fixed)."""
-    statements = []
-
-    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before_cursor_execute)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before_cursor_execute)

@@ -8,7 +8,8 @@ from aiosmtpd.controller import Controller
 
 
 class Recorder:
-    """Accepts every message (or refuses them all when `refuse` is set) and keeps what came."""
+    """Accepts every message (or refuses them all when `refuse` is set) and keeps what came:
+    (envelope sender, envelope recipients, message)."""
 
     def __init__(self):
         self.messages = []
@@ -19,13 +20,13 @@ class Recorder:
         self.data_attempts += 1
         if self.refuse:
             return "554 Transaction failed"
-        self.messages.append((envelope.rcpt_tos,
+        self.messages.append((envelope.mail_from, envelope.rcpt_tos,
                               email.message_from_bytes(envelope.content, policy=email.policy.default)))
         return "250 OK"
 
     @property
     def recipients(self) -> list[str]:
-        return [rcpt for rcpts, _ in self.messages for rcpt in rcpts]
+        return [rcpt for _, rcpts, _ in self.messages for rcpt in rcpts]
 
 
 def free_port() -> int:
@@ -54,7 +55,12 @@ class SMTPServer:
 
     @property
     def messages(self):
-        return [msg for _, msg in self.recorder.messages]
+        return [msg for _, _, msg in self.recorder.messages]
+
+    @property
+    def senders(self):
+        """The envelope sender (MAIL FROM) of each message, in order."""
+        return [sender for sender, _, _ in self.recorder.messages]
 
     @property
     def recipients(self):

@@ -5,29 +5,20 @@ inside an allowed URL, ids that do not exist, staff ids used as patient ids, and
 refusals."""
 import re
 from datetime import datetime, timezone
-from decimal import Decimal
 
 import pytest
 
-from monitor.extensions import db
-from monitor.models import Treatment
-from tests.conftest import login
+from tests.factories import add_treatment, events, login
 
 
 @pytest.fixture
 def records(users):
-    treatment = Treatment(patient_id=users.patient_a.id, administered_at=datetime(2026, 11, 20, 15, tzinfo=timezone.utc),
-                          route="lozenge", dose_mg=Decimal("200"))
-    db.session.add(treatment)
-    db.session.commit()
+    treatment = add_treatment(users.patient_a, datetime(2026, 11, 20, 15, tzinfo=timezone.utc), dose="200")
     return {"patient_id": users.patient_a.id, "treatment_id": treatment.id}
 
 
 def test_a_treatment_of_another_patient_is_404_even_on_an_allowed_patient(app, users, records):
-    other = Treatment(patient_id=users.patient_b.id, administered_at=datetime(2026, 11, 20, 15, tzinfo=timezone.utc),
-                      route="oral", dose_mg=Decimal("50"))
-    db.session.add(other)
-    db.session.commit()
+    other = add_treatment(users.patient_b, datetime(2026, 11, 20, 15, tzinfo=timezone.utc), route="oral", dose="50")
     client = app.test_client()
     login(client, users.provider_a)
     url = f"/patients/{users.patient_a.id}/treatments/{other.id}/edit"
@@ -60,10 +51,8 @@ def test_patients_cannot_reach_staff_lists(app, users, records):
 
 
 def test_refusals_are_audited(app, users, records):
-    from sqlalchemy import select
-    from monitor.models import AuditEvent
     client = app.test_client()
     login(client, users.provider_b)
     client.get(f"/patients/{users.patient_a.id}")
-    refused = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "access.refused")).all()
+    refused = events("access.refused")
     assert [(e.actor_id, e.target_id) for e in refused] == [(users.provider_b.id, users.patient_a.id)]

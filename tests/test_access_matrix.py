@@ -12,8 +12,7 @@ check-in) or at a made-up token. Each answer falls in one outcome class:
 
 A route that is in the app but not in EXPECTED fails the test with its endpoint's name, so a
 new page cannot be added without deciding who may reach it."""
-from datetime import datetime, timezone
-from decimal import Decimal
+from datetime import date, datetime, timezone
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -22,10 +21,8 @@ from flask import g
 from flask_login import user_unauthorized
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from monitor.checkins import save_checkin
 from monitor.extensions import db
-from monitor.models import Treatment
-from tests.conftest import login
+from tests.factories import add_checkin, add_treatment, login
 
 PRINCIPALS = ["anonymous", "patient_a", "patient_b", "provider_a", "provider_b", "admin"]
 METHODS = ["GET", "POST"]
@@ -105,13 +102,9 @@ LAST = ("auth.logout",)
 @pytest.fixture
 def records(users):
     """Patient A's check-in and treatment session, the targets of the walk."""
-    day = datetime(2026, 11, 25).date()
-    save_checkin(users.patient_a, day, {f"q{i}": 1 for i in range(1, 8)}, {}, None)
-    treatment = Treatment(patient_id=users.patient_a.id, administered_at=datetime(2026, 11, 20, 15, tzinfo=timezone.utc),
-                          route="lozenge", dose_mg=Decimal("200"))
-    db.session.add(treatment)
-    db.session.commit()
-    return {"patient_id": users.patient_a.id, "treatment_id": treatment.id, "day": day.isoformat(),
+    checkin = add_checkin(users.patient_a, date(2026, 11, 25), 7)
+    treatment = add_treatment(users.patient_a, datetime(2026, 11, 20, 15, tzinfo=timezone.utc), dose="200")
+    return {"patient_id": users.patient_a.id, "treatment_id": treatment.id, "day": checkin.local_date.isoformat(),
             "token": "made-up-token-that-matches-nothing", "user_id": users.provider_b.id,
             "kind": "durability"}
 

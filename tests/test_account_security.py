@@ -4,14 +4,10 @@ password again)."""
 from sqlalchemy import select
 
 from monitor.extensions import db
-from monitor.models import AuditEvent, UserSession
+from monitor.models import UserSession
 from monitor.passwords import verify_password
-from tests.conftest import NOW, PASSWORD, login
+from tests.factories import NOW, PASSWORD, events, login
 from tests.test_sessions import NEW_PASSWORD, row_of, sid, signed_in
-
-
-def audit(action: str) -> list[AuditEvent]:
-    return db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
 
 
 def change(client, current=PASSWORD, new=NEW_PASSWORD, confirm=None):
@@ -45,7 +41,7 @@ def test_changing_the_password_keeps_this_browser_and_ends_every_other_session(a
     assert not signed_in(phone, "/checkin")
     db.session.refresh(phone_row)
     assert phone_row.ended_at == NOW
-    [event] = audit("account.password_changed")
+    [event] = events("account.password_changed")
     assert event.actor_id == users.patient_a.id and event.target_id == users.patient_a.id
 
 
@@ -60,7 +56,7 @@ def test_a_wrong_current_password_changes_nothing_and_is_audited(app, users):
     db.session.expire_all()
     assert users.patient_a.password_hash == before
     assert signed_in(phone, "/checkin") and signed_in(laptop, "/checkin")
-    assert len(audit("reauth.failed")) == 1 and audit("account.password_changed") == []
+    assert len(events("reauth.failed")) == 1 and events("account.password_changed") == []
 
 
 def test_the_new_password_follows_the_same_rules_as_everywhere(client, users):
@@ -78,7 +74,7 @@ def test_the_new_password_follows_the_same_rules_as_everywhere(client, users):
     db.session.expire_all()
     assert users.patient_a.password_hash == before
     # A rule broken by the new password does not check (or audit) the current one.
-    assert audit("reauth.failed") == []
+    assert events("reauth.failed") == []
 
 
 def test_staff_with_a_second_factor_keep_it_on_the_new_session(client, users):
@@ -131,14 +127,14 @@ def test_sign_out_everywhere_else_needs_the_password_and_keeps_this_browser(app,
     r = laptop.post("/account/security/sessions/end-others", data={"current_password": "wrong guess here"})
     assert r.status_code == 400 and "That is not your current password." in r.get_data(as_text=True)
     assert signed_in(phone, "/checkin") and signed_in(tablet, "/checkin")
-    assert len(audit("reauth.failed")) == 1
+    assert len(events("reauth.failed")) == 1
 
     r = laptop.post("/account/security/sessions/end-others", data={"current_password": PASSWORD})
     assert r.status_code == 302
     assert "You are signed out everywhere else." in laptop.get("/account/security").get_data(as_text=True)
     assert signed_in(laptop, "/checkin")
     assert not signed_in(phone, "/checkin") and not signed_in(tablet, "/checkin")
-    [event] = audit("session.ended_others")
+    [event] = events("session.ended_others")
     assert event.detail == "2 ended" and event.actor_id == users.patient_a.id
     # The password itself is unchanged: only the sessions ended.
     db.session.expire_all()

@@ -6,19 +6,8 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
 
-from monitor.extensions import db
-from monitor.models import AuditEvent
-from tests.conftest import NOW, login
-
-
-def add_event(action, *, at=NOW, actor=None, target_type=None, target_id=None, ip="198.51.100.1", detail=None):
-    event = AuditEvent(at=at, actor_id=getattr(actor, "id", actor), action=action, target_type=target_type,
-                       target_id=target_id, ip=ip, detail=detail)
-    db.session.add(event)
-    db.session.commit()
-    return event
+from tests.factories import NOW, add_audit_event, events, login
 
 
 def shown_actions(page: str) -> list[str]:
@@ -36,10 +25,6 @@ def admin(app, users):
     client = app.test_client()
     login(client, users.admin)
     return client
-
-
-def events(action):
-    return db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).all()
 
 
 # --- Who may read it.
@@ -67,9 +52,9 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, users, path):
 # --- The page.
 
 def test_events_are_listed_newest_first_with_time_actor_target_ip_and_detail(admin, users):
-    add_event("old.event", at=NOW - timedelta(days=2), actor=users.provider_a, target_type="patient",
-              target_id=users.patient_a.id, ip="203.0.113.9", detail="first")
-    add_event("new.event", at=NOW - timedelta(hours=1), actor=users.provider_b)
+    add_audit_event("old.event", at=NOW - timedelta(days=2), actor=users.provider_a, target_type="patient",
+                    target_id=users.patient_a.id, ip="203.0.113.9", detail="first")
+    add_audit_event("new.event", at=NOW - timedelta(hours=1), actor=users.provider_b)
     page = admin.get("/admin/audit").get_data(as_text=True)
     actions = shown_actions(page)
     assert actions.index("new.event") < actions.index("old.event")
@@ -81,13 +66,13 @@ def test_events_are_listed_newest_first_with_time_actor_target_ip_and_detail(adm
 
 def test_events_of_the_same_instant_are_newest_written_first(admin, users):
     for n in range(3):
-        add_event(f"same.{n}")
+        add_audit_event(f"same.{n}")
     assert [a for a in shown_actions(admin.get("/admin/audit").get_data(as_text=True))
             if a.startswith("same.")] == ["same.2", "same.1", "same.0"]
 
 
 def test_emails_are_shown_but_never_put_in_a_link(admin, users):
-    add_event("patient.viewed", actor=users.provider_a, target_type="patient", target_id=users.patient_a.id)
+    add_audit_event("patient.viewed", actor=users.provider_a, target_type="patient", target_id=users.patient_a.id)
     page = admin.get("/admin/audit").get_data(as_text=True)
     assert "pa@clinic.test" in page
     hrefs = re.findall(r'href="([^"]*)"', page)
@@ -97,7 +82,7 @@ def test_emails_are_shown_but_never_put_in_a_link(admin, users):
 
 def test_fifty_events_a_page_and_the_next_page_continues(admin, users):
     for n in range(120):
-        add_event(f"bulk.{n:03d}")
+        add_audit_event(f"bulk.{n:03d}")
     first = shown_actions(admin.get("/admin/audit?action=bulk").get_data(as_text=True))
     third = shown_actions(admin.get("/admin/audit?action=bulk&page=3").get_data(as_text=True))
     assert first == [f"bulk.{n:03d}" for n in range(119, 69, -1)]
@@ -107,7 +92,7 @@ def test_fifty_events_a_page_and_the_next_page_continues(admin, users):
 @pytest.mark.parametrize("page", ["", "0", "-1", "abc", "1.5", "1e3", "٣", "99999999999999999999", "9999", " "])
 def test_an_unreadable_or_missing_page_number_shows_page_one(admin, users, page):
     for n in range(60):
-        add_event(f"bulk.{n:03d}")
+        add_audit_event(f"bulk.{n:03d}")
     response = admin.get(f"/admin/audit?action=bulk&page={page}")
     assert response.status_code == 200
     assert shown_actions(response.get_data(as_text=True))[0] == "bulk.059"
@@ -115,7 +100,7 @@ def test_an_unreadable_or_missing_page_number_shows_page_one(admin, users, page)
 
 def test_the_pager_keeps_the_filters(admin, users):
     for n in range(60):
-        add_event(f"bulk.{n:03d}", actor=users.provider_a)
+        add_audit_event(f"bulk.{n:03d}", actor=users.provider_a)
     page = admin.get(f"/admin/audit?action=bulk&actor={users.provider_a.id}").get_data(as_text=True)
     assert f'href="/admin/audit?page=2&amp;action=bulk&amp;actor={users.provider_a.id}"' in page
 
@@ -124,7 +109,7 @@ def test_the_pager_keeps_the_filters(admin, users):
 
 def test_action_filter_matches_exactly_or_as_a_dotted_prefix(admin, users):
     for action in ("login", "login.failed", "loginx", "logout", "export.checkins"):
-        add_event(action, actor=users.provider_b)
+        add_audit_event(action, actor=users.provider_b)
     def shown(action):
         page = admin.get(f"/admin/audit?action={action}&actor={users.provider_b.id}").get_data(as_text=True)
         return sorted(shown_actions(page))
@@ -133,16 +118,16 @@ def test_action_filter_matches_exactly_or_as_a_dotted_prefix(admin, users):
 
 
 def test_an_underscore_in_the_action_filter_is_not_a_wildcard(admin, users):
-    add_event("account.password_set.invitation")
-    add_event("account.passwordXset.invitation")
+    add_audit_event("account.password_set.invitation")
+    add_audit_event("account.passwordXset.invitation")
     assert shown_actions(admin.get("/admin/audit?action=account.password_set").get_data(as_text=True)) == [
         "account.password_set.invitation"]
 
 
 def test_actor_and_target_filters(admin, users):
-    add_event("x.a", actor=users.provider_a, target_type="patient", target_id=users.patient_a.id)
-    add_event("x.b", actor=users.provider_b, target_type="patient", target_id=users.patient_b.id)
-    add_event("x.c", actor=users.provider_a, target_type="treatment", target_id=users.patient_a.id)
+    add_audit_event("x.a", actor=users.provider_a, target_type="patient", target_id=users.patient_a.id)
+    add_audit_event("x.b", actor=users.provider_b, target_type="patient", target_id=users.patient_b.id)
+    add_audit_event("x.c", actor=users.provider_a, target_type="treatment", target_id=users.patient_a.id)
     def shown(query):
         return sorted(a for a in shown_actions(admin.get(f"/admin/audit?action=x&{query}").get_data(as_text=True)))
     assert shown(f"actor={users.provider_a.id}") == ["x.a", "x.c"]
@@ -152,10 +137,10 @@ def test_actor_and_target_filters(admin, users):
 
 
 def test_date_filters_are_whole_utc_days_inclusive(admin, users):
-    add_event("d.before", at=datetime(2026, 11, 19, 23, 59, 59, tzinfo=timezone.utc))
-    add_event("d.first", at=datetime(2026, 11, 20, 0, 0, 0, tzinfo=timezone.utc))
-    add_event("d.last", at=datetime(2026, 11, 21, 23, 59, 59, tzinfo=timezone.utc))
-    add_event("d.after", at=datetime(2026, 11, 22, 0, 0, 0, tzinfo=timezone.utc))
+    add_audit_event("d.before", at=datetime(2026, 11, 19, 23, 59, 59, tzinfo=timezone.utc))
+    add_audit_event("d.first", at=datetime(2026, 11, 20, 0, 0, 0, tzinfo=timezone.utc))
+    add_audit_event("d.last", at=datetime(2026, 11, 21, 23, 59, 59, tzinfo=timezone.utc))
+    add_audit_event("d.after", at=datetime(2026, 11, 22, 0, 0, 0, tzinfo=timezone.utc))
     page = admin.get("/admin/audit?action=d&from=2026-11-20&to=2026-11-21").get_data(as_text=True)
     assert shown_actions(page) == ["d.last", "d.first"]
     assert shown_actions(admin.get("/admin/audit?action=d&from=2026-11-22").get_data(as_text=True)) == ["d.after"]
@@ -173,7 +158,7 @@ def test_date_filters_are_whole_utc_days_inclusive(admin, users):
     ("target_type=pa+tient", "target type may hold only"),
 ])
 def test_an_unreadable_filter_is_explained_and_ignored(admin, users, query, message):
-    add_event("kept.event", actor=users.provider_a, target_type="patient", target_id=users.patient_a.id)
+    add_audit_event("kept.event", actor=users.provider_a, target_type="patient", target_id=users.patient_a.id)
     response = admin.get(f"/admin/audit?{query}")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -194,9 +179,9 @@ def test_viewing_the_log_is_audited_with_the_filters_used(admin, users):
 # --- CSV.
 
 def test_csv_download_has_the_filtered_events_and_is_an_uncached_attachment(admin, users):
-    add_event("x.a", actor=users.provider_a, target_type="patient", target_id=users.patient_a.id,
-              ip="203.0.113.9", detail="seen")
-    add_event("y.b", actor=users.provider_b)
+    add_audit_event("x.a", actor=users.provider_a, target_type="patient", target_id=users.patient_a.id,
+                    ip="203.0.113.9", detail="seen")
+    add_audit_event("y.b", actor=users.provider_b)
     response = admin.get(f"/admin/audit.csv?actor={users.provider_a.id}&action=x")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
@@ -210,13 +195,13 @@ def test_csv_download_has_the_filtered_events_and_is_an_uncached_attachment(admi
 
 def test_csv_holds_every_matching_event_not_one_page(admin, users):
     for n in range(120):
-        add_event(f"bulk.{n:03d}")
+        add_audit_event(f"bulk.{n:03d}")
     rows = csv_rows(admin.get("/admin/audit.csv?action=bulk"))
     assert [r["action"] for r in rows] == [f"bulk.{n:03d}" for n in range(119, -1, -1)]
 
 
 def test_csv_download_is_audited_as_an_export(admin, users):
-    add_event("x.a")
+    add_audit_event("x.a")
     admin.get("/admin/audit.csv?action=x")
     exported = events("export.audit")
     assert [(e.actor_id, e.detail) for e in exported] == [(users.admin.id, "1 events; action=x")]
@@ -225,6 +210,6 @@ def test_csv_download_is_audited_as_an_export(admin, users):
 
 def test_csv_cells_that_start_like_a_formula_are_quoted(admin, users):
     for detail in ("=HYPERLINK(\"http://x\")", "+1", "-1", "@SUM(A1)"):
-        add_event("f.x", detail=detail)
+        add_audit_event("f.x", detail=detail)
     details = sorted(r["detail"] for r in csv_rows(admin.get("/admin/audit.csv?action=f")))
     assert details == sorted(["'=HYPERLINK(\"http://x\")", "'+1", "'-1", "'@SUM(A1)"])

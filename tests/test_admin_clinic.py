@@ -9,9 +9,9 @@ from sqlalchemy import select
 from monitor import analysis
 from monitor.clinic import get_clinic
 from monitor.extensions import db
-from monitor.models import AuditEvent, Clinic, User, UserSession
-from tests.conftest import login, read_outbox
-from tests.test_provider_panel import add_checkins, enrolled_long_ago, page_of, row_html, treatment_on
+from monitor.models import Clinic, User, UserSession
+from tests.factories import add_checkins, add_treatment, at_local, day, enrolled_long_ago, events, login, read_outbox
+from tests.test_dashboard import page_of, row_html
 
 SETTINGS = {
     "name": "Harbour Clinic", "phone": "(555) 010-0123", "timezone": "America/Chicago",
@@ -27,10 +27,6 @@ def admin(app, users):
     client = app.test_client()
     login(client, users.admin)
     return client
-
-
-def events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
 
 
 def clinic_row() -> Clinic:
@@ -108,7 +104,7 @@ def test_a_new_mcid_changes_the_dashboards_flags_at_once(admin, client, users):
     """Reference 15, nadir 10: a gain of 5 responds with the default MCID of 4, not with 6."""
     enrolled_long_ago(users.patient_a)
     add_checkins(users.patient_a, {-7: 15, -6: 15, -5: 15, -3: 10, -2: 10, -1: 10, 0: 10})
-    treatment_on(users.patient_a, -4)
+    add_treatment(users.patient_a, at_local(day(-4)))
     login(client, users.provider_a)
     assert 'data-flag="no-response"' not in row_html(page_of(client), users.patient_a)
     admin.post("/admin/clinic", data={**SETTINGS, "mcid": "6", "baseline_window_start": "-3", "nadir_window_end": "3"})

@@ -1,30 +1,20 @@
 """The bridge from the database to SPEC 4: local dates in the patient's zone, clinic settings,
 a fixed number of queries."""
-from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import date, datetime, timezone
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from monitor import analysis, timeutil
-from monitor.checkins import save_checkin
 from monitor.clinic import get_clinic
 from monitor.durability import HOLDING, WANED
 from monitor.extensions import db
-from monitor.models import Treatment, User
-from tests.conftest import answers_for, make_user
-
-
-def checkin(patient, day, total):
-    save_checkin(patient, day, answers_for(total), {}, None)
-
-
-def treatment(patient, instant, route="lozenge"):
-    db.session.add(Treatment(patient_id=patient.id, administered_at=instant, route=route, dose_mg=Decimal("100")))
+from monitor.models import User
+from tests.factories import add_checkins, add_patient, add_treatment, counted_queries, day
 
 
 def worked_example(patient, d0):
-    for n, t in [(-3, 15), (-2, 16), (-1, 14), (1, 6), (2, 5), (3, 7), (4, 8), (5, 9), (6, 11)]:
-        checkin(patient, d0 + timedelta(days=n), t)
+    add_checkins(patient, {day(n, d0): t for n, t in [(-3, 15), (-2, 16), (-1, 14), (1, 6), (2, 5), (3, 7), (4, 8),
+                                                      (5, 9), (6, 11)]})
 
 
 def test_sessions_are_dated_in_the_patients_zone_across_a_dst_change(app, users):
@@ -32,8 +22,7 @@ def test_sessions_are_dated_in_the_patients_zone_across_a_dst_change(app, users)
     timeutil.freeze(datetime(2026, 3, 20, 15, tzinfo=timezone.utc))
     ny, london = users.patient_a, users.patient_b
     for p in (ny, london):
-        treatment(p, datetime(2026, 3, 8, 3, 30, tzinfo=timezone.utc))
-    db.session.commit()
+        add_treatment(p, datetime(2026, 3, 8, 3, 30, tzinfo=timezone.utc), dose="100")
     data = analysis.load([ny, london])
     assert data[ny.id].analysis.treatments[0].treatment_date == date(2026, 3, 7)
     assert data[london.id].analysis.treatments[0].treatment_date == date(2026, 3, 8)
@@ -42,9 +31,8 @@ def test_sessions_are_dated_in_the_patients_zone_across_a_dst_change(app, users)
 def test_several_sessions_on_one_local_date_are_one_and_the_first_is_shown(app, users):
     timeutil.freeze(datetime(2026, 11, 26, 15, tzinfo=timezone.utc))
     p = users.patient_a
-    treatment(p, datetime(2026, 11, 20, 15, tzinfo=timezone.utc), route="intramuscular")
-    treatment(p, datetime(2026, 11, 20, 20, tzinfo=timezone.utc), route="lozenge")
-    db.session.commit()
+    add_treatment(p, datetime(2026, 11, 20, 15, tzinfo=timezone.utc), route="intramuscular", dose="100")
+    add_treatment(p, datetime(2026, 11, 20, 20, tzinfo=timezone.utc), route="lozenge", dose="100")
     data = analysis.load_one(p)
     assert len(data.analysis.treatments) == 1
     assert data.first_treatment_on()[date(2026, 11, 20)].route == "intramuscular"
@@ -55,8 +43,7 @@ def test_worked_example_through_the_database_and_clinic_settings(app, users):
     p = users.patient_a
     d0 = date(2026, 11, 19)
     worked_example(p, d0)
-    treatment(p, datetime(2026, 11, 19, 16, tzinfo=timezone.utc))
-    db.session.commit()
+    add_treatment(p, datetime(2026, 11, 19, 16, tzinfo=timezone.utc), dose="100")
     s = analysis.load_one(p).analysis.treatments[0]
     assert (s.reference, s.nadir, s.gain, s.threshold, s.wane_day, s.status) == (15, 5, 10, 9, 5, WANED)
     clinic = get_clinic()
@@ -70,23 +57,17 @@ def test_worked_example_through_the_database_and_clinic_settings(app, users):
 
 def test_load_runs_two_queries_whatever_the_number_of_patients(app, users):
     timeutil.freeze(datetime(2026, 11, 26, 15, tzinfo=timezone.utc))
-    patients = [make_user("patient", f"p{i}@example.test") for i in range(12)]
+    patients = [add_patient(f"p{i}@example.test") for i in range(12)]
     for p in patients:
         worked_example(p, date(2026, 11, 19))
-        treatment(p, datetime(2026, 11, 19, 16, tzinfo=timezone.utc))
-    db.session.commit()
+        add_treatment(p, datetime(2026, 11, 19, 16, tzinfo=timezone.utc), dose="100")
     settings = analysis.settings_for(get_clinic())
     # Loaded in one query, as a page would, so that no expired row is refreshed one by one.
     patients = db.session.scalars(select(User).where(User.id.in_([p.id for p in patients]))).all()
 
     def count(ps):
-        statements = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with counted_queries() as statements:
             analysis.load(ps, settings=settings)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         return len(statements)
 
     assert count(patients[:2]) == count(patients) == 2

@@ -6,6 +6,7 @@ from sqlalchemy.exc import DatabaseError
 from monitor.audit import record
 from monitor.extensions import db
 from monitor.models import AuditEvent
+from tests.factories import events
 
 
 @pytest.mark.parametrize("statement", [
@@ -19,4 +20,4 @@ def test_audit_events_cannot_be_changed_or_deleted(app, statement):
         db.session.execute(statement)
         db.session.commit()
     db.session.rollback()
-    assert [e.action for e in db.session.query(AuditEvent)] == ["login"]
+    assert [e.action for e in events()] == ["login"]

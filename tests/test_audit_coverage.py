@@ -5,17 +5,15 @@ The client's address is set with environ_base, so a test proves the IP comes fro
 request, not from a default."""
 import csv
 import io
-from datetime import datetime, timezone
-from decimal import Decimal
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import select
 
 from monitor.audit import record
-from monitor.checkins import save_checkin
 from monitor.extensions import db
 from monitor.models import AuditEvent, Treatment, User
-from tests.conftest import NOW, PASSWORD, login
+from tests.factories import NOW, PASSWORD, add_checkin, add_treatment, events, login
 
 IP = "203.0.113.42"
 
@@ -28,7 +26,7 @@ def client(app):
 
 
 def only(action: str) -> AuditEvent:
-    found = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
+    found = events(action)
     assert len(found) == 1, f"expected one {action!r} event, found {len(found)}"
     return found[0]
 
@@ -112,8 +110,7 @@ def test_enrolling_a_patient_is_audited(client, users):
 # --- Exports.
 
 def test_a_csv_export_is_audited(client, users):
-    save_checkin(users.patient_a, datetime(2026, 11, 25).date(), {f"q{i}": 1 for i in range(1, 8)}, {}, None)
-    db.session.commit()
+    add_checkin(users.patient_a, date(2026, 11, 25), 7)
     login(client, users.provider_a)
     response = client.get(f"/patients/{users.patient_a.id}/export/checkins.csv")
     assert response.status_code == 200
@@ -141,10 +138,7 @@ def test_a_refused_patient_of_another_panel_is_audited(client, users):
 
 
 def test_a_refused_treatment_of_another_patient_is_audited(client, users):
-    other = Treatment(patient_id=users.patient_b.id, administered_at=datetime(2026, 11, 20, 15, tzinfo=timezone.utc),
-                      route="oral", dose_mg=Decimal("50"))
-    db.session.add(other)
-    db.session.commit()
+    other = add_treatment(users.patient_b, datetime(2026, 11, 20, 15, tzinfo=timezone.utc), route="oral", dose="50")
     login(client, users.provider_a)
     assert client.get(f"/patients/{users.patient_a.id}/treatments/{other.id}/edit").status_code == 404
     assert_event("access.refused", actor=users.provider_a, target_type="treatment", target_id=other.id)
@@ -169,7 +163,7 @@ def hostile_events(app, users):
         record("test.injected", actor=users.provider_a, detail=HOSTILE)
         record("test.formula", actor=users.provider_a, detail="=cmd|' /C calc'!A0")
         db.session.commit()
-    return {e.action: e for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action.startswith("test.")))}
+    return {e.action: e for e in events() if e.action.startswith("test.")}
 
 
 def test_control_characters_in_a_detail_are_stored_neutralised(hostile_events):

@@ -11,16 +11,16 @@ from monitor import passwords, timeutil
 from monitor.accounts import invitation
 from monitor import mail
 from monitor.extensions import db
-from monitor.models import AuditEvent, User
+from monitor.models import User
 from monitor.passwords import verify_password
-from tests.conftest import NOW, PASSWORD, login, make_user, message_text, read_outbox
+from tests.factories import NOW, PASSWORD, add_patient, events, login, message_text, read_outbox
 from tests.test_privacy import assert_no_health_words, visible_text
 
 NEW_PASSWORD = "a brand new long passphrase"
 
 
 def actions():
-    return [e.action for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    return [e.action for e in events()]
 
 
 def link_path(msg) -> str:
@@ -180,8 +180,8 @@ def test_password_change_ends_other_signed_in_sessions(app, users):
 
 
 def test_invitation_sets_the_first_password_and_signs_in(client, app, users):
-    patient = make_user("patient", "new@example.test", first_name="Nia", password=False,
-                        providers=[users.provider_a])
+    patient = add_patient("new@example.test", first_name="Nia", password=False,
+                          providers=[users.provider_a])
     mail.deliver(invitation(patient))  # as the views do: store, then send
     db.session.commit()
     [msg] = read_outbox(app)
@@ -199,7 +199,7 @@ def test_invitation_sets_the_first_password_and_signs_in(client, app, users):
 
 
 def test_an_invitation_link_cannot_reset_a_password(client, app, users):
-    patient = make_user("patient", "new@example.test", password=False)
+    patient = add_patient("new@example.test", password=False)
     mail.deliver(invitation(patient))  # as the views do: store, then send
     db.session.commit()
     token = link_path(read_outbox(app)[0]).rsplit("/", 1)[1]
@@ -207,7 +207,7 @@ def test_an_invitation_link_cannot_reset_a_password(client, app, users):
 
 
 def test_invitation_expires_after_72_hours(client, app, users):
-    patient = make_user("patient", "new@example.test", password=False)
+    patient = add_patient("new@example.test", password=False)
     mail.deliver(invitation(patient))  # as the views do: store, then send
     db.session.commit()
     path = link_path(read_outbox(app)[0])

@@ -8,9 +8,7 @@ from monitor import timeutil
 from monitor.extensions import db
 from monitor.instruments import DAILY_OPTIONS, DAILY_STEM, ITEMS, SIDE_EFFECTS
 from monitor.models import CheckIn, CheckInRevision
-from tests.conftest import login
-
-TODAY = date(2026, 11, 26)  # the frozen clock, in New York
+from tests.factories import TODAY, login  # TODAY: the frozen clock's date, in New York
 
 
 def answers(values=(2, 2, 1, 1, 0, 1, 2), **extra):

@@ -5,18 +5,15 @@ from sqlalchemy import func, select
 from monitor import cli
 from monitor.clinic import get_clinic
 from monitor.extensions import db
-from monitor.models import AuditEvent, User
+from monitor.models import User
 from monitor.passwords import verify_password
+from tests.factories import events
 
 NEW_PASSWORD = "a long enough password"
 
 
 def count_users() -> int:
     return db.session.scalar(select(func.count()).select_from(User))
-
-
-def created_events() -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "account.created")))
 
 
 def create_user(runner, *args, password_input=NEW_PASSWORD + "\n"):
@@ -34,7 +31,7 @@ def test_creates_account_with_password_from_stdin_and_audits_it(runner, users):
     assert (user.first_name, user.last_name) == ("Nora", "Quinn")
     assert verify_password(user.password_hash, NEW_PASSWORD)
     assert "Created provider account new.provider@clinic.example" in result.stdout
-    [event] = created_events()
+    [event] = events("account.created")
     assert event.target_type == "user" and event.target_id == user.id
 
 
@@ -121,7 +118,7 @@ def test_refuses_bad_arguments_and_stores_nothing(runner, users, args, password_
     assert message in result.stderr
     db.session.rollback()
     assert count_users() == before
-    assert created_events() == []
+    assert events("account.created") == []
 
 
 def test_reports_every_argument_problem_at_once(runner, users):

@@ -1,41 +1,31 @@
 """The triage dashboard's flags, columns and order as pure functions: hand-made patients, no database."""
 import dataclasses
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from monitor import durability, schedule
 from monitor.analysis import PatientData
-from monitor.models import Treatment, User
+from monitor.models import User
 from monitor.dashboard import (
     FLAGS, WEIGHTS, attention_score, build_row, clean_search, matches, ordered,
     recent_side_effect, rise,
 )
 from monitor.schedule import missed_streak
+from tests.factories import NEW_YORK, NOW, TODAY, at_local, day, unsaved_treatment
 
-NEW_YORK = "America/New_York"
-TODAY = date(2026, 11, 26)
-NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)  # 10:00 on TODAY in New York
-
-
-def day(n: int) -> date:
-    """n days from TODAY (negative: before)."""
-    return TODAY + timedelta(days=n)
+# NOW is 10:00 on TODAY in New York.
 
 
 def make_patient(status="active", enrolled=day(-100), last_name="Archer", first_name="Alice", id=1) -> User:
-    created = datetime.combine(enrolled, time(12), tzinfo=ZoneInfo(NEW_YORK)).astimezone(timezone.utc)
+    """A patient that is never stored, enrolled at noon on `enrolled` in New York."""
+    created = at_local(enrolled, 12)
     return User(id=id, role="patient", first_name=first_name, last_name=last_name, timezone=NEW_YORK,
                 status=status, created_at=created, password_hash="x")
 
 
 def patient_data(totals: dict[int, int], sessions=(), patient=None) -> PatientData:
     """totals: {day offset: total}; sessions: day offsets, at noon New York time."""
-    treatments = [
-        Treatment(administered_at=datetime.combine(day(n), time(12), tzinfo=ZoneInfo(NEW_YORK)).astimezone(timezone.utc))
-        for n in sessions
-    ]
+    treatments = [unsaved_treatment(at_local(day(n), 12)) for n in sessions]
     data = PatientData(patient or make_patient(), TODAY, {day(n): t for n, t in totals.items()}, [], treatments)
     data.analysis = durability.analyse_patient(data.totals.items(), [data.treatment_date(t) for t in treatments], TODAY)
     return data

@@ -8,17 +8,14 @@ from monitor.durability import (
     HOLDING, INSUFFICIENT, NO_RESPONSE, WANED, Settings, analyse_patient, cohort, cohort_median, km_curve,
     km_median, local_dates, treatment_baseline, wane_expected,
 )
+from tests.factories import day
 
-D0 = date(2026, 3, 2)
-
-
-def day(n: int) -> date:
-    return D0 + timedelta(days=n)
+D0 = date(2026, 3, 2)  # day 0 of the trajectories below: day(n, D0)
 
 
 def series(start: int, totals) -> list[tuple[date, int]]:
     """Totals on consecutive days from day `start`; None leaves a day without a check-in."""
-    return [(day(start + i), t) for i, t in enumerate(totals) if t is not None]
+    return [(day(start + i, D0), t) for i, t in enumerate(totals) if t is not None]
 
 
 # SPEC 4's worked example: days -3..-1, 0, 1..3, 4..6, then a booster on day 7 and its days 1..3.
@@ -26,19 +23,19 @@ WORKED = series(-3, [15, 16, 14, None, 6, 5, 7, 8, 9, 11, None, 5, 4, 6])
 
 
 def test_worked_example_first_session():
-    a = analyse_patient(WORKED, [day(0), day(7)], today=day(10))
+    a = analyse_patient(WORKED, [day(0, D0), day(7, D0)], today=day(10, D0))
     s = a.treatments[0]
     assert a.treatment_baseline == 15
     assert (s.baseline, s.reference, s.nadir, s.nadir_day, s.gain) == (15, 15, 5, 2, 10)
     assert s.responded is True
     assert s.threshold == 9
     assert (s.wane_day, s.status) == (5, WANED)
-    assert s.interval_end == day(6)
-    assert s.wane_date == day(5)
+    assert s.interval_end == day(6, D0)
+    assert s.wane_date == day(5, D0)
 
 
 def test_worked_example_booster_measured_against_treatment_baseline():
-    s = analyse_patient(WORKED, [day(0), day(7)], today=day(10)).treatments[1]
+    s = analyse_patient(WORKED, [day(0, D0), day(7, D0)], today=day(10, D0)).treatments[1]
     assert s.baseline == pytest.approx(28 / 3)  # 8, 9, 11: the first session's days 4..6
     assert s.reference == 15                    # R = B0, not the low B
     assert (s.nadir, s.nadir_day, s.gain, s.responded, s.threshold) == (4, 2, 11, True, 8)
@@ -49,39 +46,39 @@ def test_worked_example_booster_measured_against_treatment_baseline():
 def test_a_single_high_day_is_not_confirmed():
     # T = 9; day 4 reads 12 but day 5 falls back, so the wane starts on day 6.
     data = series(-3, [15, 15, 15, None, 6, 5, 7, 12, 6, 10, 11])
-    s = analyse_patient(data, [day(0)], today=day(8)).treatments[0]
+    s = analyse_patient(data, [day(0, D0)], today=day(8, D0)).treatments[0]
     assert (s.status, s.wane_day) == (WANED, 6)
 
 
 def test_missing_days_break_the_confirmation():
     # Day 5 has no check-in: days 4-5 and 5-6 cannot confirm; 6-7 can.
     data = series(-3, [15, 15, 15, None, 6, 5, 7, 10, None, 10, 10])
-    s = analyse_patient(data, [day(0)], today=day(8)).treatments[0]
+    s = analyse_patient(data, [day(0, D0)], today=day(8, D0)).treatments[0]
     assert (s.status, s.wane_day) == (WANED, 6)
 
 
 def test_the_confirm_pair_may_not_cross_the_next_session():
     # Day 6 is high, day 7 (the booster's day 0) is high too, but day 7 is outside the interval.
     data = series(-3, [15, 15, 15, None, 6, 5, 7, 7, 7, 12, 12])
-    first = analyse_patient(data, [day(0), day(7)], today=day(7)).treatments[0]
+    first = analyse_patient(data, [day(0, D0), day(7, D0)], today=day(7, D0)).treatments[0]
     assert first.status == HOLDING
     assert first.last_observed_day == 6
-    assert first.interval_end == day(6)
+    assert first.interval_end == day(6, D0)
 
 
 def test_several_sessions_on_one_date_count_as_one():
-    a = analyse_patient(WORKED, [day(0), day(0), day(7)], today=day(10))
-    assert [s.treatment_date for s in a.treatments] == [day(0), day(7)]
+    a = analyse_patient(WORKED, [day(0, D0), day(0, D0), day(7, D0)], today=day(10, D0))
+    assert [s.treatment_date for s in a.treatments] == [day(0, D0), day(7, D0)]
 
 
 def test_sessions_two_days_apart():
     # The first interval is days 0..1 only: its nadir can come only from day 1, and there is
     # no room for two confirming days after it.
     data = series(-3, [15, 15, 15, None, 6, 3, 4, 12, 12, 12])
-    a = analyse_patient(data, [day(0), day(2)], today=day(6))
+    a = analyse_patient(data, [day(0, D0), day(2, D0)], today=day(6, D0))
     first, second = a.treatments
     assert (first.nadir, first.nadir_day, first.status) == (6, 1, HOLDING)
-    assert first.interval_end == day(1) and first.last_observed_day == 1
+    assert first.interval_end == day(1, D0) and first.last_observed_day == 1
     # The second session's baseline days -3..-1 are days -1, 0, 1 of the first: 15, (none), 6.
     assert second.baseline == pytest.approx(10.5)
     assert second.reference == 15
@@ -89,14 +86,14 @@ def test_sessions_two_days_apart():
 
 def test_no_baseline_is_insufficient_data():
     data = series(1, [6, 5, 7, 12, 12])
-    s = analyse_patient(data, [day(0)], today=day(6)).treatments[0]
+    s = analyse_patient(data, [day(0, D0)], today=day(6, D0)).treatments[0]
     assert (s.baseline, s.reference, s.status) == (None, None, INSUFFICIENT)
     assert s.responded is None
 
 
 def test_one_day_before_the_first_session_is_not_a_treatment_baseline():
     data = series(-1, [15, None, 6, 5])
-    a = analyse_patient(data, [day(0)], today=day(3))
+    a = analyse_patient(data, [day(0, D0)], today=day(3, D0))
     assert a.treatment_baseline is None
     s = a.treatments[0]
     assert (s.baseline, s.reference, s.nadir) == (15, 15, 5)  # the session baseline still counts
@@ -104,37 +101,37 @@ def test_one_day_before_the_first_session_is_not_a_treatment_baseline():
 
 def test_treatment_baseline_uses_only_the_seven_days_before_the_first_session():
     data = series(-9, [21, 21, 10, None, None, None, None, None, 14, None])
-    assert treatment_baseline(dict(data), day(0)) == 12  # days -7 (10) and -1 (14); -9, -8 are too early
+    assert treatment_baseline(dict(data), day(0, D0)) == 12  # days -7 (10) and -1 (14); -9, -8 are too early
 
 
 def test_no_post_session_data_is_insufficient_data():
     data = series(-3, [15, 15, 15])
-    s = analyse_patient(data, [day(0)], today=day(5)).treatments[0]
+    s = analyse_patient(data, [day(0, D0)], today=day(5, D0)).treatments[0]
     assert (s.nadir, s.status, s.last_observed_day) == (None, INSUFFICIENT, None)
 
 
 def test_session_today_is_insufficient_data_not_an_error():
-    s = analyse_patient(series(-3, [15, 15, 15, 14]), [day(0)], today=day(0)).treatments[0]
+    s = analyse_patient(series(-3, [15, 15, 15, 14]), [day(0, D0)], today=day(0, D0)).treatments[0]
     assert s.status == INSUFFICIENT and s.last_observed_day == 0
 
 
 def test_zero_baseline_is_no_response():
     data = series(-3, [0, 0, 0, None, 0, 0, 0])
-    s = analyse_patient(data, [day(0)], today=day(3)).treatments[0]
+    s = analyse_patient(data, [day(0, D0)], today=day(3, D0)).treatments[0]
     assert (s.reference, s.gain, s.responded, s.status) == (0, 0, False, NO_RESPONSE)
     assert s.wane_day is None and s.threshold is None
 
 
 def test_small_gain_is_no_response():
     data = series(-3, [12, 12, 12, None, 10, 9, 10])
-    s = analyse_patient(data, [day(0)], today=day(3)).treatments[0]
+    s = analyse_patient(data, [day(0, D0)], today=day(3, D0)).treatments[0]
     assert (s.gain, s.responded, s.status) == (3, False, NO_RESPONSE)
 
 
 def test_response_by_ratio_only():
     # R = 6, N = 3: G = 3 is below the MCID of 4, but it halves the reference level.
     data = series(-3, [6, 6, 6, None, 4, 3, 4, 4, 5, 5])
-    s = analyse_patient(data, [day(0)], today=day(6)).treatments[0]
+    s = analyse_patient(data, [day(0, D0)], today=day(6, D0)).treatments[0]
     assert (s.gain, s.responded) == (3, True)
     assert s.threshold == 4.5  # 3 + min(4, 0.5 * 3)
     assert (s.status, s.wane_day) == (WANED, 5)
@@ -142,44 +139,44 @@ def test_response_by_ratio_only():
 
 def test_ratio_just_below_half_is_no_response():
     data = series(-3, [7, 7, 7, None, 4, 4, 4])  # G = 3, 3/7 < 0.5
-    assert analyse_patient(data, [day(0)], today=day(3)).treatments[0].status == NO_RESPONSE
+    assert analyse_patient(data, [day(0, D0)], today=day(3, D0)).treatments[0].status == NO_RESPONSE
 
 
 def test_nadir_ties_take_the_earliest_day():
     data = series(-3, [15, 15, 15, None, 5, 5, 5, 9, 9])
-    s = analyse_patient(data, [day(0)], today=day(5)).treatments[0]
+    s = analyse_patient(data, [day(0, D0)], today=day(5, D0)).treatments[0]
     assert (s.nadir, s.nadir_day) == (5, 1)
     assert s.wane_day == 4  # the first day after the nadir day with a confirmed pair (T = 9)
 
 
 def test_threshold_uses_the_mcid_cap_for_large_gains():
     data = series(-3, [20, 20, 20, None, 2, 2, 2, 5, 6, 6])
-    s = analyse_patient(data, [day(0)], today=day(6)).treatments[0]
+    s = analyse_patient(data, [day(0, D0)], today=day(6, D0)).treatments[0]
     assert s.threshold == 6  # 2 + min(4, 9)
     assert s.wane_day == 5
 
 
 def test_totals_exactly_at_the_threshold_count_as_waned():
     data = series(-3, [15, 15, 15, None, 6, 5, 7, 9, 9])
-    assert analyse_patient(data, [day(0)], today=day(5)).treatments[0].wane_day == 4
+    assert analyse_patient(data, [day(0, D0)], today=day(5, D0)).treatments[0].wane_day == 4
 
 
 def test_clinic_settings_change_the_analysis():
     data = series(-3, [15, 15, 15, None, 6, 5, 7, 9, 9, 9])
     strict = Settings(mcid=6, confirm_days=3)
-    s = analyse_patient(data, [day(0)], today=day(6), settings=strict).treatments[0]
+    s = analyse_patient(data, [day(0, D0)], today=day(6, D0), settings=strict).treatments[0]
     assert s.threshold == 10  # 5 + min(6, 5)
     assert s.status == HOLDING
 
 
 def test_planned_sessions_after_today_are_not_analysed():
-    a = analyse_patient(WORKED, [day(0), day(30)], today=day(6))
-    assert [s.treatment_date for s in a.treatments] == [day(0)]
-    assert a.treatments[0].interval_end == day(6)
+    a = analyse_patient(WORKED, [day(0, D0), day(30, D0)], today=day(6, D0))
+    assert [s.treatment_date for s in a.treatments] == [day(0, D0)]
+    assert a.treatments[0].interval_end == day(6, D0)
 
 
 def test_no_sessions():
-    a = analyse_patient(WORKED, [], today=day(10))
+    a = analyse_patient(WORKED, [], today=day(10, D0))
     assert a.treatments == [] and a.median_duration is None and a.latest is None
 
 
@@ -233,7 +230,7 @@ def test_patient_median_over_responding_sessions():
             series(8, [5, 5, 5, 10, 10, 10]) +         # session day 7: wanes day 4
             series(15, [5, 5, 5, 5, 5, 10]) +          # session day 14: wanes day 6 (needs day 21)
             series(22, [13, 14, 13]))                  # session day 21: no response (G = 2 from 15)
-    a = analyse_patient(data, [day(0), day(7), day(14), day(21)], today=day(24))
+    a = analyse_patient(data, [day(0, D0), day(7, D0), day(14, D0), day(21, D0)], today=day(24, D0))
     assert [s.status for s in a.treatments] == [WANED, WANED, HOLDING, NO_RESPONSE]
     assert [s.wane_day for s in a.treatments] == [5, 4, None, None]
     assert a.treatments[2].last_observed_day == 6
@@ -245,8 +242,8 @@ def test_patient_median_over_responding_sessions():
 def test_cohort_curve_median_and_change_by_day():
     p1 = series(-3, [15, 15, 15, None, 6, 5, 7, 8, 9, 11])
     p2 = series(-3, [10, 10, 10, None, 4, 4, 4, 4, 4, 4])
-    a1 = analyse_patient(p1, [day(0)], today=day(6))
-    a2 = analyse_patient(p2, [day(0)], today=day(6))
+    a1 = analyse_patient(p1, [day(0, D0)], today=day(6, D0))
+    a2 = analyse_patient(p2, [day(0, D0)], today=day(6, D0))
     c = cohort([(dict(p1), a1), (dict(p2), a2)])
     assert (c.treatments, c.responding) == (2, 2)
     assert c.curve == [(0, 1.0), (5, 0.5)]
@@ -263,7 +260,7 @@ def test_cohort_curve_median_and_change_by_day():
 
 def test_change_by_day_stops_at_the_next_session():
     data = series(-3, [15, 15, 15, None, 6, 5, 7, 8, 9, 11, 20, 5])
-    a = analyse_patient(data, [day(0), day(7)], today=day(8))
+    a = analyse_patient(data, [day(0, D0), day(7, D0)], today=day(8, D0))
     c = cohort([(dict(data), a)])
     by_day = {x.day: x for x in c.change_by_day}
     # Day 7 of the first session is the second's day 0 and must not count for the first.
@@ -277,24 +274,24 @@ def test_change_by_day_stops_at_the_next_session():
 def test_wane_expected_from_the_patients_own_median():
     data = (series(-3, [15, 15, 15]) + series(1, [5, 5, 5, 5, 10, 10, 10]) +
             series(8, [5, 5, 5, 5]))
-    a = analyse_patient(data, [day(0), day(7)], today=day(11))
+    a = analyse_patient(data, [day(0, D0), day(7, D0)], today=day(11, D0))
     assert a.median_duration == 5
     assert a.latest.status == HOLDING
-    assert wane_expected(a, day(11), cohort_median=9) == day(12)  # day 4 >= 5 - 1
-    assert wane_expected(a, day(10), cohort_median=9) is None     # day 3 < 4
+    assert wane_expected(a, day(11, D0), cohort_median=9) == day(12, D0)  # day 4 >= 5 - 1
+    assert wane_expected(a, day(10, D0), cohort_median=9) is None     # day 3 < 4
 
 
 def test_wane_expected_falls_back_to_the_cohort_median():
     data = series(-3, [15, 15, 15, None, 5, 5, 5, 5, 5, 5])
-    a = analyse_patient(data, [day(0)], today=day(6))
+    a = analyse_patient(data, [day(0, D0)], today=day(6, D0))
     assert a.median_duration is None
-    assert wane_expected(a, day(6), cohort_median=7) == day(7)
-    assert wane_expected(a, day(6), cohort_median=None) is None
+    assert wane_expected(a, day(6, D0), cohort_median=7) == day(7, D0)
+    assert wane_expected(a, day(6, D0), cohort_median=None) is None
 
 
 def test_no_forecast_after_a_wane_or_without_response():
-    waned = analyse_patient(series(-3, [15, 15, 15, None, 5, 5, 5, 10, 10]), [day(0)], today=day(5))
+    waned = analyse_patient(series(-3, [15, 15, 15, None, 5, 5, 5, 10, 10]), [day(0, D0)], today=day(5, D0))
     assert waned.latest.status == WANED
-    assert wane_expected(waned, day(5), cohort_median=1) is None
-    flat = analyse_patient(series(-3, [15, 15, 15, None, 14, 14, 14]), [day(0)], today=day(3))
-    assert wane_expected(flat, day(3), cohort_median=1) is None
+    assert wane_expected(waned, day(5, D0), cohort_median=1) is None
+    flat = analyse_patient(series(-3, [15, 15, 15, None, 14, 14, 14]), [day(0, D0)], today=day(3, D0))
+    assert wane_expected(flat, day(3, D0), cohort_median=1) is None

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from monitor.clinic import get_clinic
 from monitor.extensions import db
-from monitor.models import AuditEvent, User
-from tests.conftest import login, make_user, message_text, read_outbox
+from monitor.models import User
+from tests.factories import add_patient, events, login, message_text, read_outbox
 
 NEW_PASSWORD = "a long enough new password"
 
@@ -68,7 +68,7 @@ def test_enrolment_is_audited(client, users):
     login(client, users.provider_a)
     enrol(client)
     patient = db.session.scalar(select(User).where(User.email == "carol@example.test"))
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.enrolled"))
+    [event] = events("patient.enrolled")
     assert event.actor_id == users.provider_a.id
     assert (event.target_type, event.target_id) == ("patient", patient.id)
 
@@ -201,8 +201,7 @@ def test_resend_sends_a_new_link_and_the_old_one_stops_working(app, client, user
     assert response.status_code == 303
     first, second = read_outbox(app)
     assert second["To"] == "carol@example.test"
-    assert db.session.scalar(select(AuditEvent).where(
-        AuditEvent.action == "patient.invitation_resent", AuditEvent.target_id == patient.id)) is not None
+    assert any(e.target_id == patient.id for e in events("patient.invitation_resent"))
 
     client.post("/logout")
     assert client.get(invitation_path(first)).status_code == 404
@@ -218,7 +217,7 @@ def test_no_resend_once_the_patient_has_a_password(app, client, users):
 
 
 def test_no_resend_for_a_patient_outside_the_panel(app, client, users):
-    pending = make_user("patient", "pending@example.test", password=False, providers=[users.provider_b])
+    pending = add_patient("pending@example.test", password=False, providers=[users.provider_b])
     login(client, users.provider_a)
     assert client.post(f"/patients/{pending.id}/invite").status_code == 404
     assert read_outbox(app) == []

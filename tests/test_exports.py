@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import delete, select
 
 from monitor import analysis, durability, exports
-from monitor.checkins import save_checkin
 from monitor.extensions import db
-from monitor.models import AuditEvent, CheckIn, Treatment, User
-from tests.conftest import answers_for, NOW, login, make_user
+from monitor.models import CheckIn, Treatment, User
+from tests.factories import (
+    TODAY, add_checkin, add_checkins, add_provider, add_treatment, at_local, day, events, login, unsaved_treatment,
+)
 
 HEADER = "session_date,route,baseline,reference,nadir,gain,responded,wane_day,status,last_observed_day"
 FIRST = date(2026, 11, 10)    # the SPEC 4 worked example's first session (today is 26 Nov 2026)
@@ -32,38 +33,19 @@ WORKED_EXAMPLE_CSV = (
 )
 
 
-def add_checkin(patient, day: date, total: int, side_effects=None, note=None) -> CheckIn:
-    result = save_checkin(patient, day, answers_for(total), side_effects or {}, note, now=NOW)
-    db.session.commit()
-    return result.checkin
-
-
-def add_treatment(patient, local: datetime, route: str = "lozenge", dose: str = "56", notes=None) -> Treatment:
-    """local: a naive wall-clock time in New York (the clinic's and patient_a's zone)."""
-    from zoneinfo import ZoneInfo
-    at = local.replace(tzinfo=ZoneInfo("America/New_York")).astimezone(timezone.utc)
-    treatment = Treatment(patient_id=patient.id, administered_at=at, route=route, dose_mg=Decimal(dose), notes=notes)
-    db.session.add(treatment)
-    db.session.commit()
-    return treatment
-
-
 def worked_example(patient) -> None:
-    for day, total in WORKED_EXAMPLE.items():
-        add_checkin(patient, FIRST + timedelta(days=day), total)
-    add_treatment(patient, datetime(2026, 11, 10, 10, 0), "lozenge")
+    """SPEC 4's worked example for a patient in New York (the clinic's zone, and patient_a's)."""
+    for n, total in WORKED_EXAMPLE.items():
+        add_checkin(patient, day(n, FIRST), total)
+    add_treatment(patient, at_local(date(2026, 11, 10), 10, 0), route="lozenge", dose="56")
     # A second session the same local date counts as the same session: the first one's route.
-    add_treatment(patient, datetime(2026, 11, 10, 16, 30), "intravenous", "35.5")
-    add_treatment(patient, datetime(2026, 11, 17, 9, 15), "intramuscular", "50")
-    add_treatment(patient, datetime(2026, 12, 3, 9, 0), "lozenge")  # planned: not analysed
+    add_treatment(patient, at_local(date(2026, 11, 10), 16, 30), route="intravenous", dose="35.5")
+    add_treatment(patient, at_local(date(2026, 11, 17), 9, 15), route="intramuscular", dose="50")
+    add_treatment(patient, at_local(date(2026, 12, 3), 9, 0), route="lozenge", dose="56")  # planned: not analysed
 
 
 def parse(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text, newline="")))
-
-
-def events(action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 # --- Cells ---------------------------------------------------------------------------------
@@ -88,10 +70,10 @@ def test_free_text_starting_a_formula_is_quoted(text, cell):
 
 # --- Durability, without a database ------------------------------------------------------------
 
-def _transient(sessions, totals, today=date(2026, 11, 26)):
+def _transient(sessions, totals, today=TODAY):
     """PatientData for objects that are never stored: exports.py needs no database."""
     patient = User(id=1, email="x@example.test", role="patient", timezone="America/New_York")
-    treatments = [Treatment(administered_at=at, route=route, dose_mg=Decimal("10")) for at, route in sessions]
+    treatments = [unsaved_treatment(at, route=route, dose="10") for at, route in sessions]
     data = analysis.PatientData(patient, today, dict(totals), [], treatments)
     data.analysis = durability.analyse_patient(
         totals.items(), [data.treatment_date(t) for t in treatments], today)
@@ -132,13 +114,10 @@ def test_patient_durability_csv_matches_the_worked_example(client, users):
 
 def test_undefined_values_are_empty_cells(client, users):
     bob = users.patient_b  # Europe/London; sessions at 12:00 UTC are on the same London date
-    for day, total in {date(2026, 11, 7): 10, date(2026, 11, 8): 10, date(2026, 11, 9): 10,
-                       date(2026, 11, 11): 8, date(2026, 11, 12): 9, date(2026, 11, 13): 9}.items():
-        add_checkin(bob, day, total)
-    for day in (date(2026, 11, 10), date(2026, 11, 20)):
-        db.session.add(Treatment(patient_id=bob.id, administered_at=datetime(day.year, day.month, day.day, 12,
-                                 tzinfo=timezone.utc), route="oral", dose_mg=Decimal("100")))
-    db.session.commit()
+    add_checkins(bob, {date(2026, 11, 7): 10, date(2026, 11, 8): 10, date(2026, 11, 9): 10,
+                       date(2026, 11, 11): 8, date(2026, 11, 12): 9, date(2026, 11, 13): 9})
+    for on in (date(2026, 11, 10), date(2026, 11, 20)):
+        add_treatment(bob, datetime(on.year, on.month, on.day, 12, tzinfo=timezone.utc), route="oral", dose="100")
     login(client, users.provider_b)
 
     text = client.get(f"/patients/{bob.id}/export/durability.csv").get_data(as_text=True)
@@ -245,8 +224,8 @@ def test_cli_refuses_an_unknown_email_or_a_staff_account(runner, users, email, m
 # --- Check-ins and sessions: the import format, round trip ----------------------------------------
 
 def test_checkins_csv_is_in_the_import_format(client, users):
-    add_checkin(users.patient_a, date(2026, 11, 21), 12, {"dissociation": 1, "vision": 3},
-                'Said "floaty", then slept,\nwoke fine')
+    add_checkin(users.patient_a, date(2026, 11, 21), 12, side_effects={"dissociation": 1, "vision": 3},
+                note='Said "floaty", then slept,\nwoke fine')
     add_checkin(users.patient_a, date(2026, 11, 20), 0)
     login(client, users.provider_a)
 
@@ -261,8 +240,9 @@ def test_checkins_csv_is_in_the_import_format(client, users):
 
 
 def test_sessions_csv_is_in_the_import_format_with_utc_offsets(client, users):
-    add_treatment(users.patient_a, datetime(2026, 11, 20, 9, 5), "intramuscular", "35.50", notes="BP fine")
-    add_treatment(users.patient_a, datetime(2026, 7, 1, 14, 0), "lozenge", "200")  # summer time
+    add_treatment(users.patient_a, at_local(date(2026, 11, 20), 9, 5), route="intramuscular", dose="35.50",
+                  notes="BP fine")
+    add_treatment(users.patient_a, at_local(date(2026, 7, 1), 14, 0), route="lozenge", dose="200")  # summer time
     login(client, users.provider_a)
 
     text = client.get(f"/patients/{users.patient_a.id}/export/treatments.csv").get_data(as_text=True)
@@ -288,9 +268,10 @@ def _session_values(patient) -> list[tuple]:
 def test_exported_checkins_and_sessions_import_back_unchanged(client, runner, users, tmp_path):
     alice = users.patient_a
     worked_example(alice)
-    add_checkin(alice, date(2026, 11, 24), 17, {"nausea": 2, "headache": 0, "bladder": 3},
-                "Ünïcode, \"quotes\", commas\r\nand a second line")
-    add_treatment(alice, datetime(2026, 11, 24, 13, 45), "intranasal", "0.5", notes="Spray; tolerated, \"ok\"")
+    add_checkin(alice, date(2026, 11, 24), 17, side_effects={"nausea": 2, "headache": 0, "bladder": 3},
+                note="Ünïcode, \"quotes\", commas\r\nand a second line")
+    add_treatment(alice, at_local(date(2026, 11, 24), 13, 45), route="intranasal", dose="0.5",
+                  notes="Spray; tolerated, \"ok\"")
     checkins_before, sessions_before = _checkin_values(alice), _session_values(alice)
     login(client, users.provider_a)
     checkins = client.get(f"/patients/{alice.id}/export/checkins.csv").get_data(as_text=True)
@@ -316,8 +297,8 @@ def test_exported_checkins_and_sessions_import_back_unchanged(client, runner, us
 def test_formula_text_is_quoted_in_exported_notes(client, users):
     add_checkin(users.patient_a, date(2026, 11, 20), 5, note="=cmd|' /C calc'!A0")
     add_checkin(users.patient_a, date(2026, 11, 21), 5, note="@SUM(1+1)")
-    add_treatment(users.patient_a, datetime(2026, 11, 20, 9, 0), notes="+2 mg top-up")
-    add_treatment(users.patient_a, datetime(2026, 11, 22, 9, 0), notes="-")
+    add_treatment(users.patient_a, at_local(date(2026, 11, 20), 9, 0), dose="56", notes="+2 mg top-up")
+    add_treatment(users.patient_a, at_local(date(2026, 11, 22), 9, 0), dose="56", notes="-")
     login(client, users.provider_a)
 
     checkins = parse(client.get(f"/patients/{users.patient_a.id}/export/checkins.csv").get_data(as_text=True))
@@ -331,9 +312,7 @@ def test_formula_text_is_quoted_in_exported_notes(client, users):
 
 def test_clinic_durability_csv_leads_with_the_patient_email(client, users):
     worked_example(users.patient_a)
-    db.session.add(Treatment(patient_id=users.patient_b.id, administered_at=datetime(2026, 11, 20, 12, tzinfo=timezone.utc),
-                             route="oral", dose_mg=Decimal("100")))
-    db.session.commit()
+    add_treatment(users.patient_b, datetime(2026, 11, 20, 12, tzinfo=timezone.utc), route="oral", dose="100")
     login(client, users.admin)
 
     response = client.get("/exports/durability.csv")
@@ -352,8 +331,8 @@ def test_clinic_durability_csv_leads_with_the_patient_email(client, users):
 def test_provider_clinic_exports_hold_only_their_own_panel(client, users):
     add_checkin(users.patient_a, date(2026, 11, 20), 9)
     add_checkin(users.patient_b, date(2026, 11, 20), 14, note="bob's note")
-    add_treatment(users.patient_a, datetime(2026, 11, 19, 9, 0))
-    add_treatment(users.patient_b, datetime(2026, 11, 19, 9, 0))
+    add_treatment(users.patient_a, at_local(date(2026, 11, 19), 9, 0), dose="56")
+    add_treatment(users.patient_b, at_local(date(2026, 11, 19), 9, 0), dose="56")
     login(client, users.provider_a)
 
     for kind in ("durability", "checkins", "treatments"):
@@ -366,7 +345,7 @@ def test_provider_clinic_exports_hold_only_their_own_panel(client, users):
 
 
 def test_clinic_export_for_an_empty_panel_is_the_header_and_still_audited(client, users):
-    lonely = make_user("provider", "lonely@clinic.test")
+    lonely = add_provider("lonely@clinic.test")
     login(client, lonely)
     assert client.get("/exports/durability.csv").get_data(as_text=True) == "patient_email," + HEADER + "\r\n"
     [event] = events("export.durability")

@@ -5,11 +5,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from monitor.checkins import save_checkin
 from monitor.clinic import get_clinic
 from monitor.extensions import db
-from monitor.models import AuditEvent, CheckIn, Treatment
-from tests.conftest import make_user
+from monitor.models import CheckIn, Treatment
+from tests.factories import add_checkin, add_patient, events
 
 CHECKIN_HEADER = "patient_email,date,q1,q2,q3,q4,q5,q6,q7"
 SESSION_HEADER = "patient_email,datetime,route,dose_mg"
@@ -38,10 +37,6 @@ def import_treatments(runner, tmp_path, text):
 
 def count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
-
-
-def audit_events(action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
 
 def checkin_of(patient, day: date) -> CheckIn | None:
@@ -79,7 +74,7 @@ def test_imports_checkins_with_optional_columns(runner, tmp_path, users):
     assert second.total == 1 and second.note is None
     today = checkin_of(users.patient_b, date(2026, 11, 26))
     assert today.total == 21 and today.se_nausea == 3 and not today.late_entry
-    [event] = audit_events("import.checkins")
+    [event] = events("import.checkins")
     assert event.detail == "3 check-ins for 2 patients"
     assert "example.test" not in event.detail
 
@@ -106,8 +101,7 @@ def test_utf8_byte_order_mark_and_blank_lines_are_accepted(runner, tmp_path, use
 
 def test_replacing_an_existing_checkin_keeps_the_earlier_version(runner, tmp_path, users):
     day = date(2026, 11, 20)
-    save_checkin(users.patient_a, day, {f"q{i}": 2 for i in range(1, 8)}, {}, "original")
-    db.session.commit()
+    add_checkin(users.patient_a, day, 14, note="original")
 
     result = import_checkins(runner, tmp_path, CHECKIN_HEADER + "\nalice@example.test,2026-11-20,1,0,0,0,0,0,0\n")
 
@@ -154,7 +148,7 @@ def test_bad_checkin_row_is_refused_with_its_line_and_column(runner, tmp_path, u
 
 def test_future_date_is_judged_in_the_patients_own_time_zone(runner, tmp_path, users):
     # 15:00 UTC on 26 November is already midnight, 27 November, in Tokyo.
-    make_user("patient", "kenji@example.test", timezone="Asia/Tokyo")
+    add_patient("kenji@example.test", timezone="Asia/Tokyo")
     text = CHECKIN_HEADER + "\nkenji@example.test,2026-11-27,1,1,1,1,1,1,1\n"
 
     assert import_checkins(runner, tmp_path, text).exit_code == 0
@@ -191,7 +185,7 @@ def test_one_bad_row_among_good_rows_imports_nothing_and_lists_every_problem(run
                    "Nothing was imported: 3 problems.")
     assert "line 2" not in result.stderr and "line 4" not in result.stderr
     assert count(CheckIn) == 0
-    assert audit_events("import.checkins") == []
+    assert events("import.checkins") == []
 
 
 def test_line_numbers_are_physical_lines_of_the_file(runner, tmp_path, users):
@@ -275,7 +269,7 @@ def test_imports_sessions_converting_times_to_utc(runner, tmp_path, users):
     [bob] = sessions_of(users.patient_b)
     assert bob.administered_at == datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
     assert bob.dose_mg == Decimal("0.50")
-    [event] = audit_events("import.treatments")
+    [event] = events("import.treatments")
     assert event.detail == "3 sessions for 2 patients"
 
 
@@ -324,7 +318,7 @@ def test_reimporting_the_same_file_is_refused_as_already_recorded(runner, tmp_pa
                    "line 2: datetime: a session for this patient at this time is already recorded",
                    "line 3: datetime: a session for this patient at this time is already recorded")
     assert count(Treatment) == 2
-    assert len(audit_events("import.treatments")) == 1
+    assert len(events("import.treatments")) == 1
 
 
 def test_same_session_twice_in_one_file_is_refused(runner, tmp_path, users):
@@ -425,6 +419,6 @@ def test_imported_sessions_are_recorded_and_audited_like_the_web_forms(runner, t
     assert import_treatments(runner, tmp_path, text).exit_code == 0
     [alice] = sessions_of(users.patient_a)
     [bob] = sessions_of(users.patient_b)
-    created = {e.target_id: e.detail for e in audit_events("treatment.created")}
+    created = {e.target_id: e.detail for e in events("treatment.created")}
     assert created == {alice.id: f"patient {users.patient_a.id}, import", bob.id: f"patient {users.patient_b.id}, import"}
     assert (alice.created_at, alice.recorded_by_id) == (alice.updated_at, None)  # by the command line, no one signed in

@@ -2,24 +2,16 @@
 (and the CSV downloads from sessions.csv to treatments.csv). Bookmarks and forms left open
 keep working: the old addresses answer 308 Permanent Redirect, which keeps a POST a POST,
 and still refuse anyone who may not see the patient."""
-from datetime import datetime, timezone
-from decimal import Decimal
-
 import pytest
 
 from monitor.extensions import db
 from monitor.models import Treatment
-from monitor.treatments import TreatmentValues, record_treatment
-from tests.conftest import login
+from tests.factories import add_treatment, at_local, day, login
 
 
 @pytest.fixture
 def treatment(users):
-    values = TreatmentValues(administered_at=datetime(2026, 11, 20, 15, tzinfo=timezone.utc),
-                             route="lozenge", dose_mg=Decimal("200"))
-    result = record_treatment(users.patient_a, values, recorded_by=users.provider_a)
-    db.session.commit()
-    return result.treatment
+    return add_treatment(users.patient_a, at_local(day(-6)), dose="200", recorded_by=users.provider_a)
 
 
 @pytest.mark.parametrize("old, new", [

@@ -3,19 +3,16 @@ server on loopback, then checked word by word, in the spirit of Healthchecks.io'
 that assert what an email does not contain."""
 import re
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
 
 from monitor import nudges
-from monitor.checkins import save_checkin
 from monitor.clinic import get_clinic
 from monitor.extensions import db
-from monitor.models import Treatment
-from tests.conftest import make_user
-from tests.test_nudges import EVENING, patient
+from tests.factories import add_checkin, add_patient, add_provider, add_treatment
+from tests.test_nudges import EVENING
 
 # Words that would tell a reader of the inbox (a partner, an employer's mail server, a shared
 # screen) what the patient is treated for, with what, or how they are doing.
@@ -86,12 +83,12 @@ def clinic_setting(app):
     clinic = get_clinic()
     clinic.name = CLINIC_NAME
     clinic.phone = "+1 555 0100"
-    provider = make_user("provider", "dr@clinic.test", first_name="Henrietta", last_name="Quill")
-    alice = patient("alice.archer@example.test", first="Alice", last="Archer", providers=[provider])
+    provider = add_provider("dr@clinic.test", first_name="Henrietta", last_name="Quill")
+    alice = add_patient("alice.archer@example.test", first_name="Alice", last_name="Archer", providers=[provider])
     # A severe check-in yesterday and a treatment session last week: none of it may show.
-    save_checkin(alice, date(2026, 11, 25), {f"q{i}": 3 for i in range(1, 8)}, {"nausea": 3}, "awful day")
-    db.session.add(Treatment(patient_id=alice.id, administered_at=datetime(2026, 11, 20, 15, tzinfo=timezone.utc),
-                             route="lozenge", dose_mg=Decimal("200"), recorded_by_id=provider.id))
+    add_checkin(alice, date(2026, 11, 25), 21, side_effects={"nausea": 3}, note="awful day")
+    add_treatment(alice, datetime(2026, 11, 20, 15, tzinfo=timezone.utc), route="lozenge", dose="200",
+                  recorded_by=provider)
     db.session.commit()
     return alice, provider
 
@@ -127,7 +124,7 @@ def test_the_nudge_carries_one_click_unsubscribe_headers_and_links(app, smtp, cl
 
 
 def test_the_greeting_is_plain_hello_without_a_first_name(app, smtp):
-    nameless = patient("x@example.test", first="", last="")
+    nameless = add_patient("x@example.test", first_name="", last_name="")
     nudges.run(EVENING)
     [msg] = smtp.messages
     text, _, _, _ = assert_no_phi(msg, patient=nameless)
@@ -135,7 +132,7 @@ def test_the_greeting_is_plain_hello_without_a_first_name(app, smtp):
 
 
 def test_a_first_name_is_escaped_in_the_html(app, smtp):
-    patient("x@example.test", first="<b>Al</b>", last="")
+    add_patient("x@example.test", first_name="<b>Al</b>", last_name="")
     nudges.run(EVENING)
     [msg] = smtp.messages
     html = msg.get_body(preferencelist=("html",)).get_content()
@@ -143,7 +140,7 @@ def test_a_first_name_is_escaped_in_the_html(app, smtp):
 
 
 def test_each_patient_and_date_has_one_stable_message_id(app, smtp):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     nudges.run(EVENING)
     nudges.run(EVENING + timedelta(days=1))
     ids = [m["Message-ID"] for m in smtp.messages]
@@ -152,20 +149,19 @@ def test_each_patient_and_date_has_one_stable_message_id(app, smtp):
 
 def test_the_nudge_says_nothing_that_changes_with_the_patients_results(app, smtp):
     # Two patients, one doing badly and one well: their emails differ only in the name and links.
-    worse = patient("w@example.test", first="Sam", last="")
-    better = patient("b@example.test", first="Sam", last="")
-    save_checkin(worse, date(2026, 11, 25), {f"q{i}": 3 for i in range(1, 8)}, {}, None)
-    save_checkin(better, date(2026, 11, 25), {f"q{i}": 0 for i in range(1, 8)}, {}, None)
-    db.session.commit()
+    worse = add_patient("w@example.test", first_name="Sam", last_name="")
+    better = add_patient("b@example.test", first_name="Sam", last_name="")
+    add_checkin(worse, date(2026, 11, 25), 21)
+    add_checkin(better, date(2026, 11, 25), 0)
     nudges.run(EVENING)
     bodies = [URL.sub("LINK", m.get_body(preferencelist=("plain",)).get_content()) for m in smtp.messages]
     assert len(bodies) == 2 and bodies[0] == bodies[1]
 
 
 def test_the_digest_holds_only_a_count_and_a_link(app, smtp):
-    provider = make_user("provider", "dr@clinic.test", first_name="Henrietta", last_name="Quill")
-    lapsed = patient("lena@example.test", first="Lena", last="Lindqvist", providers=[provider])
-    save_checkin(lapsed, date(2026, 11, 26), {f"q{i}": 3 for i in range(1, 8)}, {}, None)
+    provider = add_provider("dr@clinic.test", first_name="Henrietta", last_name="Quill")
+    lapsed = add_patient("lena@example.test", first_name="Lena", last_name="Lindqvist", providers=[provider])
+    add_checkin(lapsed, date(2026, 11, 26), 21)
     get_clinic().name = CLINIC_NAME
     db.session.commit()
     nudges.run(datetime.fromisoformat("2026-11-30T08:00:00-05:00"))  # 27th, 28th, 29th missed

@@ -18,33 +18,16 @@ import pytest
 from sqlalchemy import select
 
 from monitor import nudges
-from monitor.checkins import save_checkin
 from monitor.clinic import get_clinic
 from monitor.extensions import db
-from monitor.models import Nudge, PatientStatusChange, ProviderDigest, User
-from tests.conftest import make_user, message_text, read_outbox
+from monitor.models import Nudge, PatientStatusChange, ProviderDigest
+from tests.factories import add_checkin, add_patient, add_provider, message_text, read_outbox
 
 ROOT = Path(__file__).resolve().parent.parent
-ANSWERS = {f"q{i}": 1 for i in range(1, 8)}
 
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-def patient(email_address, *, first="Pat", last="Lastname", tz="America/New_York", reminder=time(19, 0),
-            providers=(), **fields) -> User:
-    user = make_user("patient", email_address, first_name=first, last_name=last, timezone=tz, providers=providers)
-    user.reminder_time = reminder
-    for name, value in fields.items():
-        setattr(user, name, value)
-    db.session.commit()
-    return user
-
-
-def check_in(user, day: date, now: datetime | None = None):
-    save_checkin(user, day, ANSWERS, {}, None, now=now)
-    db.session.commit()
 
 
 def nudge_rows(user=None) -> list[Nudge]:
@@ -62,9 +45,9 @@ EVENING = at("2026-11-26T20:00:00-05:00")
 # --- One per late patient, and no more.
 
 def test_a_run_sends_one_nudge_to_each_late_patient_and_later_runs_send_nothing_more(app, smtp):
-    alice = patient("alice@example.test", first="Alice")                         # 19:00: late
-    carl = patient("carl@example.test", reminder=time(21, 0))                    # 21:00: pending
-    bob = patient("bob@example.test", tz="Europe/London")                        # his 26th is over
+    alice = add_patient("alice@example.test", first_name="Alice")          # 19:00: late
+    carl = add_patient("carl@example.test", reminder_time=time(21, 0))     # 21:00: pending
+    bob = add_patient("bob@example.test", timezone="Europe/London")        # his 26th is over
     summary = nudges.run(EVENING)
     assert smtp.recipients == ["alice@example.test"]
     assert (summary.nudges.sent, summary.nudges.failed) == (1, 0)
@@ -85,33 +68,33 @@ def test_a_run_sends_one_nudge_to_each_late_patient_and_later_runs_send_nothing_
 
 
 def test_a_date_that_is_over_is_missed_not_nudged(app, smtp):
-    patient("alice@example.test")
+    add_patient("alice@example.test")
     nudges.run(at("2026-11-27T00:30:00-05:00"))  # the 26th ended half an hour ago, unnoticed
     assert smtp.recipients == []
     assert nudge_rows() == []
 
 
 def test_nothing_goes_to_those_who_should_not_get_one(app, smtp, users):
-    patient("control@example.test")
-    patient("paused@example.test", status="paused")
-    patient("discharged@example.test", status="discharged")
-    patient("optout@example.test", email_opt_out=True)
-    patient("invited@example.test", password_hash=None)          # has not accepted the invitation
-    patient("closed@example.test", active=False)                 # account switched off
-    done = patient("done@example.test")
-    check_in(done, date(2026, 11, 26))
+    add_patient("control@example.test")
+    add_patient("paused@example.test", status="paused")
+    add_patient("discharged@example.test", status="discharged")
+    add_patient("optout@example.test", email_opt_out=True)
+    add_patient("invited@example.test", password=False)     # has not accepted the invitation
+    add_patient("closed@example.test", active=False)         # account switched off
+    done = add_patient("done@example.test")
+    add_checkin(done, date(2026, 11, 26), 7)
     # users: patient_a and patient_b too (New York and London); staff never get nudges.
     nudges.run(EVENING)
     assert sorted(smtp.recipients) == ["alice@example.test", "control@example.test"]
 
 
 def test_a_check_in_that_arrives_after_the_claim_stops_the_send(app, smtp, monkeypatch):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     real_due = nudges.due_nudges
 
     def due_then_check_in(now):
         due = real_due(now)
-        check_in(alice, date(2026, 11, 26))  # the patient checks in while the runner works
+        add_checkin(alice, date(2026, 11, 26), 7)  # the patient checks in while the runner works
         return due
 
     monkeypatch.setattr(nudges, "due_nudges", due_then_check_in)
@@ -122,7 +105,7 @@ def test_a_check_in_that_arrives_after_the_claim_stops_the_send(app, smtp, monke
 
 
 def test_two_claims_of_one_record_only_the_first_wins(app):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     record_id = nudges._create(Nudge, alice.id, date(2026, 11, 26), EVENING)
     again = nudges._create(Nudge, alice.id, date(2026, 11, 26), EVENING)  # ON CONFLICT DO NOTHING
     assert again == record_id
@@ -133,7 +116,7 @@ def test_two_claims_of_one_record_only_the_first_wins(app):
 
 
 def test_a_record_left_in_sending_is_never_sent_again(app, smtp, caplog):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     db.session.add(Nudge(patient_id=alice.id, local_date=date(2026, 11, 26), status="sending", attempts=1,
                          next_attempt_at=EVENING, claimed_at=EVENING))
     db.session.commit()
@@ -148,7 +131,7 @@ def test_a_record_left_in_sending_is_never_sent_again(app, smtp, caplog):
 # --- Failures, retries and backoff.
 
 def test_server_down_then_back_delivers_exactly_once_after_the_backoff(app, smtp_down):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     summary = nudges.run(EVENING)
     assert summary.nudges.failed == 1
     [row] = nudge_rows()
@@ -168,7 +151,7 @@ def test_server_down_then_back_delivers_exactly_once_after_the_backoff(app, smtp
 
 
 def test_three_refused_attempts_are_abandoned_and_never_tried_again(app, smtp):
-    patient("alice@example.test")
+    add_patient("alice@example.test")
     smtp.recorder.refuse = True
     nudges.run(EVENING)                                 # attempt 1
     nudges.run(EVENING + timedelta(minutes=2))          # attempt 2 (after 2 minutes)
@@ -192,7 +175,7 @@ def test_a_silent_server_times_out_and_is_retried(app, smtp):
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         app.config.update(MAIL_PORT=silent.getsockname()[1], MAIL_TIMEOUT=1)
-        patient("alice@example.test")
+        add_patient("alice@example.test")
         summary = nudges.run(EVENING)
     assert summary.nudges.failed == 1
     [row] = nudge_rows()
@@ -205,7 +188,7 @@ def test_a_silent_server_times_out_and_is_retried(app, smtp):
 
 def test_a_run_stops_early_while_the_server_keeps_failing_and_claims_nothing_more(app, smtp_down):
     for n in range(5):
-        patient(f"p{n}@example.test")
+        add_patient(f"p{n}@example.test")
     summary = nudges.run(EVENING)
     assert summary.stopped_early
     assert summary.nudges.failed == nudges.STOP_AFTER_CONSECUTIVE_FAILURES
@@ -217,7 +200,7 @@ def test_a_run_stops_early_while_the_server_keeps_failing_and_claims_nothing_mor
 
 
 def test_failures_are_logged_by_id_and_error_class_without_addresses(app, smtp_down, caplog):
-    alice = patient("alice@example.test", first="Alice")
+    alice = add_patient("alice@example.test", first_name="Alice")
     with caplog.at_level("INFO", logger="monitor"):
         nudges.run(EVENING)
         smtp_down.start()
@@ -250,7 +233,7 @@ def nudged_dates(user) -> list[date]:
 def test_daylight_saving_changes_neither_skip_a_date_nor_nudge_twice(app, zone, first, last):
     # Reminder times on either side of and inside the changed hour, and the evening default.
     reminders = [time(0, 30), time(1, 30), time(2, 30), time(19, 0), time(23, 45)]
-    people = [patient(f"p{n}@example.test", tz=zone, reminder=r) for n, r in enumerate(reminders)]
+    people = [add_patient(f"p{n}@example.test", timezone=zone, reminder_time=r) for n, r in enumerate(reminders)]
     tz = ZoneInfo(zone)
     start = datetime.combine(first, time(0, 0), tz).astimezone(timezone.utc)
     end = datetime.combine(last + timedelta(days=1), time(0, 0), tz).astimezone(timezone.utc) - timedelta(minutes=1)
@@ -262,7 +245,7 @@ def test_daylight_saving_changes_neither_skip_a_date_nor_nudge_twice(app, zone, 
 
 
 def test_the_repeated_hour_nudges_at_its_first_occurrence_only(app):
-    alice = patient("alice@example.test", reminder=time(1, 30))
+    alice = add_patient("alice@example.test", reminder_time=time(1, 30))
     run_every(at("2026-11-01T05:00:00+00:00"), at("2026-11-01T07:30:00+00:00"), minutes=5)
     [row] = nudge_rows(alice)
     assert row.sent_at == at("2026-11-01T05:30:00+00:00")  # 01:30 EDT, not 01:30 EST an hour later
@@ -275,7 +258,7 @@ def change_zone(user, zone, when):
 
 
 def test_moving_west_after_the_nudge_does_not_nudge_the_same_date_again(app, smtp):
-    bob = patient("bob@example.test", tz="Europe/London")
+    bob = add_patient("bob@example.test", timezone="Europe/London")
     nudges.run(at("2026-11-26T19:05:00+00:00"))
     assert smtp.recipients == ["bob@example.test"]
     change_zone(bob, "America/Los_Angeles", at("2026-11-26T19:05:00+00:00"))  # 11:05 on the 26th there: 19:00 comes round again
@@ -287,7 +270,7 @@ def test_moving_west_after_the_nudge_does_not_nudge_the_same_date_again(app, smt
 
 
 def test_moving_west_before_the_nudge_moves_it_to_the_new_evening(app, smtp):
-    bob = patient("bob@example.test", tz="Europe/London")
+    bob = add_patient("bob@example.test", timezone="Europe/London")
     nudges.run(at("2026-11-26T18:00:00+00:00"))
     change_zone(bob, "America/New_York", at("2026-11-26T18:00:00+00:00"))  # 13:00 on the same date
     run_every(at("2026-11-26T18:15:00+00:00"), at("2026-11-27T04:59:00+00:00"))
@@ -297,7 +280,7 @@ def test_moving_west_before_the_nudge_moves_it_to_the_new_evening(app, smtp):
 
 
 def test_moving_east_past_the_reminder_time_nudges_at_once_and_once(app, smtp):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     nudges.run(at("2026-11-26T15:00:00-05:00"))
     change_zone(alice, "Europe/London", at("2026-11-26T20:00:00+00:00"))  # 20:00 on the same date there: late now
     run_every(at("2026-11-26T20:00:00+00:00"), at("2026-11-26T23:59:00+00:00"))
@@ -310,7 +293,7 @@ def test_moving_east_past_the_reminder_time_nudges_at_once_and_once(app, smtp):
 def test_moving_east_past_midnight_still_nudges_the_date_that_ended_in_the_new_zone(app, smtp):
     """18:00 in New York on the 26th, then Tokyo: 08:00 on the 27th. The 26th's reminder comes
     at the instant it was due (19:00 New York time, 09:00 in Tokyo), the 27th's at 19:00 Tokyo."""
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     run_every(at("2026-11-26T12:00:00-05:00"), at("2026-11-26T18:00:00-05:00"))
     change_zone(alice, "Asia/Tokyo", at("2026-11-26T18:00:00-05:00"))
     run_every(at("2026-11-26T18:15:00-05:00"), at("2026-11-28T23:59:00+09:00"))
@@ -322,15 +305,15 @@ def test_moving_east_past_midnight_still_nudges_the_date_that_ended_in_the_new_z
 
 
 def test_a_backfilled_check_in_for_the_carried_date_stops_its_nudge(app, smtp):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     change_zone(alice, "Asia/Tokyo", at("2026-11-26T18:00:00-05:00"))
-    check_in(alice, date(2026, 11, 26), now=at("2026-11-27T08:30:00+09:00"))  # a late entry on arrival
+    add_checkin(alice, date(2026, 11, 26), 7, now=at("2026-11-27T08:30:00+09:00"))  # a late entry on arrival
     run_every(at("2026-11-26T18:15:00-05:00"), at("2026-11-27T18:59:00+09:00"))
     assert nudge_rows(alice) == [] and smtp.recipients == []
 
 
 def test_moving_east_past_midnight_after_the_nudge_sends_nothing_more_for_that_date(app, smtp):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     nudges.run(at("2026-11-26T20:00:00-05:00"))
     change_zone(alice, "Asia/Tokyo", at("2026-11-26T20:30:00-05:00"))  # 10:30 on the 27th
     run_every(at("2026-11-26T20:45:00-05:00"), at("2026-11-27T18:59:00+09:00"))
@@ -356,7 +339,7 @@ def start_runner(env, *args):
 
 def test_concurrent_runner_processes_deliver_exactly_one_nudge_per_patient_and_date(app, db_url, smtp):
     get_clinic()
-    people = [patient(f"p{n}@example.test", first=f"P{n}") for n in range(8)]
+    people = [add_patient(f"p{n}@example.test", first_name=f"P{n}") for n in range(8)]
     db.session.commit()
     env = runner_env(app, db_url, smtp.port)
     for wave in range(2):  # a second wave finds everything done
@@ -374,7 +357,7 @@ def test_concurrent_runner_processes_deliver_exactly_one_nudge_per_patient_and_d
 
 def test_concurrent_runner_processes_with_the_server_down_retry_without_duplicates(app, db_url, smtp_down):
     get_clinic()
-    people = [patient(f"p{n}@example.test") for n in range(2)]
+    people = [add_patient(f"p{n}@example.test") for n in range(2)]
     env = runner_env(app, db_url, smtp_down.port)
     procs = [start_runner(env, "--now", "2026-11-26T20:00:00-05:00") for _ in range(3)]
     for p in procs:
@@ -442,7 +425,7 @@ def test_loop_survives_a_failed_run_and_finishes_the_run_under_way_on_sigterm(ap
 # --- The command line.
 
 def test_command_prints_a_one_line_summary_with_counts_only(app, runner, smtp):
-    patient("alice@example.test", first="Alice")
+    add_patient("alice@example.test", first_name="Alice")
     result = runner.invoke(args=["send-nudges", "--now", "2026-11-26T20:00:00-05:00"])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines() == [
@@ -452,7 +435,7 @@ def test_command_prints_a_one_line_summary_with_counts_only(app, runner, smtp):
 
 
 def test_dry_run_lists_what_would_be_sent_by_id_and_sends_nothing(app, runner, smtp):
-    alice = patient("alice@example.test", first="Alice", last="Archer")
+    alice = add_patient("alice@example.test", first_name="Alice", last_name="Archer")
     result = runner.invoke(args=["send-nudges", "--dry-run", "--now", "2026-11-26T20:00:00-05:00"])
     assert result.exit_code == 0, result.output
     assert f"would nudge patient {alice.id} for 2026-11-26" in result.output
@@ -469,7 +452,7 @@ def test_dry_run_lists_what_would_be_sent_by_id_and_sends_nothing(app, runner, s
     ("2026-13-01T00:00:00Z", "is not an ISO 8601 date and time"),
 ])
 def test_now_must_be_an_instant_with_an_offset(app, runner, smtp, value, message):
-    patient("alice@example.test")
+    add_patient("alice@example.test")
     result = runner.invoke(args=["send-nudges", "--now", value])
     assert result.exit_code == 1
     assert message in result.output
@@ -477,7 +460,7 @@ def test_now_must_be_an_instant_with_an_offset(app, runner, smtp, value, message
 
 
 def test_now_accepts_z_and_offsets(app, runner, smtp):
-    patient("alice@example.test")
+    add_patient("alice@example.test")
     result = runner.invoke(args=["send-nudges", "--now", "2026-11-27T01:00:00Z"])
     assert result.exit_code == 0, result.output
     assert smtp.recipients == ["alice@example.test"]
@@ -495,13 +478,13 @@ def test_loop_and_now_do_not_combine(app, runner):
 def panel(app):
     """Provider Paula: Lena (lapsed: nothing since the 26th), Kim (checked in yesterday).
     Provider Peter: Kim only. Nobody is lapsed for Peter."""
-    paula = make_user("provider", "paula@clinic.test", first_name="Paula", last_name="Avery")
-    peter = make_user("provider", "peter@clinic.test", first_name="Peter", last_name="Brook")
-    lena = patient("lena@example.test", first="Lena", last="Lapsed", providers=[paula])
-    kim = patient("kim@example.test", first="Kim", last="Keeping", providers=[paula, peter])
-    check_in(lena, date(2026, 11, 26))
+    paula = add_provider("paula@clinic.test", first_name="Paula", last_name="Avery")
+    peter = add_provider("peter@clinic.test", first_name="Peter", last_name="Brook")
+    lena = add_patient("lena@example.test", first_name="Lena", last_name="Lapsed", providers=[paula])
+    kim = add_patient("kim@example.test", first_name="Kim", last_name="Keeping", providers=[paula, peter])
+    add_checkin(lena, date(2026, 11, 26), 7)
     for day in range(26, 30):
-        check_in(kim, date(2026, 11, day))
+        add_checkin(kim, date(2026, 11, day), 7)
     get_clinic()
     db.session.commit()
 
@@ -547,15 +530,15 @@ def test_digest_at_eight_clinic_time_once_a_day_with_the_count_and_no_names(app,
 
 
 def test_no_digest_when_nobody_is_lapsed(app, smtp, panel):
-    check_in(panel.lena, date(2026, 11, 29))
+    add_checkin(panel.lena, date(2026, 11, 29), 7)
     nudges.run(at("2026-11-30T09:00:00-05:00"))
     assert digest_messages(smtp) == []
     assert digests() == []
 
 
 def test_the_digest_counts_each_providers_own_lapsed_patients(app, smtp, panel):
-    tess = patient("tess@example.test", providers=[panel.paula, panel.peter])
-    check_in(tess, date(2026, 11, 20))
+    tess = add_patient("tess@example.test", providers=[panel.paula, panel.peter])
+    add_checkin(tess, date(2026, 11, 20), 7)
     nudges.run(at("2026-11-30T08:00:00-05:00"))
     by_recipient = {m["To"]: message_text(m) for m in digest_messages(smtp)}
     assert "2 patients have missed" in by_recipient["paula@clinic.test"]
@@ -578,9 +561,9 @@ def test_paused_patients_are_not_lapsed_and_paused_days_are_not_missed_after_res
     assert digest_messages(smtp) == []
     # Resumed on 1 December: the paused days do not count; 2 December she has missed only the 1st.
     for day in (30,):
-        check_in(panel.kim, date(2026, 11, day))
+        add_checkin(panel.kim, date(2026, 11, day), 7)
     for day in (1, 2, 3):
-        check_in(panel.kim, date(2026, 12, day))
+        add_checkin(panel.kim, date(2026, 12, day), 7)
     panel.lena.status = "active"
     db.session.add(PatientStatusChange(patient_id=panel.lena.id, status="active",
                                        changed_at=at("2026-12-01T09:00:00-05:00")))
@@ -593,9 +576,9 @@ def test_paused_patients_are_not_lapsed_and_paused_days_are_not_missed_after_res
 
 def test_without_a_clinic_row_the_digest_uses_the_default_zone_and_lapse_days(app, smtp):
     from monitor.models import Clinic
-    provider = make_user("provider", "paula@clinic.test")
-    lena = patient("lena@example.test", providers=[provider])
-    check_in(lena, date(2026, 11, 26))
+    provider = add_provider("paula@clinic.test")
+    lena = add_patient("lena@example.test", providers=[provider])
+    add_checkin(lena, date(2026, 11, 26), 7)
     assert db.session.scalars(select(Clinic)).all() == []
     nudges.run(at("2026-11-30T07:59:00-05:00"))  # New York, 3 days
     assert smtp.messages == []

@@ -1,27 +1,23 @@
 """The patient's own history page and the crisis line on every patient page (SPEC 2.3, 3)."""
 from datetime import date, datetime, timezone
-from decimal import Decimal
 
-from monitor.checkins import save_checkin
 from monitor.clinic import get_clinic
 from monitor.extensions import db
-from monitor.models import Treatment
-from tests.conftest import login
+from tests.factories import add_checkin, add_treatment, login
 
 CRISIS = "This app is not monitored 24/7. In a crisis call or text 988 (US), or 911 for an emergency."
 
 
-def add_treatment(patient, when, route="intramuscular", dose="52.5", notes="BP fine, dissociation moderate"):
-    t = Treatment(patient_id=patient.id, administered_at=when, route=route, dose_mg=Decimal(dose), notes=notes)
-    db.session.add(t)
-    db.session.commit()
-    return t
+NOTES = "BP fine, dissociation moderate"
 
 
 def test_patient_sees_own_sessions_with_date_and_route_only(client, users):
-    add_treatment(users.patient_a, datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc))
-    add_treatment(users.patient_a, datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc), route="lozenge", dose="200")
-    add_treatment(users.patient_b, datetime(2026, 11, 21, 15, 0, tzinfo=timezone.utc), route="oral", dose="75")
+    add_treatment(users.patient_a, datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc), route="intramuscular",
+                  dose="52.5", notes=NOTES)
+    add_treatment(users.patient_a, datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc), route="lozenge", dose="200",
+                  notes=NOTES)
+    add_treatment(users.patient_b, datetime(2026, 11, 21, 15, 0, tzinfo=timezone.utc), route="oral", dose="75",
+                  notes=NOTES)
     login(client, users.patient_a)
     html = client.get("/me").get_data(as_text=True)
     assert "Fri 20 Nov 2026 · Intramuscular" in html
@@ -33,9 +29,8 @@ def test_patient_sees_own_sessions_with_date_and_route_only(client, users):
 
 
 def test_patient_sees_own_checkins_not_others(client, users):
-    save_checkin(users.patient_a, date(2026, 11, 25), {f"q{i}": 2 for i in range(1, 8)}, {}, None)
-    save_checkin(users.patient_b, date(2026, 11, 25), {f"q{i}": 3 for i in range(1, 8)}, {}, None)
-    db.session.commit()
+    add_checkin(users.patient_a, date(2026, 11, 25), 14)
+    add_checkin(users.patient_b, date(2026, 11, 25), 21)
     login(client, users.patient_a)
     html = client.get("/me").get_data(as_text=True)
     assert ">14</td>" in html and "Moderate" in html
@@ -44,8 +39,7 @@ def test_patient_sees_own_checkins_not_others(client, users):
 
 
 def test_crisis_line_on_every_patient_page(client, users):
-    save_checkin(users.patient_a, date(2026, 11, 26), {f"q{i}": 1 for i in range(1, 8)}, {}, None)
-    db.session.commit()
+    add_checkin(users.patient_a, date(2026, 11, 26), 7)
     assert CRISIS in client.get("/login").get_data(as_text=True)
     login(client, users.patient_a)
     for path in ("/checkin", "/me", "/checkin/2026-11-26/done"):

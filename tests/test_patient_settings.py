@@ -2,14 +2,13 @@
 from datetime import date, time, timedelta
 
 import pytest
-from sqlalchemy import select
 
 from monitor import nudges
 from monitor.clinic import get_clinic
 from monitor.extensions import db
-from monitor.models import AuditEvent, User
-from tests.conftest import NOW, login
-from tests.test_nudges import EVENING, nudge_rows, patient
+from monitor.models import User
+from tests.factories import NOW, add_patient, events, login
+from tests.test_nudges import EVENING, nudge_rows
 
 VALID = {"timezone": "Europe/London", "reminder_time": "08:30", "nudges": "off"}
 
@@ -21,7 +20,7 @@ def fresh(user) -> User:
 
 @pytest.fixture
 def alice(app, client):
-    user = patient("alice@example.test", first="Alice")
+    user = add_patient("alice@example.test", first_name="Alice")
     login(client, user)
     return user
 
@@ -53,7 +52,7 @@ def test_saving_stores_the_settings_and_audits_which_changed(app, client, alice)
     assert response.status_code == 303 and response.headers["Location"] == "/me/settings"
     user = fresh(alice)
     assert (user.timezone, user.reminder_time, user.email_opt_out) == ("Europe/London", time(8, 30), True)
-    [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "settings.changed")).all()
+    [event] = events("settings.changed")
     assert event.detail == "timezone, reminder_time, email_opt_out"
     assert "Your settings are saved." in client.get("/me/settings").get_data(as_text=True)
 
@@ -69,7 +68,7 @@ def test_a_new_zone_remembers_the_one_left_and_when(app, client, alice):
 
 def test_saving_the_same_values_changes_nothing(app, client, alice):
     client.post("/me/settings", data={"timezone": "America/New_York", "reminder_time": "19:00", "nudges": "on"})
-    assert db.session.scalars(select(AuditEvent).where(AuditEvent.action == "settings.changed")).all() == []
+    assert events("settings.changed") == []
 
 
 @pytest.mark.parametrize("value, expected", [("7:05", time(7, 5)), ("19:00:00", time(19, 0)), ("00:00", time(0, 0)),

@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from monitor import nudges
 from monitor.extensions import db
-from monitor.models import AuditEvent, PatientStatusChange, User
-from tests.conftest import NOW, login
-from tests.test_nudges import EVENING, check_in
+from monitor.models import PatientStatusChange, User
+from tests.factories import NOW, add_checkin, events, login
+from tests.test_nudges import EVENING
 
 
 def status_of(user) -> str:
@@ -32,10 +32,9 @@ def test_staff_with_access_pause_discharge_and_resume(app, client, users, who):
     changes = db.session.scalars(select(PatientStatusChange).order_by(PatientStatusChange.id)).all()
     assert [(c.patient_id, c.status, c.changed_by_id, c.changed_at) for c in changes] == [
         (users.patient_a.id, s, getattr(users, who).id, NOW) for s in ("paused", "active", "discharged")]
-    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "patient.status_changed")
-                                .order_by(AuditEvent.id)).all()
-    assert [e.detail for e in events] == ["active -> paused", "paused -> active", "active -> discharged"]
-    assert {(e.actor_id, e.target_id) for e in events} == {(getattr(users, who).id, users.patient_a.id)}
+    changed = events("patient.status_changed")
+    assert [e.detail for e in changed] == ["active -> paused", "paused -> active", "active -> discharged"]
+    assert {(e.actor_id, e.target_id) for e in changed} == {(getattr(users, who).id, users.patient_a.id)}
 
 
 def test_the_patient_page_says_what_changed(app, client, users):
@@ -88,7 +87,7 @@ def test_paused_and_discharged_patients_get_no_nudges_and_resumed_ones_do(app, c
 
 
 def test_a_resumed_patient_is_not_lapsed_for_the_days_of_the_pause(app, client, users, smtp):
-    check_in(users.patient_a, date(2026, 11, 25))
+    add_checkin(users.patient_a, date(2026, 11, 25), 7)
     login(client, users.provider_a)
     client.post(url(users.patient_a), data={"status": "paused"})
     # Resumed on 1 December (the clock of the request is the fixture's; move the record).

@@ -4,7 +4,6 @@ import io
 import logging
 import re
 from datetime import date, datetime, timezone
-from decimal import Decimal
 from html import unescape
 from urllib.parse import unquote_plus
 
@@ -12,12 +11,9 @@ import pytest
 from werkzeug.exceptions import BadRequest
 
 from monitor import imports, nudges
-from monitor.checkins import save_checkin
-from monitor.extensions import db
-from monitor.models import Treatment
-from tests.conftest import PASSWORD, login, make_user, read_outbox
+from tests.factories import PASSWORD, add_checkin, add_patient, add_provider, add_treatment, login, read_outbox
 from tests.test_nudge_email import FORBIDDEN, URL
-from tests.test_nudges import EVENING, patient
+from tests.test_nudges import EVENING
 
 ROLES = ["anonymous", "patient_a", "patient_b", "provider_a", "provider_b", "admin"]
 NOTE = "Argued with my sister Wilhelmina about the move"
@@ -28,13 +24,11 @@ URL_ATTRIBUTE = re.compile(r'\b(?:href|action|src|formaction)="([^"]*)"')
 @pytest.fixture
 def clinic(users):
     """The standing users, with patient A's check-ins, a noted check-in and a treatment session."""
-    save_checkin(users.patient_a, date(2026, 11, 24), {f"q{i}": 2 for i in range(1, 8)}, {"nausea": 2}, NOTE)
-    save_checkin(users.patient_a, date(2026, 11, 25), {f"q{i}": 1 for i in range(1, 8)}, {}, None)
-    save_checkin(users.patient_b, date(2026, 11, 25), {f"q{i}": 3 for i in range(1, 8)}, {}, "Bob's own note")
-    treatment = Treatment(patient_id=users.patient_a.id, administered_at=datetime(2026, 11, 20, 15, tzinfo=timezone.utc),
-                          route="lozenge", dose_mg=Decimal("200"), notes=SESSION_NOTE, recorded_by_id=users.provider_a.id)
-    db.session.add(treatment)
-    db.session.commit()
+    add_checkin(users.patient_a, date(2026, 11, 24), 14, side_effects={"nausea": 2}, note=NOTE)
+    add_checkin(users.patient_a, date(2026, 11, 25), 7)
+    add_checkin(users.patient_b, date(2026, 11, 25), 21, note="Bob's own note")
+    treatment = add_treatment(users.patient_a, datetime(2026, 11, 20, 15, tzinfo=timezone.utc), route="lozenge",
+                              dose="200", notes=SESSION_NOTE, recorded_by=users.provider_a)
     return {"patient_id": users.patient_a.id, "treatment_id": treatment.id, "day": "2026-11-24",
             "token": "made-up-token-that-matches-nothing"}
 
@@ -119,8 +113,9 @@ def test_a_csv_import_logs_nothing_about_the_patients(app, users, logs):
 
 
 def test_a_nudge_run_logs_nothing_about_the_patients(app, logs):
-    provider = make_user("provider", "dr@clinic.test", first_name="Henrietta", last_name="Quill")
-    pat = patient("nora.nightingale@example.test", first="Nora", last="Nightingale", providers=[provider])
+    provider = add_provider("dr@clinic.test", first_name="Henrietta", last_name="Quill")
+    pat = add_patient("nora.nightingale@example.test", first_name="Nora", last_name="Nightingale",
+                      providers=[provider])
     summary = nudges.run(EVENING)
     assert summary is not None
     assert_logs_clean(logs, pat)
@@ -198,9 +193,8 @@ def test_no_email_holds_health_information(app, users, clinic):
                                        "last_name": "Newcomer", "timezone": "America/New_York"})
     client.post("/logout")
     client.post("/account/reset", data={"email": users.patient_a.email})
-    lapsed = patient("lena@example.test", first="Lena", last="Lindqvist", providers=[users.provider_a])
-    save_checkin(lapsed, date(2026, 11, 26), {f"q{i}": 3 for i in range(1, 8)}, {}, "terrible")
-    db.session.commit()
+    lapsed = add_patient("lena@example.test", first_name="Lena", last_name="Lindqvist", providers=[users.provider_a])
+    add_checkin(lapsed, date(2026, 11, 26), 21, note="terrible")
     nudges.run(EVENING)
     nudges.run(datetime(2026, 11, 30, 13, 0, tzinfo=timezone.utc))  # 08:00 clinic time: digests
     outbox = read_outbox(app)

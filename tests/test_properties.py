@@ -4,7 +4,6 @@ it is a redirect (saved) or a page with an error message, and a refused submissi
 nothing."""
 import io
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -13,8 +12,7 @@ from sqlalchemy import func, select
 
 from monitor import imports, tokens
 from monitor.extensions import db
-from monitor.models import Treatment
-from tests.conftest import login
+from tests.factories import add_treatment, login
 
 SETTINGS = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # A refused submission may still be audited (a failed sign-in), counted against a rate limit,
@@ -154,11 +152,7 @@ def test_recording_a_session_never_fails(signed_in, users, data):
 
 @pytest.fixture
 def treatment(users):
-    t = Treatment(patient_id=users.patient_a.id, administered_at=datetime(2026, 11, 20, 15, tzinfo=timezone.utc),
-                  route="lozenge", dose_mg=Decimal("200"))
-    db.session.add(t)
-    db.session.commit()
-    return t.id
+    return add_treatment(users.patient_a, datetime(2026, 11, 20, 15, tzinfo=timezone.utc), dose="200").id
 
 
 @SETTINGS

@@ -6,24 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from monitor.extensions import db
-from monitor.models import AuditEvent, CheckIn, CheckInRevision, Treatment, TreatmentRevision
-from tests.conftest import answers_for, NOW, login
-
-
-def add_checkin(patient, day: date, total: int, **extra) -> CheckIn:
-    answers = answers_for(total)
-    checkin = CheckIn(patient_id=patient.id, local_date=day, total=total, submitted_at=NOW, **answers, **extra)
-    db.session.add(checkin)
-    db.session.commit()
-    return checkin
-
-
-def add_treatment(patient, at: datetime, **extra) -> Treatment:
-    values = {"route": "intramuscular", "dose_mg": Decimal("35.50"), **extra}
-    treatment = Treatment(patient_id=patient.id, administered_at=at, **values)
-    db.session.add(treatment)
-    db.session.commit()
-    return treatment
+from monitor.models import Treatment
+from tests.factories import NOW, add_checkin, add_treatment, at_local, edit_treatment, events, login
 
 
 def test_header_shows_the_patient(client, users):
@@ -37,9 +21,9 @@ def test_header_shows_the_patient(client, users):
 
 
 def test_sessions_are_listed_in_clinic_time_with_their_details(client, users):
-    add_treatment(users.patient_a, datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc),
-                  bp_systolic_before=128, bp_diastolic_before=82, bp_systolic_after=141, bp_diastolic_after=90,
-                  dissociation_score=22, notes="Tolerated well")
+    add_treatment(users.patient_a, datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc), route="intramuscular",
+                  dose="35.50", bp_systolic_before=128, bp_diastolic_before=82, bp_systolic_after=141,
+                  bp_diastolic_after=90, dissociation_score=22, notes="Tolerated well")
     login(client, users.provider_a)
     page = client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True)
     assert "Fri 20 Nov 2026, 10:30 EST" in page  # the clinic's zone, America/New_York
@@ -52,10 +36,8 @@ def test_sessions_are_listed_in_clinic_time_with_their_details(client, users):
 
 
 def test_planned_and_edited_sessions_are_marked(client, users):
-    treatment = add_treatment(users.patient_a, datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc))
-    db.session.add(TreatmentRevision(treatment_id=treatment.id, administered_at=treatment.administered_at,
-                                     route="lozenge", dose_mg=Decimal("10")))
-    db.session.commit()
+    treatment = add_treatment(users.patient_a, datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc), dose="10")
+    edit_treatment(treatment, route="intramuscular", dose="35.50", edited_by=users.provider_a)
     login(client, users.provider_a)
     page = client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True)
     assert '<span class="badge">planned</span>' in page
@@ -63,14 +45,13 @@ def test_planned_and_edited_sessions_are_marked(client, users):
 
 
 def test_checkins_of_the_last_90_days_newest_first_with_marks(client, users):
-    add_checkin(users.patient_a, date(2026, 11, 20), 7, se_headache=1)
-    revised = add_checkin(users.patient_a, date(2026, 11, 25), 16, se_dissociation=3, note="Felt floaty",
-                          late_entry=True)
-    db.session.add(CheckInRevision(checkin_id=revised.id, local_date=revised.local_date, total=0, submitted_at=NOW,
-                                   **{f"q{n}": 0 for n in range(1, 8)}))
-    db.session.commit()
-    add_checkin(users.patient_a, date(2026, 8, 29), 4)  # day 90 back (today is 26 Nov): shown
-    add_checkin(users.patient_a, date(2026, 8, 28), 5)  # 91 days back: not shown by default
+    # Each sent on the evening of its own date (on time); the 25th's then replaced today, late:
+    # a revision and a late entry.
+    for on, total, side_effects in [(date(2026, 11, 20), 7, {"headache": 1}), (date(2026, 11, 25), 0, None),
+                                    (date(2026, 8, 29), 4, None),   # day 90 back (today is 26 Nov): shown
+                                    (date(2026, 8, 28), 5, None)]:  # 91 days back: not shown by default
+        add_checkin(users.patient_a, on, total, side_effects=side_effects, now=at_local(on, 20))
+    add_checkin(users.patient_a, date(2026, 11, 25), 16, side_effects={"dissociation": 3}, note="Felt floaty")
     login(client, users.provider_a)
     whole_page = client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True)
     page = whole_page[whole_page.index('id="checkins"'):]
@@ -96,10 +77,10 @@ def test_each_view_is_audited(client, users):
     login(client, users.provider_a)
     client.get(f"/patients/{users.patient_a.id}")
     client.get(f"/patients/{users.patient_a.id}")
-    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "patient.viewed")).all()
-    assert len(events) == 2
+    viewed = events("patient.viewed")
+    assert len(viewed) == 2
     assert all((e.actor_id, e.target_type, e.target_id) == (users.provider_a.id, "patient", users.patient_a.id)
-               for e in events)
+               for e in viewed)
 
 
 def test_admin_sees_any_patient(client, users):
@@ -112,9 +93,8 @@ def test_another_providers_patient_is_not_found_and_the_refusal_audited(client, 
     response = client.get(f"/patients/{users.patient_b.id}")
     assert response.status_code == 404
     assert b"Bob" not in response.data
-    assert db.session.scalar(select(AuditEvent).where(
-        AuditEvent.action == "access.refused", AuditEvent.target_id == users.patient_b.id)) is not None
-    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.viewed")) is None
+    assert any(e.target_id == users.patient_b.id for e in events("access.refused"))
+    assert events("patient.viewed") == []
 
 
 def test_staff_id_is_not_a_patient(client, users):
@@ -148,13 +128,13 @@ def provider_urls(users, treatment_id):
 
 @pytest.mark.parametrize("index", range(10))
 def test_a_signed_in_patient_gets_404_on_every_provider_url(client, users, index):
-    treatment = add_treatment(users.patient_a, NOW - timedelta(days=1))
+    treatment = add_treatment(users.patient_a, NOW - timedelta(days=1), route="intramuscular", dose="35.50")
     method, url = provider_urls(users, treatment.id)[index]
     login(client, users.patient_a)
     data = {"administered_at": "2026-11-20T10:00", "route": "oral", "dose_mg": "99"} if method == "post" else None
     response = getattr(client, method)(url, data=data)
     assert response.status_code == 404
-    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "access.refused")) is not None
+    assert events("access.refused") != []
     db.session.refresh(treatment)
     assert treatment.dose_mg == Decimal("35.50")
     assert len(db.session.scalars(select(Treatment)).all()) == 1

@@ -3,29 +3,24 @@ that history is: no query per check-in, per treatment session or per revision. (
 before the page is rendered would expire every loaded row and reload them one by one; the
 "viewed" audit is written after rendering for that reason, see monitor/audit.py.)"""
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 
-from monitor.checkins import save_checkin
-from monitor.extensions import db
-from monitor.treatments import TreatmentValues, record_treatment
-from tests.conftest import NOW, answers_for, counted_queries, login
+from tests.factories import NOW, add_checkin, add_treatment, counted_queries, day, edit_treatment, login
 
 
 def add_history(patient, provider, days: int) -> None:
     """`days` daily check-ins up to yesterday, a treatment every 7 days, and some of each
     edited (revisions), all through the services the web forms use."""
-    today = NOW.date()
     for n in range(days, 0, -1):
-        day = today - timedelta(days=n)
-        save_checkin(patient, day, answers_for(4 + n % 11), {"nausea": n % 4}, None, now=NOW - timedelta(days=n))
+        add_checkin(patient, day(-n), 4 + n % 11, side_effects={"nausea": n % 4}, now=NOW - timedelta(days=n))
         if n % 5 == 0:  # answered again later that day: a revision
-            save_checkin(patient, day, answers_for(5 + n % 9), {}, "again", now=NOW - timedelta(days=n, hours=-1))
+            add_checkin(patient, day(-n), 5 + n % 9, note="again", now=NOW - timedelta(days=n, hours=-1))
     for n in range(days, 0, -7):
-        values = TreatmentValues(administered_at=NOW - timedelta(days=n), route="intramuscular", dose_mg=Decimal("50"))
-        record_treatment(patient, values, recorded_by=provider, now=NOW - timedelta(days=n))
-    db.session.commit()
+        treatment = add_treatment(patient, NOW - timedelta(days=n), route="intramuscular", recorded_by=provider,
+                                  now=NOW - timedelta(days=n))
+        if n % 3 == 0:
+            edit_treatment(treatment, edited_by=provider, dose="60")
 
 
 def queries_for(client, url: str) -> int:

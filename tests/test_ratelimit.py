@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from monitor import passwords, ratelimit, timeutil
 from monitor.extensions import db
-from monitor.models import AuditEvent, RateLimitHit
-from tests.conftest import NOW, PASSWORD, login
+from monitor.models import RateLimitHit
+from tests.factories import NOW, PASSWORD, events, login, read_outbox
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -68,7 +68,7 @@ def attempt(client, email, password="wrong password", address="203.0.113.7"):
 
 
 def refusals():
-    return db.session.scalars(select(AuditEvent).where(AuditEvent.action == "ratelimit.refused")).all()
+    return events("ratelimit.refused")
 
 
 def test_the_sixth_sign_in_attempt_on_one_account_is_refused_without_checking_the_password(
@@ -136,8 +136,6 @@ def test_refused_attempts_do_not_extend_the_wait(limited_app, users):
 
 
 def test_password_reset_requests_are_limited_per_account(limited_app, users, app):
-    from tests.conftest import read_outbox
-
     client = limited_app.test_client()
     for _ in range(3):
         assert client.post("/account/reset", data={"email": users.patient_a.email}).status_code == 302

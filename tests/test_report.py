@@ -1,20 +1,16 @@
 """The durability report (SPEC 8): each measure on a hand-made clinic, checked against values
 worked out by hand below; the page, who may see it, and its query count."""
 import re
-from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timezone
 
 import pytest
-from sqlalchemy import select
 
 from monitor import durability, report, schedule
-from monitor.checkins import save_checkin
 from monitor.extensions import db
-from monitor.models import AuditEvent, Treatment
-from tests.conftest import counted_queries, answers_for, NOW, login, make_user
+from tests.factories import (
+    TODAY, add_checkins, add_patient, add_provider, add_treatment, at_local, counted_queries, day, events, login,
+)
 
-TODAY = date(2026, 11, 26)  # NOW in New York and in London
 ENROLLED = datetime(2026, 10, 1, 12, tzinfo=timezone.utc)
 
 
@@ -22,28 +18,10 @@ def d(month: int, day: int) -> date:
     return date(2026, month, day)
 
 
-def checkins(patient, totals: dict[date, int], side_effects: dict[date, dict] = {}) -> None:
-    for day, total in totals.items():
-        save_checkin(patient, day, answers_for(total), side_effects.get(day, {}), None, now=NOW)
-    db.session.commit()
-
-
 def sessions(patient, *days: date, hour: int = 10) -> None:
-    zone = ZoneInfo(patient.timezone)
-    for day in days:
-        at = datetime(day.year, day.month, day.day, hour, tzinfo=zone).astimezone(timezone.utc)
-        db.session.add(Treatment(patient_id=patient.id, administered_at=at, route="lozenge", dose_mg=Decimal("50")))
-    db.session.commit()
-
-
-def patient(email: str, first: str, last: str, provider, *, created: datetime | None = None,
-            status: str = "active"):
-    user = make_user("patient", email, first_name=first, last_name=last, providers=[provider])
-    if created is not None:
-        user.created_at = created
-    user.status = status
-    db.session.commit()
-    return user
+    """A 50 mg lozenge session at hour:00 in the patient's zone on each of the days."""
+    for on in days:
+        add_treatment(patient, at_local(on, hour, zone=patient.timezone))
 
 
 @pytest.fixture
@@ -81,35 +59,38 @@ def clinic(users):
     alice, bob = users.patient_a, users.patient_b
     alice.created_at = bob.created_at = ENROLLED
     db.session.commit()
-    checkins(alice, {d(11, 7): 15, d(11, 8): 16, d(11, 9): 14, d(11, 11): 6, d(11, 12): 5, d(11, 13): 7,
-                     d(11, 14): 8, d(11, 15): 9, d(11, 16): 11, d(11, 18): 5, d(11, 19): 4, d(11, 20): 6,
-                     d(11, 22): 13, d(11, 23): 12, d(11, 24): 14},
-             {d(11, 12): {"headache": 1, "nausea": 3}, d(11, 13): {"headache": 2}})
+    add_checkins(alice, {d(11, 7): 15, d(11, 8): 16, d(11, 9): 14, d(11, 11): 6, d(11, 12): 5, d(11, 13): 7,
+                         d(11, 14): 8, d(11, 15): 9, d(11, 16): 11, d(11, 18): 5, d(11, 19): 4, d(11, 20): 6,
+                         d(11, 22): 13, d(11, 23): 12, d(11, 24): 14},
+                 {d(11, 12): {"headache": 1, "nausea": 3}, d(11, 13): {"headache": 2}})
     sessions(alice, d(11, 10), d(11, 17), d(11, 21))
     sessions(alice, d(11, 10), hour=16)   # the same date again: one session
     sessions(alice, d(12, 3))             # planned
 
-    checkins(bob, {d(10, 27): 12, d(10, 29): 12, d(10, 30): 12, d(10, 31): 12,
-                   d(11, 2): 10, d(11, 3): 11, d(11, 4): 10, d(11, 5): 12, d(11, 6): 12, d(11, 7): 12,
-                   d(11, 9): 5, d(11, 10): 6, d(11, 11): 7, d(11, 12): 9, d(11, 13): 9,
-                   d(11, 16): 7, d(11, 17): 8, d(11, 18): 9, d(11, 19): 8, d(11, 20): 10, d(11, 21): 9,
-                   d(11, 24): 5},
-             {d(10, 27): {"headache": 3}, d(11, 2): {"headache": 3, "dissociation": 0}})
+    add_checkins(bob, {d(10, 27): 12, d(10, 29): 12, d(10, 30): 12, d(10, 31): 12,
+                       d(11, 2): 10, d(11, 3): 11, d(11, 4): 10, d(11, 5): 12, d(11, 6): 12, d(11, 7): 12,
+                       d(11, 9): 5, d(11, 10): 6, d(11, 11): 7, d(11, 12): 9, d(11, 13): 9,
+                       d(11, 16): 7, d(11, 17): 8, d(11, 18): 9, d(11, 19): 8, d(11, 20): 10, d(11, 21): 9,
+                       d(11, 24): 5},
+                 {d(10, 27): {"headache": 3}, d(11, 2): {"headache": 3, "dissociation": 0}})
     sessions(bob, d(11, 1), d(11, 8), d(11, 15), hour=12)
 
-    carol = patient("carol@example.test", "Carol", "Cole", users.provider_a, created=ENROLLED)
-    checkins(carol, {d(11, 18): 10}, {d(11, 18): {"dizziness": 1}})
+    carol = add_patient("carol@example.test", first_name="Carol", last_name="Cole", providers=[users.provider_a],
+                        created_at=ENROLLED)
+    add_checkins(carol, {d(11, 18): 10}, {d(11, 18): {"dizziness": 1}})
     sessions(carol, d(11, 19), d(11, 21), d(11, 23))
 
-    patient("dave@example.test", "Dave", "Dunn", users.provider_a, created=datetime(2026, 11, 24, 12, tzinfo=timezone.utc))
+    add_patient("dave@example.test", first_name="Dave", last_name="Dunn", providers=[users.provider_a],
+                created_at=datetime(2026, 11, 24, 12, tzinfo=timezone.utc))
 
-    eve = patient("eve@example.test", "Eve", "Evans", users.provider_b, created=ENROLLED)
-    checkins(eve, {d(11, 15): 10, d(11, 16): 12})
+    eve = add_patient("eve@example.test", first_name="Eve", last_name="Evans", providers=[users.provider_b],
+                      created_at=ENROLLED)
+    add_checkins(eve, {d(11, 15): 10, d(11, 16): 12})
     sessions(eve, d(11, 20), d(11, 22), d(11, 25))
 
-    patient("frank@example.test", "Frank", "Ford", users.provider_b, created=datetime(2026, 10, 1, tzinfo=timezone.utc),
-            status="paused")
-    patient("gina@example.test", "Gina", "Grey", users.provider_b)
+    add_patient("frank@example.test", first_name="Frank", last_name="Ford", providers=[users.provider_b],
+                created_at=datetime(2026, 10, 1, tzinfo=timezone.utc), status="paused")
+    add_patient("gina@example.test", first_name="Gina", last_name="Grey", providers=[users.provider_b])
     return users
 
 
@@ -195,7 +176,7 @@ def test_provider_report_covers_only_their_panel(app, clinic):
 
 
 def test_empty_panel_gives_an_empty_report(app, users):
-    r = report.build(make_user("provider", "new@clinic.test"))
+    r = report.build(add_provider("new@clinic.test"))
     assert r.patients == 0 and r.response.value is None and r.waned_by_7_km is None
     assert r.cohort.median_duration is None and r.lapsed == 0
     assert [a.mean for a in r.adherence] == [None, None]
@@ -226,7 +207,7 @@ def test_report_page_plots_every_measure_without_inline_script(client, clinic):
 def test_report_view_is_audited(client, clinic):
     login(client, clinic.provider_a)
     client.get("/report")
-    [event_] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "report.viewed")).all()
+    [event_] = events("report.viewed")
     assert event_.actor_id == clinic.provider_a.id and event_.detail == "panel, 3 patients"
 
 
@@ -260,8 +241,8 @@ def test_query_count_does_not_grow_with_the_clinic(client, users):
     login(client, users.admin)
     small = _queries_for_report(client)
     for n in range(8):
-        p = make_user("patient", f"p{n}@example.test", last_name=f"P{n}", providers=[users.provider_a])
-        checkins(p, {TODAY - timedelta(days=k): (n + k) % 22 for k in range(1, 12)}, {TODAY - timedelta(days=2): {"nausea": 2}})
-        sessions(p, TODAY - timedelta(days=7), TODAY - timedelta(days=4))
+        p = add_patient(f"p{n}@example.test", last_name=f"P{n}", providers=[users.provider_a])
+        add_checkins(p, {-k: (n + k) % 22 for k in range(1, 12)}, {-2: {"nausea": 2}})
+        sessions(p, day(-7), day(-4))
     large = _queries_for_report(client)
     assert large == small

@@ -165,7 +165,7 @@ def test_a_morning_reminder_already_past_carries_nothing():
 
 # --- Missed days in a row, lapsed.
 
-TODAY = date(2026, 11, 30)
+MONDAY = date(2026, 11, 30)  # "today" in the tests below (factories.TODAY is the Thursday before)
 
 
 def days(*numbers):
@@ -185,14 +185,14 @@ def days(*numbers):
     (days(20), date(2026, 12, 5), 0),       # (a first day in the future counts nothing)
 ])
 def test_missed_streak(checkins, first_day, expected):
-    assert schedule.missed_streak(checkins, TODAY, first_day) == expected
+    assert schedule.missed_streak(checkins, MONDAY, first_day) == expected
 
 
 def test_lapsed_after_the_clinics_number_of_missed_days():
-    assert not schedule.is_lapsed(days(27), TODAY, 3)     # 2 missed
-    assert schedule.is_lapsed(days(26), TODAY, 3)         # 3 missed
-    assert not schedule.is_lapsed(days(26), TODAY, 4)     # clinic setting 4
-    assert not schedule.is_lapsed(days(20), TODAY, 3, active=False)  # paused: never lapsed
+    assert not schedule.is_lapsed(days(27), MONDAY, 3)     # 2 missed
+    assert schedule.is_lapsed(days(26), MONDAY, 3)         # 3 missed
+    assert not schedule.is_lapsed(days(26), MONDAY, 4)     # clinic setting 4
+    assert not schedule.is_lapsed(days(20), MONDAY, 3, active=False)  # paused: never lapsed
 
 
 def test_counting_starts_on_the_local_date_of_the_latest_instant():

@@ -14,7 +14,7 @@ from monitor.auth.views import safe_next
 from monitor.extensions import db
 from monitor.models import CheckIn
 from monitor.security import RESUBMIT_MESSAGE
-from tests.conftest import PASSWORD, FreshRequestClient, answers_for, login
+from tests.factories import PASSWORD, answers_for, login
 
 
 # --- Headers ---------------------------------------------------------------------------------
@@ -102,14 +102,10 @@ def test_sign_in_never_redirects_off_site(client, users, target):
 # --- CSRF: an expired token keeps the person's answers ----------------------------------------
 
 @pytest.fixture
-def csrf_app(db_url, tmp_path, frozen_clock):
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": db_url, "WTF_CSRF_ENABLED": True,
-                      "RATELIMIT_ENABLED": False, "MAIL_FILE_DIR": str(tmp_path / "mail")})
-    app.test_client_class = FreshRequestClient
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+def csrf_app(app):
+    """The test app with CSRF protection on, as in production."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    return app
 
 
 def hidden_inputs(html: str) -> list[tuple[str, str]]:

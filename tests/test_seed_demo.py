@@ -10,9 +10,10 @@ from monitor import demo
 from monitor.clinic import get_clinic
 from monitor.extensions import db
 from monitor.instruments import ITEM_CODES
-from monitor.models import AuditEvent, CheckIn, Treatment, User
+from monitor.models import CheckIn, Treatment, User
 from monitor.passwords import verify_password
 from monitor.timeutil import local_today, utcnow
+from tests.factories import events
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def test_creates_the_clinic_staff_and_at_least_twelve_patients(seeded):
     assert all(len(panel) >= 4 for panel in panels)
     assert len(panels[0] & panels[1]) == 1  # one patient on both panels
     assert all(patient.providers for patient in patients())
-    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "demo.seeded")) == 1
+    assert len(events("demo.seeded")) == 1
 
 
 def test_every_patient_has_ninety_days_of_checkins_ending_today(seeded):

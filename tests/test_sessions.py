@@ -10,7 +10,7 @@ from monitor import create_app, timeutil
 from monitor.extensions import db
 from monitor.models import UserSession
 from monitor.sessions import SIGNED_OUT_MESSAGE
-from tests.conftest import NOW, PASSWORD, login, message_text, read_outbox
+from tests.factories import NOW, PASSWORD, login, message_text, read_outbox
 
 NEW_PASSWORD = "a brand new long passphrase"
 

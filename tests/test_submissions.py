@@ -5,7 +5,7 @@ import pytest
 from monitor import submissions
 from monitor.extensions import db
 from monitor.models import CheckIn, Treatment
-from tests.conftest import login
+from tests.factories import login
 
 
 def test_a_new_key_is_random_and_short_enough_to_store():

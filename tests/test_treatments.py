@@ -1,5 +1,5 @@
 """Recording, editing and listing treatment sessions (SPEC 3), through the staff pages and the service."""
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from monitor import treatments
 from monitor.clinic import get_clinic
 from monitor.extensions import db
-from monitor.models import AuditEvent, Treatment, TreatmentRevision
+from monitor.models import Treatment, TreatmentRevision
 from monitor.timeutil import freeze
-from tests.conftest import NOW, login
+from tests.factories import NOW, add_treatment, edit_treatment, events, login
 
 GOOD = {
     "administered_at": "2026-11-20T10:00",
@@ -48,14 +48,8 @@ def count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
-def stored_session(patient, at="2026-11-20T15:00", dose="50") -> Treatment:
-    result = treatments.record_treatment(
-        patient, treatments.TreatmentValues(
-            administered_at=datetime.fromisoformat(at).replace(tzinfo=timezone.utc), route="lozenge",
-            dose_mg=Decimal(dose)),
-        recorded_by=None)
-    db.session.commit()
-    return result.treatment
+# When the sessions stored before a test (by add_treatment) were given: 10:00 in New York.
+SESSION_AT = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 
 
 # --- Recording.
@@ -87,7 +81,7 @@ def test_recording_a_session_stores_it_in_utc_and_audits_it(client, users, new_y
     assert (treatment.bp_systolic_after, treatment.bp_diastolic_after) == (140, 90)
     assert treatment.dissociation_score == 30
     assert treatment.notes == "Calm afterwards"
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "treatment.created"))
+    [event] = events("treatment.created")
     assert (event.actor_id, event.target_type, event.target_id) == (users.provider_a.id, "treatment", treatment.id)
 
     page = client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True)
@@ -109,7 +103,7 @@ def test_double_submit_records_one_session(client, users):
     assert first.status_code == second.status_code == 303
     assert first.headers["Location"] == second.headers["Location"]
     assert count(Treatment) == 1
-    assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "treatment.created")).all()) == 1
+    assert len(events("treatment.created")) == 1
 
 
 def test_each_fresh_form_records_its_own_session(client, users):
@@ -188,7 +182,7 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(client, use
     assert f'<a href="#{field}">' in page  # the summary links to the field by its label
     assert f'id="{field}-error"' in page
     assert count(Treatment) == 0
-    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "treatment.created")) is None
+    assert events("treatment.created") == []
 
 
 def test_refused_form_keeps_what_was_typed_and_its_key(client, users):
@@ -201,18 +195,18 @@ def test_refused_form_keeps_what_was_typed_and_its_key(client, users):
 # --- Editing.
 
 def test_edit_form_shows_the_stored_values_in_clinic_time(client, users, new_york):
-    treatment = stored_session(users.patient_a, at="2026-11-20T15:05", dose="37.50")
+    treatment = add_treatment(users.patient_a, SESSION_AT + timedelta(minutes=5), dose="37.50")
     login(client, users.provider_a)
     page = client.get(edit_url(users.patient_a, treatment)).get_data(as_text=True)
     assert 'value="2026-11-20T10:05"' in page
     assert 'value="37.5"' in page
     assert '<option selected value="lozenge">' in page or '<option value="lozenge" selected>' in page
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "treatment.viewed"))
+    [event] = events("treatment.viewed")
     assert event.target_id == treatment.id
 
 
 def test_editing_keeps_the_old_values_as_a_revision(client, users, new_york):
-    treatment = stored_session(users.patient_a)
+    treatment = add_treatment(users.patient_a, SESSION_AT)
     created_at = treatment.created_at
     freeze(datetime(2026, 11, 26, 16, 0, tzinfo=timezone.utc))
     login(client, users.provider_a)
@@ -232,7 +226,7 @@ def test_editing_keeps_the_old_values_as_a_revision(client, users, new_york):
     assert revision.administered_at == datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
     assert revision.notes is None
     assert revision.replaced_by_id == users.provider_a.id
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "treatment.updated"))
+    [event] = events("treatment.updated")
     assert (event.actor_id, event.target_id) == (users.provider_a.id, treatment.id)
 
     page = client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True)
@@ -244,7 +238,7 @@ def test_editing_keeps_the_old_values_as_a_revision(client, users, new_york):
 
 
 def test_saving_the_same_values_again_adds_no_revision(client, users, new_york):
-    treatment = stored_session(users.patient_a)
+    treatment = add_treatment(users.patient_a, SESSION_AT)
     login(client, users.provider_a)
     data = {**GOOD, "dose_mg": "75"}
     client.post(edit_url(users.patient_a, treatment), data=data)
@@ -253,7 +247,7 @@ def test_saving_the_same_values_again_adds_no_revision(client, users, new_york):
 
 
 def test_bad_edit_is_refused_and_changes_nothing(client, users):
-    treatment = stored_session(users.patient_a)
+    treatment = add_treatment(users.patient_a, SESSION_AT)
     login(client, users.provider_a)
     response = client.post(edit_url(users.patient_a, treatment), data={**GOOD, "dose_mg": "0"})
     assert response.status_code == 400
@@ -266,7 +260,7 @@ def test_bad_edit_is_refused_and_changes_nothing(client, users):
 # --- Reach.
 
 def test_another_providers_patient_sessions_are_not_found(client, users):
-    treatment = stored_session(users.patient_b)
+    treatment = add_treatment(users.patient_b, SESSION_AT)
     login(client, users.provider_a)
     assert client.get(new_url(users.patient_b)).status_code == 404
     assert post_new(client, users.patient_b).status_code == 404
@@ -278,7 +272,7 @@ def test_another_providers_patient_sessions_are_not_found(client, users):
 
 
 def test_a_session_id_of_another_patient_is_not_found_under_an_own_patient(client, users):
-    treatment = stored_session(users.patient_b)
+    treatment = add_treatment(users.patient_b, SESSION_AT)
     login(client, users.provider_a)
     url = f"/patients/{users.patient_a.id}/treatments/{treatment.id}/edit"
     assert client.get(url).status_code == 404
@@ -286,8 +280,7 @@ def test_a_session_id_of_another_patient_is_not_found_under_an_own_patient(clien
     db.session.expire_all()
     assert db.session.get(Treatment, treatment.id).dose_mg == Decimal("50")
     assert count(TreatmentRevision) == 0
-    assert db.session.scalar(select(AuditEvent).where(
-        AuditEvent.action == "access.refused", AuditEvent.target_type == "treatment")) is not None
+    assert any(e.target_type == "treatment" for e in events("access.refused"))
 
 
 def test_admin_may_record_for_any_patient(client, users):
@@ -322,12 +315,10 @@ def test_blood_pressure_pairs(systolic, diastolic, problem):
 
 
 def test_treatments_for_lists_newest_first_and_marks_edits(app, users):
-    older = stored_session(users.patient_a, at="2026-11-01T15:00")
-    newer = stored_session(users.patient_a, at="2026-11-20T15:00")
-    stored_session(users.patient_b, at="2026-11-21T15:00")
-    treatments.update_treatment(older, treatments.TreatmentValues(
-        administered_at=older.administered_at, route="oral", dose_mg=Decimal("40")), edited_by=users.provider_a)
-    db.session.commit()
+    older = add_treatment(users.patient_a, datetime(2026, 11, 1, 15, 0, tzinfo=timezone.utc))
+    newer = add_treatment(users.patient_a, SESSION_AT)
+    add_treatment(users.patient_b, datetime(2026, 11, 21, 15, 0, tzinfo=timezone.utc))
+    edit_treatment(older, route="oral", dose="40", edited_by=users.provider_a)
     rows = treatments.treatments_for(users.patient_a)
     assert [(r.treatment.id, r.edited) for r in rows] == [(newer.id, False), (older.id, True)]
 

@@ -10,14 +10,14 @@ from sqlalchemy import func, select
 
 from monitor import timeutil, twofactor
 from monitor.extensions import db
-from monitor.models import AuditEvent, RecoveryCode, UserSession
-from tests.conftest import NOW, PASSWORD, login, message_text, read_outbox
+from monitor.models import RecoveryCode, UserSession
+from tests.factories import NOW, PASSWORD, events, login, message_text, read_outbox
 
 GENERIC = "That code did not work."
 
 
 def actions():
-    return [e.action for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    return [e.action for e in events()]
 
 
 def code_at(user_or_secret, instant=None) -> str:

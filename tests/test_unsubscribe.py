@@ -5,14 +5,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from itsdangerous import URLSafeSerializer
-from sqlalchemy import select
 
 from monitor import nudges
 from monitor.extensions import db
-from monitor.models import AuditEvent, User
+from monitor.models import User
 from monitor.tokens import unsubscribe_token as make_token
-from tests.conftest import login
-from tests.test_nudges import EVENING, patient
+from tests.factories import add_patient, events, login
+from tests.test_nudges import EVENING
 
 
 @pytest.fixture
@@ -29,7 +28,7 @@ def opted_out(user) -> bool:
 
 
 def test_get_shows_a_confirm_button_and_changes_nothing(app, client):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     response = client.get(f"/unsubscribe/{make_token(alice.id)}")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -40,28 +39,28 @@ def test_get_shows_a_confirm_button_and_changes_nothing(app, client):
 
 
 def test_one_click_post_from_the_mail_client_opts_out_without_csrf_or_sign_in(app, client, csrf_on):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     response = client.post(f"/unsubscribe/{make_token(alice.id)}", data="List-Unsubscribe=One-Click",
                            content_type="application/x-www-form-urlencoded")
     assert response.status_code == 200
     assert "Reminder emails are off" in response.get_data(as_text=True)
     assert opted_out(alice)
-    [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "nudges.unsubscribed")).all()
+    [event] = events("nudges.unsubscribed")
     assert (event.actor_id, event.target_id) == (alice.id, alice.id)
 
 
 def test_posting_twice_is_harmless_and_audited_once(app, client):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     url = f"/unsubscribe/{make_token(alice.id)}"
     assert client.post(url).status_code == 200
     assert client.post(url).status_code == 200
-    assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "nudges.unsubscribed")).all()) == 1
+    assert len(events("nudges.unsubscribed")) == 1
     assert "already off" in client.get(url).get_data(as_text=True)
 
 
 def test_other_patients_are_untouched(app, client):
-    alice = patient("alice@example.test")
-    bob = patient("bob@example.test")
+    alice = add_patient("alice@example.test")
+    bob = add_patient("bob@example.test")
     client.post(f"/unsubscribe/{make_token(alice.id)}")
     assert opted_out(alice) and not opted_out(bob)
 
@@ -85,7 +84,7 @@ def other_purpose_token(app, user_id: int, salt: str) -> str:
     lambda app, uid: "x" * 300,
 ])
 def test_a_token_for_another_purpose_or_tampered_is_404(app, client, make_bad):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     token = make_bad(app, alice.id)
     assert client.get(f"/unsubscribe/{token}").status_code == 404
     assert client.post(f"/unsubscribe/{token}").status_code == 404
@@ -93,7 +92,7 @@ def test_a_token_for_another_purpose_or_tampered_is_404(app, client, make_bad):
 
 
 def test_a_token_with_another_payload_is_404(app, client):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     for payload in ("1", [alice.id], {"id": alice.id}, True):
         token = URLSafeSerializer(app.config["SECRET_KEY"], salt="nudge-unsubscribe").dumps(payload)
         assert client.post(f"/unsubscribe/{token}").status_code == 404
@@ -105,14 +104,14 @@ def test_staff_accounts_cannot_be_unsubscribed_this_way(app, client, users):
 
 
 def test_the_token_does_not_sign_anyone_in(app, client):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     client.post(f"/unsubscribe/{make_token(alice.id)}")
     response = client.get("/me")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
 def test_the_emailed_link_works_and_stops_further_nudges(app, client, csrf_on, smtp):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     nudges.run(EVENING)
     [msg] = smtp.messages
     url = str(msg["List-Unsubscribe"]).strip()[1:-1]
@@ -125,7 +124,7 @@ def test_the_emailed_link_works_and_stops_further_nudges(app, client, csrf_on, s
 
 
 def test_a_signed_in_patient_can_turn_nudges_back_on_in_settings(app, client):
-    alice = patient("alice@example.test")
+    alice = add_patient("alice@example.test")
     client.post(f"/unsubscribe/{make_token(alice.id)}")
     login(client, alice)
     client.post("/me/settings", data={"timezone": "America/New_York", "reminder_time": "19:00", "nudges": "on"})

@@ -1,24 +1,16 @@
 """Charts draw in a real browser under the Content-Security-Policy, with no inline script."""
-from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import datetime, time, timezone
 
-from monitor.checkins import save_checkin
-from monitor.extensions import db
-from monitor.models import Treatment
-from tests.browser.test_patient_phone import sign_in
-from tests.conftest import answers_for
+from tests.factories import add_checkin, add_treatment, day, login_in_browser
 
 
-def add_history(patient, today=date(2026, 11, 26)):
+def add_history(patient):
+    """Forty days of check-ins up to yesterday, with a weekly session."""
     for n in range(40, 0, -1):
-        day = today - timedelta(days=n)
         total = 15 if n % 7 in (0, 6, 5) else 6
-        save_checkin(patient, day, answers_for(total), {"nausea": 3 if n == 3 else None}, None)
+        add_checkin(patient, day(-n), total, side_effects={"nausea": 3 if n == 3 else None})
     for n in (35, 28, 21, 14, 7):
-        db.session.add(Treatment(patient_id=patient.id, route="intramuscular", dose_mg=Decimal("50"),
-                                 administered_at=datetime.combine(today - timedelta(days=n), datetime.min.time(),
-                                                                  tzinfo=timezone.utc) + timedelta(hours=16)))
-    db.session.commit()
+        add_treatment(patient, datetime.combine(day(-n), time(16), tzinfo=timezone.utc), route="intramuscular")
 
 
 def _draw_and_collect(page, url):
@@ -33,7 +25,7 @@ def _draw_and_collect(page, url):
 def test_provider_patient_charts_draw_under_the_csp(live_server, browser, users):
     add_history(users.patient_a)
     page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-    sign_in(page, live_server, users.provider_a)
+    login_in_browser(page, live_server, users.provider_a)
     response, problems = _draw_and_collect(page, f"{live_server}/patients/{users.patient_a.id}")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert page.locator(".chart-drawn").count() == 3
@@ -45,7 +37,7 @@ def test_provider_patient_charts_draw_under_the_csp(live_server, browser, users)
 
 def test_patient_trend_is_readable_at_360px(live_server, measuring_phone, users):
     add_history(users.patient_a)
-    sign_in(measuring_phone, live_server, users.patient_a)
+    login_in_browser(measuring_phone, live_server, users.patient_a)
     _, problems = _draw_and_collect(measuring_phone, f"{live_server}/me/trend?days=90")
     assert problems == []
     assert measuring_phone.evaluate("document.documentElement.scrollWidth") <= 360

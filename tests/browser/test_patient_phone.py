@@ -3,20 +3,13 @@ from sqlalchemy import select
 
 from monitor.extensions import db
 from monitor.models import CheckIn
-from tests.conftest import PASSWORD, login
+from tests.factories import login, login_in_browser
 
 OPTION = "label:has(input[name='{name}'][value='{value}'])"
 
 
-def sign_in(page, base, user):
-    page.goto(base + "/login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def test_checkin_works_without_javascript_at_360px(live_server, phone, users):
-    sign_in(phone, live_server, users.patient_a)
+    login_in_browser(phone, live_server, users.patient_a)
     phone.goto(live_server + "/checkin")
     for i, value in enumerate([3, 2, 2, 1, 1, 0, 2], start=1):
         phone.locator(OPTION.format(name=f"q{i}", value=value)).click()
@@ -45,7 +38,7 @@ def _layout(page):
 def test_patient_pages_fit_360px_with_large_targets(app, live_server, measuring_phone, users):
     page = measuring_phone
     login(app.test_client(), users.patient_a)  # a second session: the security page offers to end it
-    sign_in(page, live_server, users.patient_a)
+    login_in_browser(page, live_server, users.patient_a)
     for path in ("/checkin", "/me", "/me/trend", "/me/settings", "/account/security", "/account/password",
                  "/account/security/two-factor"):
         page.goto(live_server + path)

@@ -1,7 +1,7 @@
 """Patient chart builders (data in, figure out) and the pages that carry them."""
 import json
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -9,29 +9,21 @@ import pytest
 
 from monitor.charts import individual as charts
 from monitor.charts import to_json
-from monitor.checkins import save_checkin
 from monitor.durability import analyse_patient
-from monitor.extensions import db
-from monitor.models import Treatment
-from tests.conftest import answers_for, login
+from tests.factories import TODAY, add_checkins, add_treatment, day, login
 
-TODAY = date(2026, 11, 26)
-D0 = date(2026, 11, 10)
-
-
-def day(n):
-    return D0 + timedelta(days=n)
+D0 = date(2026, 11, 10)  # the worked example's first session; days below count from it
 
 
 # SPEC 4's worked example, then a missed day 11 and two more check-ins.
-TOTALS = {day(n): t for n, t in [(-3, 15), (-2, 16), (-1, 14), (1, 6), (2, 5), (3, 7), (4, 8), (5, 9), (6, 11),
-                                 (8, 5), (9, 4), (10, 6), (12, 7), (13, 8)]}
+TOTALS = {day(n, D0): t for n, t in [(-3, 15), (-2, 16), (-1, 14), (1, 6), (2, 5), (3, 7), (4, 8), (5, 9), (6, 11),
+                                     (8, 5), (9, 4), (10, 6), (12, 7), (13, 8)]}
 
 
 def patient_data():
-    treatments = {day(0): SimpleNamespace(route="lozenge", dose_mg=Decimal("200.00")),
-                  day(7): SimpleNamespace(route="intramuscular", dose_mg=Decimal("52.50")),
-                  day(20): SimpleNamespace(route="intramuscular", dose_mg=Decimal("55.00"))}
+    treatments = {day(0, D0): SimpleNamespace(route="lozenge", dose_mg=Decimal("200.00")),
+                  day(7, D0): SimpleNamespace(route="intramuscular", dose_mg=Decimal("52.50")),
+                  day(20, D0): SimpleNamespace(route="intramuscular", dose_mg=Decimal("55.00"))}
     a = analyse_patient(TOTALS.items(), list(treatments), TODAY)
     data = SimpleNamespace(totals=TOTALS, today=TODAY, analysis=a, checkins=[])
     return data, treatments
@@ -51,7 +43,7 @@ def test_timeline_marks_sessions_baselines_nadirs_and_wane_days():
     assert list(sessions.text) == ["Sublingual lozenge, 200 mg", "Intramuscular, 52.5 mg",
                                    "Intramuscular, 55 mg (planned)"]
     assert list(t["Nadir"].y) == [5, 4]
-    assert list(t["Wane day"].x) == [day(5)]
+    assert list(t["Wane day"].x) == [day(5, D0)]
     assert [y for y in t["Session baseline"].y if y is not None][0] == 15
     # Session lines are layout shapes passed in one piece, one per session, after the 4 bands.
     lines = [s for s in chart.figure.layout.shapes if s.type == "line"]
@@ -78,7 +70,7 @@ def test_aligned_chart_has_a_typical_path_and_the_threshold():
 
 
 def test_side_effects_chart_and_rows():
-    checkins = [SimpleNamespace(local_date=day(1), **{f"se_{k}": None for k in
+    checkins = [SimpleNamespace(local_date=day(1, D0), **{f"se_{k}": None for k in
                 ("dissociation", "dizziness", "nausea", "headache", "drowsiness", "bladder", "vision")})
                 for _ in range(1)]
     checkins[0].se_dissociation = 2
@@ -93,10 +85,10 @@ def test_side_effects_chart_and_rows():
 
 
 def test_own_trend_shows_only_the_period():
-    chart = charts.own_trend(TOTALS, [day(0), day(7)], TODAY, days=14)
+    chart = charts.own_trend(TOTALS, [day(0, D0), day(7, D0)], TODAY, days=14)
     xs = [x for x in chart.figure.data[0].x if x is not None]
     assert min(xs) >= TODAY - timedelta(days=13)
-    assert list(chart.figure.data[1].x) == [day(7)]
+    assert list(chart.figure.data[1].x) == [day(7, D0)]
 
 
 def test_to_json_cannot_close_its_script_tag():
@@ -110,13 +102,9 @@ def test_to_json_cannot_close_its_script_tag():
 
 
 def seed(patient):
-    for d, t in TOTALS.items():
-        save_checkin(patient, d, answers_for(t), {}, None)
-    for d in (day(0), day(7)):
-        db.session.add(Treatment(patient_id=patient.id, route="lozenge", dose_mg=Decimal("200"),
-                                 administered_at=datetime.combine(d, datetime.min.time(), tzinfo=timezone.utc)
-                                 + timedelta(hours=17)))
-    db.session.commit()
+    add_checkins(patient, TOTALS)
+    for on in (day(0, D0), day(7, D0)):
+        add_treatment(patient, datetime.combine(on, time(17), tzinfo=timezone.utc), dose="200")
 
 
 def chart_tags(html):

@@ -4,55 +4,18 @@ import dataclasses
 import re
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from monitor.extensions import db
-from monitor.models import AuditEvent, CheckIn, Clinic, Treatment
+from monitor.models import Clinic
 from monitor import dashboard
 from monitor import timeutil
-from tests.conftest import counted_queries, answers_for, NOW, login, make_user
-
-TODAY = date(2026, 11, 26)  # NOW's date in New York
-
-
-def day(n: int) -> date:
-    return TODAY + timedelta(days=n)
-
-
-def add_checkin(patient, local_date: date, total: int, **extra) -> CheckIn:
-    """A check-in whose seven answers add up to total."""
-    answers = answers_for(total)
-    checkin = CheckIn(patient_id=patient.id, local_date=local_date, total=total, submitted_at=NOW, **answers, **extra)
-    db.session.add(checkin)
-    db.session.commit()
-    return checkin
-
-
-def add_checkins(patient, totals: dict[int, int]) -> None:
-    """totals: {day offset from TODAY: total}."""
-    for n, total in totals.items():
-        add_checkin(patient, day(n), total)
-
-
-def add_treatment(patient, at: datetime, dose="50") -> Treatment:
-    treatment = Treatment(patient_id=patient.id, administered_at=at, route="lozenge", dose_mg=Decimal(dose))
-    db.session.add(treatment)
-    db.session.commit()
-    return treatment
-
-
-def treatment_on(patient, n: int) -> Treatment:
-    """A session at 15:00 UTC (10:00 in New York) on day n."""
-    return add_treatment(patient, datetime.combine(day(n), datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=15))
-
-
-def enrolled_long_ago(*patients) -> None:
-    for p in patients:
-        p.created_at = NOW - timedelta(days=200)
-    db.session.commit()
+from tests.factories import (
+    NOW, TODAY, add_checkin, add_checkins, add_patient, add_provider, add_treatment, at_local, counted_queries, day,
+    enrolled_long_ago, events, login,
+)
 
 
 @contextmanager
@@ -116,10 +79,10 @@ def test_panel_view_is_audited_without_the_search_text(client, users):
     login(client, users.provider_a)
     client.post("/patients/search", data={"q": "Archer"})
     client.get("/patients?flag=missed")
-    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "dashboard.viewed")).all()
-    assert [e.actor_id for e in events] == [users.provider_a.id]
-    assert events[0].detail == "0 of 1 patients, flag missed, name search"
-    assert "Archer" not in events[0].detail
+    viewed = events("dashboard.viewed")
+    assert [e.actor_id for e in viewed] == [users.provider_a.id]
+    assert viewed[0].detail == "0 of 1 patients, flag missed, name search"
+    assert "Archer" not in viewed[0].detail
 
 
 # --- What each row says.
@@ -141,8 +104,8 @@ def test_rows_show_latest_total_band_and_days_since_last_past_session(app, users
 
 
 def test_days_since_session_count_the_patients_calendar_days(app, users):
-    patient = make_user("patient", "la@example.test", first_name="Lee", last_name="Angel",
-                        timezone="America/Los_Angeles", providers=[users.provider_a])
+    patient = add_patient("la@example.test", first_name="Lee", last_name="Angel",
+                          timezone="America/Los_Angeles", providers=[users.provider_a])
     # 02:00 UTC on the 26th is 18:00 on the 25th in Los Angeles; now it is 07:00 on the 26th there.
     add_treatment(patient, datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc))
 
@@ -163,7 +126,7 @@ def test_row_without_data_says_so(client, users):
 def test_page_shows_the_row_values(client, users):
     enrolled_long_ago(users.patient_a)
     add_checkins(users.patient_a, {-13: 14, -2: 10, -1: 12})
-    treatment_on(users.patient_a, -3)
+    add_treatment(users.patient_a, at_local(day(-3)))
     login(client, users.provider_a)
     row = row_html(page_of(client), users.patient_a)
     assert "<strong>12</strong>" in row
@@ -180,7 +143,7 @@ def test_typical_duration_is_the_patients_median_in_days(client, users):
     enrolled_long_ago(users.patient_a)
     # SPEC 4's worked example, day 0 twelve days ago: the session waned on day 5.
     add_checkins(users.patient_a, {-15: 15, -14: 16, -13: 14, -11: 6, -10: 5, -9: 7, -8: 8, -7: 9, -6: 11})
-    treatment_on(users.patient_a, -12)
+    add_treatment(users.patient_a, at_local(day(-12)))
     add_checkins(users.patient_a, {n: 11 for n in range(-5, 1)})
     login(client, users.provider_a)
     row = row_html(page_of(client), users.patient_a)
@@ -190,8 +153,8 @@ def test_typical_duration_is_the_patients_median_in_days(client, users):
 
 def test_severe_side_effect_in_the_last_seven_days_is_flagged(client, users):
     enrolled_long_ago(users.patient_a)
-    add_checkin(users.patient_a, day(-6), 5, se_nausea=3)
-    add_checkin(users.patient_a, day(-1), 5, se_nausea=1)
+    add_checkin(users.patient_a, day(-6), 5, side_effects={"nausea": 3})
+    add_checkin(users.patient_a, day(-1), 5, side_effects={"nausea": 1})
     login(client, users.provider_a)
     row = row_html(page_of(client), users.patient_a)
     assert 'data-flag="side-effect"' in row
@@ -200,21 +163,21 @@ def test_severe_side_effect_in_the_last_seven_days_is_flagged(client, users):
 
 def test_severe_side_effect_seven_days_ago_or_a_moderate_one_is_not_flagged(client, users):
     enrolled_long_ago(users.patient_a)
-    add_checkin(users.patient_a, day(-7), 5, se_nausea=3)
-    add_checkin(users.patient_a, day(-1), 5, se_dizziness=2, se_vision=2)
+    add_checkin(users.patient_a, day(-7), 5, side_effects={"nausea": 3})
+    add_checkin(users.patient_a, day(-1), 5, side_effects={"dizziness": 2, "vision": 2})
     login(client, users.provider_a)
     assert 'data-flag="side-effect"' not in row_html(page_of(client), users.patient_a)
 
 
 def test_missed_and_side_effects_use_the_patients_own_calendar(app, users):
     # At NOW it is already 04:00 on 27 November in Auckland: the 26th is the patient's yesterday.
-    kiwi = make_user("patient", "kiwi@example.test", first_name="Kiri", last_name="Ngata",
-                     timezone="Pacific/Auckland", providers=[users.provider_a])
+    kiwi = add_patient("kiwi@example.test", first_name="Kiri", last_name="Ngata",
+                       timezone="Pacific/Auckland", providers=[users.provider_a])
     kiwi.created_at = NOW - timedelta(days=200)
     enrolled_long_ago(users.patient_a)
-    add_checkin(kiwi, date(2026, 11, 21), 5, se_headache=3)   # their day -6
+    add_checkin(kiwi, date(2026, 11, 21), 5, side_effects={"headache": 3})   # their day -6
     add_checkin(kiwi, date(2026, 11, 26), 5)
-    add_checkin(users.patient_a, date(2026, 11, 20), 5, se_headache=3)  # New York's day -6
+    add_checkin(users.patient_a, date(2026, 11, 20), 5, side_effects={"headache": 3})  # New York's day -6
     add_checkin(users.patient_a, date(2026, 11, 24), 5)
 
     board = dashboard.build(users.provider_a)
@@ -227,8 +190,8 @@ def test_missed_and_side_effects_use_the_patients_own_calendar(app, users):
 
 
 def test_lapsed_active_patient_is_flagged_and_paused_is_not(client, users):
-    paused = make_user("patient", "paused@example.test", first_name="Pat", last_name="Pause",
-                       providers=[users.provider_a])
+    paused = add_patient("paused@example.test", first_name="Pat", last_name="Pause",
+                         providers=[users.provider_a])
     paused.status = "paused"
     enrolled_long_ago(users.patient_a, paused)
     add_checkins(users.patient_a, {-5: 6, -4: 6})
@@ -260,11 +223,11 @@ def test_rising_and_wane_expected_badges(client, users):
     # rising by 5, but one day at 10 does not confirm a wane, so the session is holding. Alice has
     # no typical duration of her own; the clinic's is 5 days, from Olga's session that waned on day 5.
     add_checkins(users.patient_a, {-7: 15, -6: 15, -5: 15, -3: 5, -2: 6, -1: 6, 0: 10})
-    treatment_on(users.patient_a, -4)
-    other = make_user("patient", "o@example.test", first_name="Olga", last_name="Other", providers=[users.provider_a])
+    add_treatment(users.patient_a, at_local(day(-4)))
+    other = add_patient("o@example.test", first_name="Olga", last_name="Other", providers=[users.provider_a])
     enrolled_long_ago(other)
     add_checkins(other, {-25: 15, -24: 16, -23: 14, -21: 6, -20: 5, -19: 7, -18: 8, -17: 9, -16: 11})
-    treatment_on(other, -22)
+    add_treatment(other, at_local(day(-22)))
     login(client, users.provider_a)
     row = row_html(page_of(client), users.patient_a)
     assert "Rising: +5 in 3 days" in row
@@ -284,14 +247,14 @@ def test_wane_expected_falls_back_on_the_clinics_typical_duration_not_the_panels
     panel, has one of 5 days, and that is the clinic's."""
     enrolled_long_ago(users.patient_a)
     add_checkins(users.patient_a, {-7: 15, -6: 15, -5: 15, -3: 5, -2: 6, -1: 6, 0: 6})
-    treatment_on(users.patient_a, -4)
+    add_treatment(users.patient_a, at_local(day(-4)))
     login(client, users.provider_a)
     assert "Wane expected" not in row_html(page_of(client), users.patient_a)  # nobody's median yet
 
-    other = make_user("patient", "o@example.test", first_name="Olga", last_name="Other", providers=[users.provider_b])
+    other = add_patient("o@example.test", first_name="Olga", last_name="Other", providers=[users.provider_b])
     enrolled_long_ago(other)
     add_checkins(other, {-25: 15, -24: 16, -23: 14, -21: 6, -20: 5, -19: 7, -18: 8, -17: 9, -16: 11})
-    treatment_on(other, -22)
+    add_treatment(other, at_local(day(-22)))
     page = page_of(client)
     assert listed(page) == [users.patient_a.id]  # Olga stays off provider A's panel
     assert "Wane expected Fri 27 Nov" in row_html(page, users.patient_a)
@@ -300,19 +263,17 @@ def test_wane_expected_falls_back_on_the_clinics_typical_duration_not_the_panels
 def test_the_clinic_median_is_recomputed_exactly_when_its_data_changes(app, users):
     """Cached per process, but keyed on a version of the data: never a stale answer."""
     from monitor import analysis
-    from monitor.checkins import save_checkin
     from monitor.clinic import get_clinic
     settings = analysis.settings_for(get_clinic())
     enrolled_long_ago(users.patient_b)
     add_checkins(users.patient_b, {-25: 15, -24: 16, -23: 14, -21: 6, -20: 5, -19: 7, -18: 8, -17: 9, -16: 11})
-    treatment_on(users.patient_b, -22)
+    add_treatment(users.patient_b, at_local(day(-22)))
     assert analysis.clinic_median_duration(settings, NOW) == 5
     with counted_queries() as statements:
         assert analysis.clinic_median_duration(settings, NOW) == 5
     assert len(statements) == 1  # the version only
     # A replaced check-in (day 4 now 12, at or above the threshold of 9) moves the wane to day 4.
-    save_checkin(users.patient_b, day(-18), answers_for(12), {}, None)
-    db.session.commit()
+    add_checkin(users.patient_b, day(-18), 12)
     assert analysis.clinic_median_duration(settings, NOW) == 4
     # Other settings are another answer: four confirming days (4..7) are not all there.
     stricter = dataclasses.replace(settings, confirm_days=4)
@@ -324,12 +285,12 @@ def test_the_clinic_median_is_recomputed_exactly_when_its_data_changes(app, user
 
 def test_rows_are_ordered_by_need_of_attention_then_last_name(client, users):
     provider = users.provider_a
-    quiet_b = make_user("patient", "qb@example.test", first_name="Q", last_name="bQuiet", providers=[provider])
-    quiet_z = make_user("patient", "qz@example.test", first_name="Q", last_name="Zed", providers=[provider])
-    missed = make_user("patient", "m@example.test", first_name="M", last_name="Missed", providers=[provider])
-    lapsed = make_user("patient", "l@example.test", first_name="L", last_name="Lapsed", providers=[provider])
-    severe = make_user("patient", "s@example.test", first_name="S", last_name="Severe", providers=[provider])
-    side = make_user("patient", "e@example.test", first_name="E", last_name="Effect", providers=[provider])
+    quiet_b = add_patient("qb@example.test", first_name="Q", last_name="bQuiet", providers=[provider])
+    quiet_z = add_patient("qz@example.test", first_name="Q", last_name="Zed", providers=[provider])
+    missed = add_patient("m@example.test", first_name="M", last_name="Missed", providers=[provider])
+    lapsed = add_patient("l@example.test", first_name="L", last_name="Lapsed", providers=[provider])
+    severe = add_patient("s@example.test", first_name="S", last_name="Severe", providers=[provider])
+    side = add_patient("e@example.test", first_name="E", last_name="Effect", providers=[provider])
     enrolled_long_ago(users.patient_a, quiet_b, quiet_z, missed, lapsed, severe, side)
     for p in (users.patient_a, quiet_b, quiet_z):
         add_checkins(p, {-2: 6, -1: 6})
@@ -337,7 +298,7 @@ def test_rows_are_ordered_by_need_of_attention_then_last_name(client, users):
     add_checkins(lapsed, {-6: 6, -5: 6})
     add_checkins(severe, {-2: 16, -1: 16})
     add_checkins(side, {-2: 6})
-    add_checkin(side, day(-1), 6, se_dissociation=3)
+    add_checkin(side, day(-1), 6, side_effects={"dissociation": 3})
     login(client, provider)
     assert listed(page_of(client)) == [side.id, severe.id, lapsed.id, missed.id,
                                        users.patient_a.id, quiet_b.id, quiet_z.id]
@@ -347,7 +308,7 @@ def test_rows_are_ordered_by_need_of_attention_then_last_name(client, users):
 
 def test_flag_filter_shows_only_flagged_patients(client, users):
     enrolled_long_ago(users.patient_a)
-    lapsed = make_user("patient", "l@example.test", first_name="L", last_name="Lapsed", providers=[users.provider_a])
+    lapsed = add_patient("l@example.test", first_name="L", last_name="Lapsed", providers=[users.provider_a])
     enrolled_long_ago(lapsed)
     add_checkins(users.patient_a, {-1: 5})
     add_checkins(lapsed, {-9: 5})
@@ -380,7 +341,7 @@ def test_unknown_flag_shows_everyone_with_a_message(client, users, flag):
 # --- Search by name.
 
 def test_search_is_a_post_that_redirects_without_the_name(client, users):
-    other = make_user("patient", "z@example.test", first_name="Zoe", last_name="Zimmer", providers=[users.provider_a])
+    other = add_patient("z@example.test", first_name="Zoe", last_name="Zimmer", providers=[users.provider_a])
     login(client, users.provider_a)
     response = client.post("/patients/search", data={"q": "  arCH "})
     assert response.status_code == 303
@@ -461,7 +422,7 @@ def test_get_parameters_do_not_search(client, users):
 # --- Empty states and the legend.
 
 def test_empty_panel_says_so(client, users):
-    provider = make_user("provider", "lonely@clinic.test", first_name="Lo", last_name="Nely")
+    provider = add_provider("lonely@clinic.test", first_name="Lo", last_name="Nely")
     login(client, provider)
     page = page_of(client)
     assert "There are no patients on your panel yet." in page
@@ -480,8 +441,8 @@ def test_legend_explains_every_flag_with_the_clinics_settings(client, users):
 
 
 def test_invitation_pending_and_status_are_shown(client, users):
-    newcomer = make_user("patient", "new@example.test", first_name="Nina", last_name="Newcomb", password=False,
-                         providers=[users.provider_a])
+    newcomer = add_patient("new@example.test", first_name="Nina", last_name="Newcomb", password=False,
+                           providers=[users.provider_a])
     users.patient_a.status = "paused"
     db.session.commit()
     login(client, users.provider_a)
@@ -497,16 +458,17 @@ def test_invitation_pending_and_status_are_shown(client, users):
 def _grow_panel(provider, start: int, count: int) -> None:
     """Patients with check-ins, severe side effects, past and planned sessions, and varied flags."""
     for n in range(start, start + count):
-        patient = make_user("patient", f"p{n}@example.test", first_name=f"P{n}", last_name=f"Panel{n:03d}",
-                            providers=[provider], password=n % 2 == 0)
+        patient = add_patient(f"p{n}@example.test", first_name=f"P{n}", last_name=f"Panel{n:03d}",
+                              providers=[provider], password=n % 2 == 0)
         patient.created_at = NOW - timedelta(days=60)
         if n % 4 == 1:
             patient.status = "paused"
         for k in range(-20, 1 - n % 5):
-            add_checkin(patient, day(k), (n + k * 3) % 22, se_headache=3 if (n + k) % 7 == 0 else None)
-        treatment_on(patient, -12)
-        treatment_on(patient, -4 - n % 3)
-        treatment_on(patient, 3)
+            add_checkin(patient, day(k), (n + k * 3) % 22,
+                        side_effects={"headache": 3 if (n + k) % 7 == 0 else None})
+        add_treatment(patient, at_local(day(-12)))
+        add_treatment(patient, at_local(day(-4 - n % 3)))
+        add_treatment(patient, at_local(day(3)))
 
 
 def _queries_for_panel(client, url="/patients") -> int:

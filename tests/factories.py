@@ -1,0 +1,230 @@
+"""The one place tests build data and read what the app wrote: plain functions, in the style of
+CTFd's tests/helpers.py. Fixtures and pytest plumbing live in conftest.py.
+
+Rows are made through the app's own services (monitor.checkins.save_checkin,
+monitor.treatments.record_treatment), so they hold what the app would have stored: a check-in's
+total and late_entry, a session's audit event. Functions that store something commit, standing
+in for an earlier request. tests/test_test_layout.py keeps test modules from growing copies."""
+import email
+import email.message
+import email.policy
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import argon2
+from argon2 import PasswordHasher
+from sqlalchemy import event, select
+
+from monitor.checkins import save_checkin
+from monitor.extensions import db
+from monitor.models import AuditEvent, CheckIn, Role, Treatment, User
+from monitor.treatments import TreatmentValues, record_treatment, update_treatment
+
+# Thursday 26 November 2026, 15:00 UTC = 10:00 in New York: the frozen clock of every test.
+NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
+NEW_YORK = "America/New_York"
+TODAY = date(2026, 11, 26)  # NOW's date in New York (and in London)
+
+# Production hashing costs ~170 ms a login; conftest installs argon2-cffi's profile made for
+# tests (test_auth checks the production parameters and rehashing with the real hasher).
+TEST_HASHER = PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)
+PASSWORD = "correct horse battery staple"
+PASSWORD_HASH = TEST_HASHER.hash(PASSWORD)  # hashed once per run: hashing is slow on purpose
+
+
+# --- Dates and times.
+
+def day(n: int, start: date = TODAY) -> date:
+    """The local date n days after start (TODAY unless given); a negative n is before it."""
+    return start + timedelta(days=n)
+
+
+def at_local(on: date, hour: int = 10, minute: int = 0, *, zone: str = NEW_YORK) -> datetime:
+    """The UTC instant of hour:minute on the local date `on` in zone (New York unless given)."""
+    return datetime.combine(on, time(hour, minute), tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+
+
+# --- People.
+
+def _add_user(role: str, email_address: str, *, first_name: str = "", last_name: str = "",
+              timezone: str = NEW_YORK, providers=(), password: bool = True, **attributes) -> User:
+    user = User(email=email_address, role=Role(role).value, first_name=first_name, last_name=last_name,
+                timezone=timezone, password_hash=PASSWORD_HASH if password else None)
+    user.providers = list(providers)
+    for name, value in attributes.items():
+        if not hasattr(User, name):
+            raise TypeError(f"User has no attribute {name!r}")
+        setattr(user, name, value)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def add_patient(email_address: str, **fields) -> User:
+    """A patient (PASSWORD unless password=False: invited only); other fields as User columns, e.g. status."""
+    return _add_user("patient", email_address, **fields)
+
+
+def add_provider(email_address: str, **fields) -> User:
+    """A provider who signs in with PASSWORD; fields as for add_patient."""
+    return _add_user("provider", email_address, **fields)
+
+
+def add_admin(email_address: str, **fields) -> User:
+    """An admin who signs in with PASSWORD; fields as for add_patient."""
+    return _add_user("admin", email_address, **fields)
+
+
+def enrolled_long_ago(*patients: User) -> None:
+    """Backdate these patients' enrolment (created_at) to 200 days before NOW."""
+    for patient in patients:
+        patient.created_at = NOW - timedelta(days=200)
+    db.session.commit()
+
+
+# --- Check-ins.
+
+def answers_for(total: int) -> dict[str, int]:
+    """Seven item answers (each 0-3) that add up to total, filling the first items first."""
+    if not 0 <= total <= 21:
+        raise ValueError(total)
+    answers, left = {}, total
+    for n in range(1, 8):
+        answers[f"q{n}"] = min(3, left)
+        left -= answers[f"q{n}"]
+    return answers
+
+
+def add_checkin(patient: User, local_date: date, total: int | None = None, *, answers: dict[str, int] | None = None,
+                side_effects: dict[str, int | None] | None = None, note: str | None = None,
+                now: datetime | None = None, source: str = "web", submission_key: str | None = None) -> CheckIn:
+    """A check-in stored by save_checkin: answers_for(total) unless answers are given, sent at now (the clock's)."""
+    if answers is None:
+        answers = answers_for(total)
+    elif total is not None and total != sum(answers.values()):
+        raise ValueError(f"answers add up to {sum(answers.values())}, not {total}")
+    result = save_checkin(patient, local_date, answers, side_effects or {}, note,
+                          submission_key=submission_key, source=source, now=now)
+    db.session.commit()
+    return result.checkin
+
+
+def add_checkins(patient: User, totals: dict[date | int, int],
+                 side_effects: dict[date | int, dict[str, int | None]] | None = None) -> None:
+    """add_checkin for each {local date, or day offset from TODAY: total}; side_effects: {same key: side effects}."""
+    for when, total in totals.items():
+        add_checkin(patient, day(when) if isinstance(when, int) else when, total,
+                    side_effects=(side_effects or {}).get(when))
+
+
+# --- Treatment sessions.
+
+def treatment_values(administered_at: datetime, *, route: str = "lozenge", dose: str | Decimal = "50",
+                     **values) -> TreatmentValues:
+    """TreatmentValues for a session at an aware instant; values: blood pressures, dissociation_score, notes."""
+    return TreatmentValues(administered_at=administered_at, route=route, dose_mg=Decimal(str(dose)), **values)
+
+
+def add_treatment(patient: User, administered_at: datetime, *, route: str = "lozenge", dose: str | Decimal = "50",
+                  recorded_by: User | None = None, source: str = "web", now: datetime | None = None,
+                  **values) -> Treatment:
+    """A session stored by record_treatment (audited as treatment.created); values as for treatment_values."""
+    result = record_treatment(patient, treatment_values(administered_at, route=route, dose=dose, **values),
+                              recorded_by=recorded_by, source=source, now=now)
+    db.session.commit()
+    return result.treatment
+
+
+def edit_treatment(treatment: Treatment, *, edited_by: User | None = None, now: datetime | None = None,
+                   **changes) -> Treatment:
+    """The session changed by update_treatment (keeping a revision); changes as for treatment_values, dose included."""
+    values = TreatmentValues.of(treatment)
+    if "dose" in changes:
+        changes["dose_mg"] = Decimal(str(changes.pop("dose")))
+    for name, value in changes.items():
+        if not hasattr(values, name):
+            raise TypeError(f"a session has no value {name!r}")
+        setattr(values, name, value)
+    update_treatment(treatment, values, edited_by=edited_by, now=now)
+    db.session.commit()
+    return treatment
+
+
+def unsaved_treatment(administered_at: datetime, *, route: str = "lozenge", dose: str | Decimal = "10") -> Treatment:
+    """A Treatment never added to the session, for pure functions that need no database."""
+    # Not a stored row, so there is no service to go through: the analysis only reads its fields.
+    return Treatment(administered_at=administered_at, route=route, dose_mg=Decimal(str(dose)))
+
+
+# --- The audit trail.
+
+def events(action: str | None = None) -> list[AuditEvent]:
+    """Audit events, oldest first; only those with this action when one is given."""
+    query = select(AuditEvent).order_by(AuditEvent.id)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    return list(db.session.scalars(query))
+
+
+def add_audit_event(action: str, *, at: datetime = NOW, actor=None, target_type: str | None = None,
+                    target_id: int | None = None, ip: str | None = "198.51.100.1",
+                    detail: str | None = None) -> AuditEvent:
+    """An audit event with a chosen time and address (actor: a User or an id), for the log viewer's tests."""
+    # Inserted directly: monitor.audit.record() takes the time from the clock and the address
+    # from the request, and the viewer's tests need events spread over time and addresses.
+    row = AuditEvent(at=at, actor_id=getattr(actor, "id", actor), action=action, target_type=target_type,
+                     target_id=target_id, ip=ip, detail=detail)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+@contextmanager
+def counted_queries():
+    """The SQL statements run inside the block (for tests that a page's query count is fixed)."""
+    statements = []
+
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before_cursor_execute)
+
+
+# --- Signing in.
+
+def login(client, user: User, password: str = PASSWORD):
+    """Sign in through the form with a test client; fails the test unless it redirects."""
+    response = client.post("/login", data={"email": user.email, "password": password})
+    assert response.status_code == 302, f"login as {user.email} failed"
+    return response
+
+
+def login_in_browser(page, base_url: str, user: User, password: str = PASSWORD) -> None:
+    """Sign in through the form in a Playwright page, as a person would."""
+    page.goto(base_url + "/login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+# --- Mail written to files.
+
+def read_outbox(app) -> list[email.message.EmailMessage]:
+    """Every message the file transport wrote, oldest first."""
+    directory = Path(app.config["MAIL_FILE_DIR"])
+    if not directory.exists():
+        return []
+    files = sorted(directory.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]
+
+
+def message_text(msg) -> str:
+    """The plain-text part of a message."""
+    return msg.get_body(preferencelist=("plain",)).get_content()
