@@ -27,6 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_template_context(app)
     register_cli(app)
     register_security(app)
+    register_static_files(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app
 
@@ -97,9 +98,11 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_template_context(app: Flask) -> None:
+    from .charts import PLOTLY_JS
     from .clinic import get_clinic
 
     app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.globals["plotly_js"] = PLOTLY_JS
 
     @app.context_processor
     def inject_clinic():
@@ -112,6 +115,13 @@ def register_security(app: Flask) -> None:
 
     security.init_app(app)
     ratelimit.init_app(app)
+
+
+def register_static_files(app: Flask) -> None:
+    """Fingerprinted, compressed, cached for a year (monitor/static_files.py)."""
+    from . import static_files
+
+    static_files.init_app(app)
 
 
 def register_cli(app: Flask) -> None:

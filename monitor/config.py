@@ -3,6 +3,7 @@ defaults, the environment, instance/config.py, then the test config passed to cr
 Other modules read app.config and never supply a default of their own."""
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 
@@ -90,6 +91,8 @@ def defaults(instance_path: str) -> dict:
     """Static defaults plus what the environment says (secret, database, mail)."""
     return {
         **STATIC_DEFAULTS,
+        # Fingerprinted and compressed copies of the static files (monitor/static_files.py).
+        "STATIC_CACHE_DIR": os.path.join(instance_path, "static-cache"),
         "SECRET_KEY": load_or_create_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": (url := database_url_from_env(instance_path)),
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
@@ -116,6 +119,8 @@ def defaults_for_tests(instance_path: str) -> dict:
     """Static defaults without reading the environment or touching instance/."""
     return {
         **STATIC_DEFAULTS,
+        # Content-addressed, so every test run may share it (and compress plotly only once).
+        "STATIC_CACHE_DIR": os.path.join(tempfile.gettempdir(), "monitor-static-cache"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
         "SECRET_KEY": "test-secret-key-not-for-production",
         "MAIL_SERVER": None,

@@ -4,10 +4,13 @@ Figures travel to the browser as JSON in a <script type="application/json"> tag 
 static/js/charts.js, which draws them with the vendored plotly.js basic bundle (scatter,
 bar and pie only; about 395 KB gzipped against 1.47 MB for the full bundle)."""
 import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs_version
 
 from ..instruments import BANDS
 
-PLOTLY_JS = "vendor/plotly-basic-4.1.1.min.js"
+# The bundle of the plotly.js the installed plotly package writes figures for (pinned in
+# pyproject.toml; tests/test_static_files.py checks the vendored file matches).
+PLOTLY_JS = f"vendor/plotly-basic-{get_plotlyjs_version()}.min.js"
 
 # Band colours match the CSS badges (static/css/app.css .band-*).
 BAND_COLOURS = {"minimal": "#e3f4e8", "mild": "#fdf5d8", "moderate": "#fde7d6", "severe": "#fbe0e2"}
