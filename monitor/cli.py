@@ -162,7 +162,8 @@ def _run_import(import_function, path: str) -> None:
         stream = imports.read_csv_file(path)
     except imports.UnreadableFile as error:
         _fail([error])
-    outcome = import_function(stream)
+    with stream:
+        outcome = import_function(stream)
     if not outcome.ok:
         db.session.rollback()  # parsing may have created the clinic settings row; keep nothing
         for problem in outcome.problems:

@@ -7,10 +7,11 @@ parse_*() returns rows or problems, write_*() adds the rows, import_*() does bot
 """
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO, TextIO
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from . import treatments
 from .accounts import find_by_email, normalise_email
 from .audit import record
-from .checkins import save_checkin
+from .checkins import save_many
 from .clinic import get_clinic
 from .extensions import db
 from .instruments import ITEM_CODES, ITEM_MAX, ITEM_MIN, NOTE_MAX_LENGTH, ROUTES, SIDE_EFFECT_KEYS
@@ -145,75 +146,94 @@ class ImportOutcome:
 
 # --- Reading the file ----------------------------------------------------------------------
 
-def decode_csv(data: bytes) -> io.StringIO:
-    """Bytes to a text stream for parse_*(). A UTF-8 byte-order mark (Excel's "CSV UTF-8") is fine."""
+def _check_utf8(f: BinaryIO) -> None:
+    """Raise UnreadableFile naming the line of the first byte that is not UTF-8; read in
+    chunks, so a large file is never held in memory."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 1
+    while chunk := f.read(1 << 20):
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+            data, bad = error.object, error.start  # any bytes held back from the last chunk, then this one
+            line = lines + data.count(b"\n", 0, bad)
+            raise UnreadableFile(
+                f"line {line}: the file is not UTF-8 text (byte 0x{data[bad]:02x}); "
+                "save it as \"CSV UTF-8\" and try again"
+            ) from None
+        lines += chunk.count(b"\n")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise UnreadableFile(
-            f"line {line}: the file is not UTF-8 text (byte 0x{data[error.start]:02x}); "
-            "save it as \"CSV UTF-8\" and try again"
-        ) from None
-    # newline="": the csv module sees \r\n, \n and \r line ends as they are, and quoted cells
-    # may hold line breaks.
-    return io.StringIO(text, newline="")
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise UnreadableFile(f"line {lines}: the file ends in the middle of a character; "
+                             "save it as \"CSV UTF-8\" and try again") from None
 
 
-def read_csv_file(path: str | Path) -> io.StringIO:
+def read_csv_file(path: str | Path) -> TextIO:
+    """The file as a text stream for the parsers, read from disk as needed (seekable, for an
+    import's two passes). A UTF-8 byte-order mark (Excel's "CSV UTF-8") is fine."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            _check_utf8(f)
+        # newline="": the csv module sees \r\n, \n and \r line ends as they are, and quoted
+        # cells may hold line breaks.
+        return path.open(encoding="utf-8-sig", newline="")
     except FileNotFoundError:
         raise UnreadableFile(f"{path}: file not found") from None
     except IsADirectoryError:
         raise UnreadableFile(f"{path}: is a directory, not a file") from None
     except OSError as error:
         raise UnreadableFile(f"{path}: cannot read the file ({error.strerror})") from None
-    return decode_csv(data)
 
 
 @dataclass
 class _Table:
     columns: list[str]
-    records: list[tuple[int, dict[str, str]]]  # (physical line, column -> trimmed cell)
+    records: Iterator[tuple[int, dict[str, str]]]  # (physical line, column -> trimmed cell), read as needed
 
 
 def _read_table(stream: Iterable[str], required: list[str], optional: list[str],
                 problems: list[Problem]) -> _Table | None:
-    """The header and the rows as dicts. Problems with the file's shape are added to problems;
-    None when the header is unusable, as then no row can be read."""
+    """The header, and the rows as dicts one at a time, so a large file is never held as
+    dicts all at once. Problems with the file's shape are added to problems as the rows are
+    read; None when the header is unusable, as then no row can be read."""
     reader = csv.reader(stream)
     try:
         header, header_line = _first_nonblank(reader)
-        if header is None:
-            problems.append(Problem(None, None, "the file is empty"))
-            return None
-        columns = [cell.strip().lstrip("\ufeff").strip().lower() for cell in header]
-        if not _header_ok(columns, header_line, required, optional, problems):
-            return None
-        records = []
-        while True:
-            line = reader.line_num + 1  # a quoted cell may span lines: report where the row starts
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            if not any(cell.strip() for cell in cells):
-                continue  # blank lines (often trailing, or ",,,," from a spreadsheet)
-            if len(cells) != len(columns):
-                problems.append(Problem(line, None, f"expected {len(columns)} cells, found {len(cells)}"))
-                continue
-            # NUL cannot be stored in PostgreSQL text, and no real record contains one.
-            bad = [name for name, cell in zip(columns, cells) if "\x00" in cell]
-            if bad:
-                problems.extend(Problem(line, name, "contains a NUL character") for name in bad)
-                continue
-            records.append((line, {name: cell.strip() for name, cell in zip(columns, cells)}))
     except csv.Error as error:
         problems.append(Problem(reader.line_num, None, f"cannot read this line as CSV ({error}); stopped here"))
         return None
-    return _Table(columns, records)
+    if header is None:
+        problems.append(Problem(None, None, "the file is empty"))
+        return None
+    columns = [cell.strip().lstrip("\ufeff").strip().lower() for cell in header]
+    if not _header_ok(columns, header_line, required, optional, problems):
+        return None
+    return _Table(columns, _records(reader, columns, problems))
+
+
+def _records(reader, columns: list[str], problems: list[Problem]) -> Iterator[tuple[int, dict[str, str]]]:
+    while True:
+        line = reader.line_num + 1  # a quoted cell may span lines: report where the row starts
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            problems.append(Problem(reader.line_num, None, f"cannot read this line as CSV ({error}); stopped here"))
+            return
+        if not any(cell.strip() for cell in cells):
+            continue  # blank lines (often trailing, or ",,,," from a spreadsheet)
+        if len(cells) != len(columns):
+            problems.append(Problem(line, None, f"expected {len(columns)} cells, found {len(cells)}"))
+            continue
+        # NUL cannot be stored in PostgreSQL text, and no real record contains one.
+        bad = [name for name, cell in zip(columns, cells) if "\x00" in cell]
+        if bad:
+            problems.extend(Problem(line, name, "contains a NUL character") for name in bad)
+            continue
+        yield line, {name: cell.strip() for name, cell in zip(columns, cells)}
 
 
 def _first_nonblank(reader) -> tuple[list[str] | None, int]:
@@ -331,27 +351,27 @@ class _Patients:
 
 # --- Check-ins -----------------------------------------------------------------------------
 
-def parse_checkins(stream: Iterable[str], *, now: datetime | None = None) -> Parsed:
-    """Validate a check-in CSV (a text stream opened with newline=""). Writes nothing."""
-    now = now or utcnow()
-    parsed = Parsed()
-    table = _read_table(stream, CHECKIN_REQUIRED, CHECKIN_OPTIONAL, parsed.problems)
+def _checkin_rows(stream: Iterable[str], now: datetime, problems: list[Problem]) -> Iterator[CheckInRow]:
+    """The valid rows of a check-in CSV, one at a time; every problem goes to `problems`."""
+    table = _read_table(stream, CHECKIN_REQUIRED, CHECKIN_OPTIONAL, problems)
     if table is None:
-        return parsed
+        return
     patients = _Patients()
-    seen: dict[tuple[int, date], int] = {}
+    # (patient, date) -> its line, keyed by one int: a hundred thousand rows' worth stays small.
+    seen: dict[int, int] = {}
     for line, cells in table.records:
         row = _RowProblems(line)
         patient = row.check("patient_email", patients.find(cells["patient_email"]))
         day = row.check("date", _iso_date(cells["date"]))
         if patient is not None and day is not None:
             today = local_today(patient.timezone, now)
+            key = patient.id << 20 | day.toordinal()  # ordinals stay below 2**20 until the year 2870
             if day > today:
                 row.add("date", f"{day} is in the future for this patient (today is {today} in {patient.timezone})")
-            elif (patient.id, day) in seen:
-                row.add("date", f"this patient and date are already on line {seen[(patient.id, day)]}")
+            elif key in seen:
+                row.add("date", f"this patient and date are already on line {seen[key]}")
             else:
-                seen[(patient.id, day)] = line
+                seen[key] = line
         answers = {code: row.check(code, _score(cells[code], required=True)) for code in ITEM_CODES}
         side_effects = {
             key: row.check(f"se_{key}", _score(cells.get(f"se_{key}", ""), required=False))
@@ -361,30 +381,54 @@ def parse_checkins(stream: Iterable[str], *, now: datetime | None = None) -> Par
         if note is not None and len(note) > NOTE_MAX_LENGTH:
             row.add("note", f"too long ({len(note):,} characters; at most {NOTE_MAX_LENGTH:,})")
         if row.problems:
-            parsed.problems.extend(row.problems)
+            problems.extend(row.problems)
         else:
-            parsed.rows.append(CheckInRow(line, patient, day, answers, side_effects, note))
+            yield CheckInRow(line, patient, day, answers, side_effects, note)
+
+
+def parse_checkins(stream: Iterable[str], *, now: datetime | None = None) -> Parsed:
+    """Validate a check-in CSV (a text stream opened with newline=""). Writes nothing."""
+    parsed = Parsed()
+    parsed.rows = list(_checkin_rows(stream, now or utcnow(), parsed.problems))
     return parsed
 
 
-def write_checkins(rows: list[CheckInRow], *, actor: User | None = None,
+def write_checkins(rows: Iterable[CheckInRow], *, actor: User | None = None,
                    now: datetime | None = None) -> ImportSummary:
-    """Store validated rows; a date that already has a check-in is replaced and the earlier
-    version kept as a revision (save_checkin). Adds one audit event. The caller commits."""
+    """Store validated rows as they come; a date that already has a check-in is replaced and
+    the earlier version kept as a revision (checkins.save_many). Adds one audit event. The
+    caller commits."""
     now = now or utcnow()
-    replaced = 0
-    for row in rows:
-        result = save_checkin(row.patient, row.local_date, row.answers, row.side_effects, row.note,
-                              source="import", now=now)
-        replaced += result.outcome == "replaced"
-    summary = ImportSummary("check-ins", len(rows), len({row.patient.id for row in rows}), replaced)
+    count, patients = 0, set()
+
+    def entries():
+        nonlocal count
+        for row in rows:
+            count += 1
+            patients.add(row.patient.id)
+            yield row.patient, row.local_date, row.answers, row.side_effects, row.note
+
+    replaced = save_many(entries(), source="import", now=now)
+    summary = ImportSummary("check-ins", count, len(patients), replaced)
     record("import.checkins", actor=actor, detail=summary.audit_detail())
     return summary
 
 
-def import_checkins(stream: Iterable[str], *, actor: User | None = None,
-                    now: datetime | None = None) -> ImportOutcome:
-    return _import(parse_checkins, write_checkins, stream, actor, now)
+def import_checkins(stream: TextIO, *, actor: User | None = None, now: datetime | None = None) -> ImportOutcome:
+    """Check every row first and write nothing when any is bad; else read the file again and
+    write its rows as they are read. Two passes over a seekable stream, so a year of a clinic's
+    history is never held in memory as rows. The caller commits when the outcome is ok."""
+    now = now or utcnow()
+    problems: list[Problem] = []
+    rows = sum(1 for _ in _checkin_rows(stream, now, problems))
+    if problems:
+        return ImportOutcome(problems)
+    if not rows:
+        return ImportOutcome([Problem(None, None, "the file has a header but no rows")])
+    stream.seek(0)
+    summary = write_checkins(_checkin_rows(stream, now, problems), actor=actor, now=now)
+    # The same file and clock: a second look finds what the first did (the caller rolls back if not).
+    return ImportOutcome(problems, None if problems else summary)
 
 
 # --- Treatment sessions --------------------------------------------------------------------

@@ -1,0 +1,202 @@
+"""Benchmark (not a test): the pages of issue 9's budgets in a clinic of realistic size.
+
+    python benchmarks/clinic_scale.py [--database sqlite|postgresql] [--patients 2000] [--panel 500]
+
+Generates a clinic (default: 2,000 patients with a year of history: daily check-ins with 10%
+missed, a treatment session every week; 500 of them on one provider's panel), migrated with the
+project's own migrations, then times real requests through the app (sign-in session checks,
+audit hook and all) with Flask's test client:
+
+- the dashboard of the 500-patient panel, warm, and right after a check-in elsewhere in the clinic;
+- a patient's page (a year, 52 sessions);
+- the clinic report, as an admin.
+
+Prints a Markdown table with each budget for docs/benchmarks.md. PostgreSQL: a fresh database
+on BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres), dropped after."""
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import datetime, time as clock, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, insert, text  # noqa: E402
+
+from monitor import create_app, timeutil  # noqa: E402
+from monitor.checkins import save_checkin  # noqa: E402
+from monitor.clinic import get_clinic  # noqa: E402
+from monitor.config import engine_options  # noqa: E402
+from monitor.extensions import db  # noqa: E402
+from monitor.models import CheckIn, Treatment, User, care_team  # noqa: E402
+from monitor.passwords import hash_password  # noqa: E402
+
+NOW = datetime(2026, 11, 26, 23, 0, tzinfo=timezone.utc)  # 18:00 in New York: the evening rush
+ZONE = "America/New_York"
+PASSWORD = "benchmark-password-1"
+# Budgets of issue 9, in milliseconds (medians).
+BUDGETS = {"dashboard warm": 100, "dashboard after a check-in": 300, "patient page": 150, "report": 500}
+# A weekly session's benefit: totals by day since the session, waning from day 5.
+PATTERN = [12, 5, 4, 5, 6, 9, 11]
+
+
+def answers(total: int) -> dict[str, int]:
+    values, left = {}, total
+    for n in range(1, 8):
+        values[f"q{n}"] = min(3, left)
+        left -= values[f"q{n}"]
+    return values
+
+
+def populate(patients: int, panel: int, days: int, rng: random.Random) -> dict:
+    """Bulk rows (the services would take far longer for a year of a whole clinic)."""
+    password_hash = hash_password(PASSWORD)
+    staff = [User(email="panel@bench.test", role="provider", first_name="Pat", last_name="Panel", password_hash=password_hash),
+             User(email="other@bench.test", role="provider", first_name="Oli", last_name="Other", password_hash=password_hash),
+             User(email="admin@bench.test", role="admin", first_name="Ada", last_name="Admin", password_hash=password_hash)]
+    db.session.add_all(staff)
+    people = [User(email=f"p{n}@bench.test", role="patient", first_name=f"Pat{n}", last_name=f"Patient{n:05d}",
+                   timezone=ZONE, password_hash=password_hash, created_at=NOW - timedelta(days=days + 10))
+              for n in range(patients)]
+    db.session.add_all(people)
+    db.session.flush()
+    db.session.execute(insert(care_team), [
+        {"provider_id": staff[0 if n < panel else 1].id, "patient_id": p.id} for n, p in enumerate(people)])
+    today = NOW.astimezone(ZoneInfo(ZONE)).date()
+    checkins, treatments = [], []
+
+    def flush():
+        if checkins:
+            db.session.execute(insert(CheckIn), checkins)
+        if treatments:
+            db.session.execute(insert(Treatment), treatments)
+        checkins.clear()
+        treatments.clear()
+
+    for p in people:
+        offset = rng.randrange(7)
+        for n in range(days):
+            day = today - timedelta(days=days - 1 - n)
+            if (n + offset) % 7 == 0:
+                at = datetime.combine(day, clock(10), tzinfo=ZoneInfo(ZONE)).astimezone(timezone.utc)
+                treatments.append({"patient_id": p.id, "administered_at": at, "route": "lozenge",
+                                   "dose_mg": Decimal(50), "created_at": at, "updated_at": at, "source": "web"})
+            if rng.random() < 0.10:
+                continue  # 10% of days missed
+            total = PATTERN[(n + offset) % 7] if n + offset >= 7 else 15
+            submitted = datetime.combine(day, clock(19), tzinfo=ZoneInfo(ZONE)).astimezone(timezone.utc)
+            checkins.append({"patient_id": p.id, "local_date": day, "total": total, "submitted_at": min(submitted, NOW),
+                             "late_entry": False, "source": "web", **answers(total)})
+        if len(checkins) > 50_000:
+            flush()
+    flush()
+    db.session.commit()
+    return {"panel_provider": staff[0].email, "admin": staff[2].email, "patients": [p.id for p in people]}
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples), min(samples)
+
+
+def signed_in(app, email: str):
+    client = app.test_client()
+    response = client.post("/login", data={"email": email, "password": PASSWORD})
+    assert response.status_code == 302, "benchmark sign-in failed"
+    return client
+
+
+def get(client, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+
+
+@contextmanager
+def database(kind: str):
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{tmp}/bench.db"
+        return
+    admin_url = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    admin_url = admin_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    name = f"monitor_bench_{os.getpid()}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--patients", type=int, default=2000)
+    parser.add_argument("--panel", type=int, default=500)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    rng = random.Random(2026)
+    with database(args.database) as url, tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
+                          "SECRET_KEY": "bench", "MAIL_FILE_DIR": tmp, "RATELIMIT_ENABLED": False,
+                          "TWO_FACTOR_REQUIRED_FOR_STAFF": False, "WTF_CSRF_ENABLED": False,
+                          "SESSION_COOKIE_SECURE": False})  # the test client speaks plain http
+        with app.app_context():
+            from flask_migrate import upgrade
+            upgrade()
+            timeutil.freeze(NOW)
+            get_clinic()
+            started = time.perf_counter()
+            made = populate(args.patients, args.panel, args.days, rng)
+            generated = time.perf_counter() - started
+            provider, admin, patients = made["panel_provider"], made["admin"], made["patients"]
+            db.session.remove()
+        with app.app_context():
+            checkins = db.session.scalar(text("select count(*) from checkins"))
+            db.session.remove()
+        # Requests run outside any app context, each in its own, as in production.
+        staff_client, admin_client = signed_in(app, provider), signed_in(app, admin)
+        someone = patients[0]
+
+        def after_a_checkin():
+            # A check-in by a patient on another provider's panel, as the evening brings them.
+            with app.app_context():
+                patient = db.session.get(User, rng.choice(patients[args.panel:]))
+                save_checkin(patient, NOW.astimezone(ZoneInfo(ZONE)).date(), answers(rng.randrange(22)), {}, None)
+                db.session.commit()
+                db.session.remove()
+            get(staff_client, "/patients")
+
+        get(staff_client, "/patients")  # warm the process
+        rows = [
+            ("dashboard warm", timed(lambda: get(staff_client, "/patients"), args.repeat)),
+            ("dashboard after a check-in", timed(after_a_checkin, args.repeat)),
+            ("patient page", timed(lambda: get(staff_client, f"/patients/{someone}"), args.repeat)),
+            ("report", timed(lambda: get(admin_client, "/report"), max(2, args.repeat // 2))),
+        ]
+        timeutil.freeze(None)
+        print(f"{args.database}: {args.patients:,} patients ({args.panel} on the panel), {args.days} days, "
+              f"{checkins:,} check-ins; generated in {generated:.0f} s\n")
+        print("| what | median ms | best ms | budget ms | met |\n|---|---:|---:|---:|---|")
+        for name, (median, best) in rows:
+            budget = BUDGETS[name]
+            print(f"| {name} | {median:,.0f} | {best:,.0f} | {budget} | {'yes' if median <= budget else 'no'} |")
+
+
+if __name__ == "__main__":
+    main()
