@@ -45,13 +45,15 @@ def _values(patient: User, local_date: date, answers: dict[str, int], side_effec
     )
 
 
-def _replace(existing: CheckIn, values: dict, now: datetime) -> None:
+def _replace(existing: CheckIn, values: dict, now: datetime) -> CheckInRevision:
     """Store new values over a check-in, keeping the earlier ones as a revision."""
-    revision = CheckInRevision(replaced_at=now)
+    # Added by id, not appended to existing.revisions: that would load every earlier revision.
+    revision = CheckInRevision(checkin_id=existing.id, replaced_at=now)
     _copy_answers(existing, revision)
-    existing.revisions.append(revision)
+    db.session.add(revision)
     for name, value in values.items():
         setattr(existing, name, value)
+    return revision
 
 
 def save_checkin(patient: User, local_date: date, answers: dict[str, int],
@@ -110,7 +112,7 @@ def save_many(checkins: Iterable[tuple[User, date, dict[str, int], dict[str, int
             select(CheckIn).where(CheckIn.patient_id.in_({patient_id for patient_id, _ in pairs}),
                                   CheckIn.local_date.between(min(dates), max(dates)))).all()
         existing = {(c.patient_id, c.local_date): c for c in loaded if (c.patient_id, c.local_date) in pairs}
-        new = []
+        new, revisions = [], []
         for patient, local_date, answers, side_effects, note in batch:
             values = _values(patient, local_date, answers, side_effects, note, now=now, source=source,
                              submission_key=None)
@@ -118,7 +120,7 @@ def save_many(checkins: Iterable[tuple[User, date, dict[str, int], dict[str, int
             if earlier is None:
                 new.append({"patient_id": patient.id, **values})
             else:
-                _replace(earlier, values, now)
+                revisions.append(_replace(earlier, values, now))
                 replaced += 1
         if new:
             # A Core INSERT with RETURNING goes out as one multi-row statement per 1,000 rows
@@ -126,6 +128,6 @@ def save_many(checkins: Iterable[tuple[User, date, dict[str, int], dict[str, int
             table = CheckIn.__table__
             db.session.execute(insert(table).returning(table.c.id), new)
         db.session.flush()
-        for checkin in loaded:
-            db.session.expunge(checkin)  # and its revisions, by cascade
+        for row in [*loaded, *revisions]:
+            db.session.expunge(row)
     return replaced

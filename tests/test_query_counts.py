@@ -6,7 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from tests.factories import NOW, add_checkin, add_treatment, counted_queries, day, edit_treatment, login
+from sqlalchemy import inspect
+
+from monitor.checkins import save_checkin
+from monitor.extensions import db
+from tests.factories import (NOW, add_checkin, add_treatment, answers_for, counted_queries, day, edit_treatment,
+                             login)
 
 
 def add_history(patient, provider, days: int) -> None:
@@ -41,3 +46,18 @@ def test_the_query_count_does_not_grow_with_the_history(client, users, page):
     add_history(users.patient_a, provider, days=120)  # earlier dates are new; recent ones revised
     long = queries_for(client, url)
     assert long == short
+
+
+
+def test_replacing_a_checkin_does_not_read_its_earlier_versions(users):
+    """The check-in write path (issue 9): a date answered again many times costs what a date
+    answered again once does. The revision is added by id, never appended to a loaded list
+    of every earlier version."""
+    for total in range(5):
+        add_checkin(users.patient_a, day(0), total)
+    db.session.expire_all()
+    result = save_checkin(users.patient_a, day(0), answers_for(9), {}, None)
+    assert result.outcome == "replaced"
+    assert "revisions" not in inspect(result.checkin).dict  # never loaded
+    db.session.commit()
+    assert len(result.checkin.revisions) == 5
