@@ -8,23 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from . import durability
 from .clinic import get_clinic
 from .extensions import db
-from .models import (
-    CheckIn,
-    CheckInRevision,
-    Clinic,
-    PatientStatus,
-    PatientStatusChange,
-    Role,
-    Treatment,
-    TreatmentRevision,
-    User,
-)
+from .models import CheckIn, Clinic, PatientStatus, PatientStatusChange, Treatment, User
 from .timeutil import local_today, to_local, utcnow
 
 
@@ -61,8 +50,10 @@ class PatientData:
 
 
 def load(patients: list[User], *, since: date | None = None, now: datetime | None = None,
-         settings: durability.Settings | None = None, with_checkins: bool = False) -> dict[int, PatientData]:
-    """Check-ins and sessions of these patients in two queries, analysed.
+         settings: durability.Settings | None = None, with_checkins: bool = False,
+         analyse: bool = True) -> dict[int, PatientData]:
+    """Check-ins and sessions of these patients in two queries, analysed unless `analyse` is
+    False (the caller then takes the stored analysis, monitor.stored_analysis).
 
     `since` limits the check-ins read (the analysis of older sessions then lacks their data, so
     pass it only when those are not shown). `with_checkins` keeps the full rows for tables."""
@@ -88,9 +79,10 @@ def load(patients: list[User], *, since: date | None = None, now: datetime | Non
         select(Treatment).where(Treatment.patient_id.in_(ids)).order_by(Treatment.administered_at, Treatment.id)
     ):
         data[treatment.patient_id].treatments.append(treatment)
-    for item in data.values():
-        dates = [item.treatment_date(t) for t in item.treatments]
-        item.analysis = durability.analyse_patient(item.totals.items(), dates, item.today, settings)
+    if analyse:
+        for item in data.values():
+            dates = [item.treatment_date(t) for t in item.treatments]
+            item.analysis = durability.analyse_patient(item.totals.items(), dates, item.today, settings)
     return data
 
 
@@ -111,55 +103,3 @@ def load_one(patient: User, **kwargs) -> PatientData:
 
 def clinic_cohort(data: dict[int, PatientData]) -> durability.Cohort:
     return durability.cohort((d.totals, d.analysis) for d in data.values())
-
-
-# --- The clinic's typical duration, the dashboard's fallback for "wane expected".
-
-def clinic_median_duration(settings: durability.Settings, now: datetime | None = None) -> float | None:
-    """SPEC 4's cohort median: the Kaplan-Meier median wane day over every patient's responding
-    sessions, clinic-wide (whoever is asking: it names no one). It is what "wane expected" falls
-    back on while a patient's own median is unknown.
-
-    Computing it reads the whole clinic's history, too much for every dashboard view, so each
-    process keeps the last answer together with what it depended on: the settings, a version of
-    the data (any check-in, session or zone change alters it) and the quarter hour (every zone's
-    midnight falls on one, and a planned session starts to count at its patient's midnight).
-    The answer is therefore always the one a fresh computation would give."""
-    now = now or utcnow()
-    key = (settings, _data_version(), int(now.timestamp()) // (15 * 60))
-    cached = current_app.extensions.get("monitor.clinic_median")
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    value = _clinic_median(settings, now)
-    current_app.extensions["monitor.clinic_median"] = (key, value)  # one assignment: thread-safe
-    return value
-
-
-def _clinic_median(settings: durability.Settings, now: datetime) -> float | None:
-    """The analysis of every patient, from plain columns: what load() does for a page, without
-    building rows that nobody shows (three queries)."""
-    zones = dict(db.session.execute(select(User.id, User.timezone).where(User.role == Role.PATIENT.value)).all())
-    totals: dict[int, dict[date, int]] = {patient_id: {} for patient_id in zones}
-    for patient_id, local_date, total in db.session.execute(
-            select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total)):
-        if patient_id in totals:
-            totals[patient_id][local_date] = total
-    treatments: dict[int, list[date]] = {}
-    for patient_id, administered_at in db.session.execute(
-            select(Treatment.patient_id, Treatment.administered_at).order_by(Treatment.administered_at, Treatment.id)):
-        if patient_id in zones:
-            treatments.setdefault(patient_id, []).append(to_local(administered_at, zones[patient_id]).date())
-    return durability.cohort_median(
-        durability.analyse_patient(totals[patient_id].items(), dates, local_today(zones[patient_id], now), settings)
-        for patient_id, dates in treatments.items())
-
-
-def _data_version() -> tuple:
-    """Changes whenever a check-in or session is added, replaced or deleted, or a patient's zone
-    changes (their local dates move): ids only grow, replacements leave a revision row. One query."""
-    columns = [
-        func.count(CheckIn.id), func.max(CheckIn.id), func.max(CheckInRevision.id),
-        func.count(Treatment.id), func.max(Treatment.id), func.max(TreatmentRevision.id),
-        func.count(User.id), func.max(User.timezone_changed_at),
-    ]
-    return tuple(db.session.execute(select(*(select(c).scalar_subquery() for c in columns))).one())

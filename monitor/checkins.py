@@ -8,6 +8,7 @@ from itertools import islice
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from . import stored_analysis
 from .extensions import db
 from .instruments import ITEM_CODES, SIDE_EFFECT_KEYS, total_of
 from .models import CheckIn, CheckInRevision, User
@@ -83,8 +84,10 @@ def save_checkin(patient: User, local_date: date, answers: dict[str, int],
             if existing.submission_key and existing.submission_key == submission_key:
                 return SaveResult(existing, "duplicate")
         else:
+            stored_analysis.refresh([patient], now=now)
             return SaveResult(checkin, "created")
     _replace(existing, values, now)
+    stored_analysis.refresh([patient], now=now)
     return SaveResult(existing, "replaced")
 
 
@@ -102,6 +105,7 @@ def save_many(checkins: Iterable[tuple[User, date, dict[str, int], dict[str, int
     batch leave the session once written, so memory stays flat however long the file."""
     now = now or utcnow()
     replaced = 0
+    patients: dict[int, User] = {}
     rows = iter(checkins)
     while batch := list(islice(rows, BATCH)):
         pairs = {(patient.id, local_date) for patient, local_date, *_ in batch}
@@ -114,6 +118,7 @@ def save_many(checkins: Iterable[tuple[User, date, dict[str, int], dict[str, int
         existing = {(c.patient_id, c.local_date): c for c in loaded if (c.patient_id, c.local_date) in pairs}
         new, revisions = [], []
         for patient, local_date, answers, side_effects, note in batch:
+            patients[patient.id] = patient
             values = _values(patient, local_date, answers, side_effects, note, now=now, source=source,
                              submission_key=None)
             earlier = existing.get((patient.id, local_date))
@@ -130,4 +135,5 @@ def save_many(checkins: Iterable[tuple[User, date, dict[str, int], dict[str, int
         db.session.flush()
         for row in [*loaded, *revisions]:
             db.session.expunge(row)
+    stored_analysis.refresh(list(patients.values()), now=now)
     return replaced

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from . import analysis, durability, schedule, sparkline
+from . import analysis, durability, schedule, sparkline, stored_analysis
 from .access import patients_visible_to
 from .clinic import get_clinic
 from .extensions import db
@@ -278,9 +278,11 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", now: datet
         query = query.options(selectinload(User.providers))
     patients = db.session.scalars(query).all()
     settings = analysis.settings_for(clinic)
-    data = analysis.load(patients, now=now, settings=settings)
+    data = analysis.load(patients, now=now, settings=settings, analyse=False)
+    for patient_id, found in stored_analysis.for_patients(patients, now=now, settings=settings).items():
+        data[patient_id].analysis = found
     # SPEC 4: a patient without a typical duration of their own falls back on the clinic's.
-    cohort_median = analysis.clinic_median_duration(settings, now) if data else None
+    cohort_median = stored_analysis.clinic_median_duration(settings, now) if data else None
     side_effects = _severe_side_effect_dates(data)
     resumed = analysis.returns_to_active(list(data))
     rows = [build_row(d, now=now, mcid=clinic.mcid, lapse_days=clinic.lapse_days, cohort_median=cohort_median,

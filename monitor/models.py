@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     Numeric,
@@ -419,3 +420,43 @@ class RateLimitHit(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- The durability analysis, stored (monitor/stored_analysis.py keeps it current).
+
+class PatientAnalysisRow(db.Model):
+    """A patient's SPEC 4 analysis as last computed, and what it was computed for: the local
+    date, the zone and the clinic's settings. It holds until the first date on which time
+    alone could change it (`valid_until`), unless a write recomputes it sooner."""
+
+    __tablename__ = "patient_analyses"
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    computed_on: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    timezone: Mapped[str] = mapped_column(String(64))
+    settings_key: Mapped[str] = mapped_column(String(120))
+    treatment_baseline: Mapped[float | None] = mapped_column(Float)
+    median_duration: Mapped[float | None] = mapped_column(Float)
+    responding_treatments: Mapped[int] = mapped_column(Integer)
+    # durability.durations() of the responding treatments, "day:1,day:0,...": the clinic's
+    # typical duration is the Kaplan-Meier median over every patient's pairs.
+    duration_pairs: Mapped[str] = mapped_column(Text, default="")
+
+
+class TreatmentResultRow(db.Model):
+    """One analysed treatment date of a patient (durability.TreatmentResult)."""
+
+    __tablename__ = "treatment_results"
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    treatment_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    interval_end: Mapped[date | None] = mapped_column(Date)  # None: the latest, open through today
+    baseline: Mapped[float | None] = mapped_column(Float)
+    reference: Mapped[float | None] = mapped_column(Float)
+    nadir: Mapped[int | None] = mapped_column(Integer)
+    nadir_day: Mapped[int | None] = mapped_column(Integer)
+    gain: Mapped[float | None] = mapped_column(Float)
+    responded: Mapped[bool | None] = mapped_column(Boolean)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    wane_day: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    last_observed_day: Mapped[int | None] = mapped_column(Integer)

@@ -40,7 +40,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from . import analysis, durability, schedule
+from . import analysis, durability, schedule, stored_analysis
 from .access import patients_visible_to
 from .clinic import get_clinic
 from .extensions import db
@@ -196,7 +196,9 @@ def build(viewer: User, now: datetime | None = None) -> Report:
     patients = db.session.scalars(
         patients_visible_to(viewer).order_by(func.lower(User.last_name), func.lower(User.first_name), User.id)
     ).all()
-    data = analysis.load(patients, now=now, settings=settings)
+    data = analysis.load(patients, now=now, settings=settings, analyse=False)
+    for patient_id, found in stored_analysis.for_patients(patients, now=now, settings=settings).items():
+        data[patient_id].analysis = found
     cohort = analysis.clinic_cohort(data)
     treatments = [s for d in data.values() for s in d.analysis.treatments]
     pairs = durability.durations(treatments)

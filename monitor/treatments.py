@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
+from . import stored_analysis
 from .audit import record
 from .extensions import db
 from .instruments import ROUTE_LABELS
@@ -206,6 +207,7 @@ def record_treatment(patient: User, values: TreatmentValues, *, recorded_by: Use
         db.session.flush()
     record("treatment.created", target_type="treatment", target_id=treatment.id, actor=recorded_by,
            detail=f"patient {patient.id}" + ("" if source == "web" else f", {source}"))
+    stored_analysis.refresh([patient], now=now)
     return SaveResult(treatment, "created")
 
 
@@ -226,6 +228,7 @@ def update_treatment(treatment: Treatment, values: TreatmentValues, *, edited_by
     db.session.flush()
     record("treatment.updated", target_type="treatment", target_id=treatment.id, actor=edited_by,
            detail="changed: " + ", ".join(changed))
+    stored_analysis.refresh([db.session.get(User, treatment.patient_id)], now=now)
     return SaveResult(treatment, "updated")
 
 

