@@ -51,12 +51,13 @@ class PatientData:
 
 def load(patients: list[User], *, since: date | None = None, now: datetime | None = None,
          settings: durability.Settings | None = None, with_checkins: bool = False,
-         analyse: bool = True) -> dict[int, PatientData]:
+         analyse: bool = True, treatments_since: datetime | None = None) -> dict[int, PatientData]:
     """Check-ins and sessions of these patients in two queries, analysed unless `analyse` is
     False (the caller then takes the stored analysis, monitor.stored_analysis).
 
-    `since` limits the check-ins read (the analysis of older sessions then lacks their data, so
-    pass it only when those are not shown). `with_checkins` keeps the full rows for tables."""
+    `since` limits the check-ins read, `treatments_since` the sessions (the analysis of older
+    sessions then lacks their data, so pass them only with analyse=False or when those are not
+    shown). `with_checkins` keeps the full rows for tables."""
     now = now or utcnow()
     settings = settings or settings_for(get_clinic())
     data = {p.id: PatientData(p, local_today(p.timezone, now)) for p in patients}
@@ -75,9 +76,10 @@ def load(patients: list[User], *, since: date | None = None, now: datetime | Non
     else:
         for patient_id, local_date, total in db.session.execute(query):
             data[patient_id].totals[local_date] = total
-    for treatment in db.session.scalars(
-        select(Treatment).where(Treatment.patient_id.in_(ids)).order_by(Treatment.administered_at, Treatment.id)
-    ):
+    treatments = select(Treatment).where(Treatment.patient_id.in_(ids)).order_by(Treatment.administered_at, Treatment.id)
+    if treatments_since is not None:
+        treatments = treatments.where(Treatment.administered_at >= treatments_since)
+    for treatment in db.session.scalars(treatments):
         data[treatment.patient_id].treatments.append(treatment)
     if analyse:
         for item in data.values():

@@ -11,10 +11,10 @@ Every "day" here is the patient's own calendar date, as in SPEC 4 and 5."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 from markupsafe import Markup
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from . import analysis, durability, schedule, sparkline, stored_analysis
@@ -22,8 +22,8 @@ from .access import patients_visible_to
 from .clinic import get_clinic
 from .extensions import db
 from .instruments import SEVERE_SIDE_EFFECT, SIDE_EFFECT_KEYS, Band, band_for
-from .models import CheckIn, PatientStatus, User
-from .timeutil import to_local, utcnow
+from .models import CheckIn, PatientStatus, Treatment, User
+from .timeutil import local_today, to_local, utcnow
 
 ADHERENCE_DAYS = 14
 SIDE_EFFECT_DAYS = 7   # today and the 6 days before
@@ -268,6 +268,42 @@ def _severe_side_effect_dates(data: dict[int, analysis.PatientData]) -> dict[int
     return dates
 
 
+# Every column and flag reads at most this many days back from a patient's today; the latest
+# check-in and the three days before it ("rising"), and the last session, may be older.
+WINDOW_DAYS = max(sparkline.DAYS, ADHERENCE_DAYS, SIDE_EFFECT_DAYS)
+
+
+def _recent(patients: list[User], now: datetime, settings: durability.Settings) -> dict[int, analysis.PatientData]:
+    """What the rows read of each patient's history, in a fixed number of queries however long
+    that history is: the last WINDOW_DAYS of check-ins and sessions, each patient's latest
+    check-in with the RISE_DAYS before it, and their last session, when older."""
+    if not patients:
+        return {}
+    since = min(local_today(p.timezone, now) for p in patients) - timedelta(days=WINDOW_DAYS)
+    cutoff = datetime.combine(since - timedelta(days=1), time.min, tzinfo=timezone.utc)  # a day's margin for zones
+    data = analysis.load(patients, now=now, settings=settings, since=since, treatments_since=cutoff, analyse=False)
+    ids = list(data)
+    latest = dict(db.session.execute(select(CheckIn.patient_id, func.max(CheckIn.local_date))
+                                     .where(CheckIn.patient_id.in_(ids)).group_by(CheckIn.patient_id)).all())
+    older = {patient_id: day for patient_id, day in latest.items() if day - timedelta(days=RISE_DAYS) < since}
+    for patient_id, local_date, total in db.session.execute(
+            select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total)
+            .where(CheckIn.patient_id.in_(list(older)), CheckIn.local_date < since,
+                   CheckIn.local_date >= min(older.values(), default=since) - timedelta(days=RISE_DAYS))):
+        if older[patient_id] - timedelta(days=RISE_DAYS) <= local_date <= older[patient_id]:
+            data[patient_id].totals[local_date] = total
+    for item in data.values():
+        item.totals = dict(sorted(item.totals.items()))
+    last_before = (select(Treatment.patient_id, func.max(Treatment.administered_at).label("at"))
+                   .where(Treatment.patient_id.in_(ids), Treatment.administered_at < cutoff)
+                   .group_by(Treatment.patient_id).subquery())
+    for treatment in db.session.scalars(select(Treatment).join(
+            last_before, (Treatment.patient_id == last_before.c.patient_id)
+            & (Treatment.administered_at == last_before.c.at))):
+        data[treatment.patient_id].treatments.insert(0, treatment)
+    return data
+
+
 def build(viewer: User, *, flag: str | None = None, search: str = "", now: datetime | None = None) -> Dashboard:
     """The viewer's panel as triage rows; `flag` (a key of FLAG_BY_KEY) and `search` (a name
     fragment) narrow what is shown. An unknown flag narrows nothing."""
@@ -278,8 +314,9 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", now: datet
         query = query.options(selectinload(User.providers))
     patients = db.session.scalars(query).all()
     settings = analysis.settings_for(clinic)
-    data = analysis.load(patients, now=now, settings=settings, analyse=False)
-    for patient_id, found in stored_analysis.for_patients(patients, now=now, settings=settings).items():
+    data = _recent(patients, now, settings)
+    for patient_id, found in stored_analysis.for_patients(patients, now=now, settings=settings,
+                                                          latest_only=True).items():
         data[patient_id].analysis = found
     # SPEC 4: a patient without a typical duration of their own falls back on the clinic's.
     cohort_median = stored_analysis.clinic_median_duration(settings, now) if data else None

@@ -103,11 +103,14 @@ def _is_current(row: PatientAnalysisRow | None, patient: User, today: date, key:
             and row.computed_on <= today and (row.valid_until is None or today < row.valid_until))
 
 
-def for_patients(patients: list[User], *, now: datetime | None = None,
-            settings: durability.Settings | None = None) -> dict[int, durability.PatientAnalysis]:
+def for_patients(patients: list[User], *, now: datetime | None = None, settings: durability.Settings | None = None,
+                 latest_only: bool = False) -> dict[int, durability.PatientAnalysis]:
     """These patients' analysis as a fresh computation would give it, from the stored rows (two
     queries), recomputing only those that are stale. Recomputed ones are stored: the caller
-    commits (a page's audit hook does)."""
+    commits (a page's audit hook does).
+
+    latest_only: each analysis's `treatments` holds the latest result alone (what the triage
+    dashboard reads, via PatientAnalysis.latest), not a year of them."""
     if not patients:
         return {}
     now = now or utcnow()
@@ -122,8 +125,11 @@ def for_patients(patients: list[User], *, now: datetime | None = None,
     fresh_ids = [i for i in ids if i not in found]
     results: dict[int, list[durability.TreatmentResult]] = {i: [] for i in fresh_ids}
     if fresh_ids:
-        for r in db.session.scalars(select(TreatmentResultRow).where(TreatmentResultRow.patient_id.in_(fresh_ids))
-                                    .order_by(TreatmentResultRow.patient_id, TreatmentResultRow.treatment_date)):
+        query = (select(TreatmentResultRow).where(TreatmentResultRow.patient_id.in_(fresh_ids))
+                 .order_by(TreatmentResultRow.patient_id, TreatmentResultRow.treatment_date))
+        if latest_only:
+            query = query.where(TreatmentResultRow.interval_end.is_(None))  # only the latest is open
+        for r in db.session.scalars(query):
             results[r.patient_id].append(durability.TreatmentResult(
                 treatment_date=r.treatment_date, interval_end=r.interval_end or today[r.patient_id],
                 **{name: getattr(r, name) for name in RESULT_FIELDS}))

@@ -132,3 +132,32 @@ def test_a_planned_treatment_dates_the_analysis_validity(app, users):
 def test_settings_are_part_of_what_the_stored_analysis_was_computed_for():
     base = durability.Settings()
     assert stored_analysis.settings_key(base) != stored_analysis.settings_key(dataclasses.replace(base, mcid=5))
+
+
+# --- The dashboard reads a window of each history, not all of it.
+
+CHECKIN_DAYS = st.lists(st.tuples(st.integers(-200, 0), st.integers(0, 21)), max_size=25)
+TREATMENT_DAYS = st.lists(st.integers(-200, 10), max_size=6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(checkins=CHECKIN_DAYS, treatments=TREATMENT_DAYS, zone=st.sampled_from(ZONES))
+def test_the_dashboard_rows_from_its_window_equal_rows_from_the_whole_history(app, checkins, treatments, zone):
+    """The latest check-in, the days before it, missed days, adherence, the trend line and the
+    days since the last session come out the same from the dashboard's window of each history
+    as from all of it."""
+    from monitor import dashboard
+    patient = add_patient(f"window{next(_emails)}@example.test", timezone=zone)
+    today = local_today(zone, NOW)
+    for offset, total in dict(checkins).items():
+        save_checkin(patient, today + timedelta(days=offset), answers_for(total), {}, None, now=NOW)
+    for offset in treatments:
+        record_treatment(patient, TreatmentValues(administered_at=at_local(today + timedelta(days=offset), 10, zone=zone),
+                                                  route="lozenge", dose_mg=50), recorded_by=None, now=NOW)
+    db.session.commit()
+    settings_now = analysis.settings_for(get_clinic())
+    window = dashboard._recent([patient], NOW, settings_now)[patient.id]
+    whole = analysis.load([patient], now=NOW, settings=settings_now)[patient.id]
+    window.analysis = whole.analysis
+    assert dashboard.build_row(window, now=NOW, mcid=4, lapse_days=3, cohort_median=5) == \
+        dashboard.build_row(whole, now=NOW, mcid=4, lapse_days=3, cohort_median=5)
