@@ -98,8 +98,10 @@ def refresh(patients: list[User], *, now: datetime | None = None,
     return {patient_id: item.analysis for patient_id, item in data.items()}
 
 
-def _is_current(row: PatientAnalysisRow | None, patient: User, today: date, key: str) -> bool:
-    return (row is not None and row.timezone == patient.timezone and row.settings_key == key
+def _is_current(row, zone: str, today: date, key: str) -> bool:
+    """Whether a stored analysis (a PatientAnalysisRow, or a row of its columns) is what a fresh
+    computation for this zone, local date and settings would give."""
+    return (row is not None and row.timezone == zone and row.settings_key == key
             and row.computed_on <= today and (row.valid_until is None or today < row.valid_until))
 
 
@@ -120,7 +122,7 @@ def for_patients(patients: list[User], *, now: datetime | None = None, settings:
     rows = {r.patient_id: r for r in db.session.scalars(
         select(PatientAnalysisRow).where(PatientAnalysisRow.patient_id.in_(ids)))}
     today = {p.id: local_today(p.timezone, now) for p in patients}
-    stale = [p for p in patients if not _is_current(rows.get(p.id), p, today[p.id], key)]
+    stale = [p for p in patients if not _is_current(rows.get(p.id), p.timezone, today[p.id], key)]
     found = refresh(stale, now=now, settings=settings) if stale else {}
     fresh_ids = [i for i in ids if i not in found]
     results: dict[int, list[durability.TreatmentResult]] = {i: [] for i in fresh_ids}
@@ -143,15 +145,19 @@ def for_patients(patients: list[User], *, now: datetime | None = None, settings:
 
 def clinic_median_duration(settings: durability.Settings, now: datetime | None = None) -> float | None:
     """SPEC 4's cohort median: the Kaplan-Meier median wane day over every patient's responding
-    treatments, clinic-wide, from the stored duration pairs (stale patients recomputed first)."""
+    treatments, clinic-wide, from the stored duration pairs (stale patients recomputed first).
+    Plain columns, one query: a clinic's worth of stored summaries, never its history."""
     now = now or utcnow()
     key = settings_key(settings)
-    query = (select(User, PatientAnalysisRow).outerjoin(PatientAnalysisRow, PatientAnalysisRow.patient_id == User.id)
-             .where(User.role == Role.PATIENT.value))
+    stored = PatientAnalysisRow
+    query = (select(User.id, User.timezone.label("zone"), stored.timezone, stored.settings_key, stored.computed_on,
+                    stored.valid_until, stored.duration_pairs)
+             .outerjoin(stored, stored.patient_id == User.id).where(User.role == Role.PATIENT.value))
     rows = db.session.execute(query).all()
-    stale = [user for user, row in rows if not _is_current(row, user, local_today(user.timezone, now), key)]
+    stale = [row.id for row in rows
+             if not (row.settings_key is not None and _is_current(row, row.zone, local_today(row.zone, now), key))]
     if stale:
-        refresh(stale, now=now, settings=settings)
-        rows = db.session.execute(query.execution_options(populate_existing=True)).all()
-    pairs = [pair for _, row in rows if row is not None for pair in _pairs(row.duration_pairs)]
+        refresh(db.session.scalars(select(User).where(User.id.in_(stale))).all(), now=now, settings=settings)
+        rows = db.session.execute(query).all()
+    pairs = [pair for row in rows if row.duration_pairs for pair in _pairs(row.duration_pairs)]
     return durability.km_median(durability.km_curve(pairs))
