@@ -161,3 +161,20 @@ def test_the_dashboard_rows_from_its_window_equal_rows_from_the_whole_history(ap
     window.analysis = whole.analysis
     assert dashboard.build_row(window, now=NOW, mcid=4, lapse_days=3, cohort_median=5) == \
         dashboard.build_row(whole, now=NOW, mcid=4, lapse_days=3, cohort_median=5)
+
+
+def test_a_read_after_a_write_in_the_same_transaction_sees_the_write(app, users):
+    """Rows loaded before a refresh are read again, not taken from the session's identity map."""
+    patient = users.patient_a
+    today = local_today(patient.timezone, NOW)
+    for offset, total in enumerate([15] * 4 + [5] * 6, start=-10):
+        save_checkin(patient, today + timedelta(days=offset), answers_for(total), {}, None, now=NOW)
+    record_treatment(patient, TreatmentValues(administered_at=at_local(today - timedelta(days=6)), route="lozenge",
+                                              dose_mg=50), recorded_by=None, now=NOW)
+    before = stored_analysis.for_patients([patient], now=NOW)[patient.id]
+    assert before.latest.status == durability.HOLDING
+    for offset in (-2, -1):  # back above the threshold on two days: waned
+        save_checkin(patient, today + timedelta(days=offset), answers_for(15), {}, None, now=NOW)
+    after = stored_analysis.for_patients([patient], now=NOW)[patient.id]
+    assert after == fresh([patient], NOW)[patient.id]
+    assert after.latest.status == durability.WANED
