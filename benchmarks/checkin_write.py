@@ -27,10 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clinic_scale import database  # noqa: E402  (benchmarks/clinic_scale.py, beside this file)
+from clinic_scale import database, migrated_app  # noqa: E402  (benchmarks/clinic_scale.py, beside this file)
 
-from monitor import create_app  # noqa: E402
-from monitor.config import engine_options  # noqa: E402
 from monitor.extensions import db  # noqa: E402
 from monitor.models import User  # noqa: E402
 from monitor.passwords import hash_password  # noqa: E402
@@ -139,12 +137,8 @@ def main():
     with database(args.database) as url, tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "DATABASE_URL": url.replace("+psycopg", ""), "SECRET_KEY": "bench-secret",
                "SESSION_COOKIE_SECURE": "0", "BASE_URL": "http://127.0.0.1", "PYTHONPATH": str(Path(__file__).parents[1])}
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
-                          "SECRET_KEY": "bench-secret", "SESSION_COOKIE_SECURE": False, "MAIL_FILE_DIR": tmp,
-                          "RATELIMIT_ENABLED": False})
+        app = migrated_app(url, tmp, SECRET_KEY="bench-secret", SESSION_COOKIE_SECURE=False, RATELIMIT_ENABLED=False)
         with app.app_context():
-            from flask_migrate import upgrade
-            upgrade()
             password_hash = hash_password(PASSWORD)
             db.session.add_all([User(email=f"w{n}@bench.test", role="patient", timezone="America/New_York",
                                      password_hash=password_hash) for n in range(PATIENTS)])

@@ -122,6 +122,17 @@ def get(client, url: str) -> None:
     assert response.status_code == 200, (url, response.status_code)
 
 
+def migrated_app(url: str, tmp: str, **config):
+    """The app on a benchmark database, migrated with the project's own migrations; files in tmp."""
+    from flask_migrate import upgrade
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
+                      "SECRET_KEY": "bench", "MAIL_FILE_DIR": tmp, **config})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return app
+
+
 @contextmanager
 def database(kind: str):
     if kind == "sqlite":
@@ -152,13 +163,9 @@ def main():
     args = parser.parse_args()
     rng = random.Random(2026)
     with database(args.database) as url, tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
-                          "SECRET_KEY": "bench", "MAIL_FILE_DIR": tmp, "RATELIMIT_ENABLED": False,
-                          "TWO_FACTOR_REQUIRED_FOR_STAFF": False, "WTF_CSRF_ENABLED": False,
-                          "SESSION_COOKIE_SECURE": False})  # the test client speaks plain http
+        app = migrated_app(url, tmp, RATELIMIT_ENABLED=False, TWO_FACTOR_REQUIRED_FOR_STAFF=False,
+                           WTF_CSRF_ENABLED=False, SESSION_COOKIE_SECURE=False)  # the test client speaks plain http
         with app.app_context():
-            from flask_migrate import upgrade
-            upgrade()
             timeutil.freeze(NOW)
             get_clinic()
             started = time.perf_counter()

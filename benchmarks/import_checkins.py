@@ -20,11 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clinic_scale import database  # noqa: E402  (benchmarks/clinic_scale.py, beside this file)
+from clinic_scale import database, migrated_app  # noqa: E402  (benchmarks/clinic_scale.py, beside this file)
 from sqlalchemy import insert  # noqa: E402
 
-from monitor import create_app  # noqa: E402
-from monitor.config import engine_options  # noqa: E402
 from monitor.extensions import db  # noqa: E402
 from monitor.models import CheckIn, User  # noqa: E402
 
@@ -52,11 +50,8 @@ def main():
     args = parser.parse_args()
     rng = random.Random(2026)
     with database(args.database) as url, tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
-                          "SECRET_KEY": "bench", "MAIL_FILE_DIR": tmp})
+        app = migrated_app(url, tmp)
         with app.app_context():
-            from flask_migrate import upgrade
-            upgrade()
             people = [User(email=f"imp{p}@bench.test", role="patient", timezone="America/New_York")
                       for p in range(args.patients)]
             db.session.add_all(people)

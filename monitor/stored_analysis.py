@@ -75,7 +75,7 @@ def refresh(patients: list[User], *, now: datetime | None = None,
     settings = settings or clinic_settings()
     ids = sorted({p.id for p in patients})
     _lock(ids)
-    data = analysis.load([p for p in patients], now=now, settings=settings)
+    data = analysis.load(patients, now=now, settings=settings)
     # ORM-enabled deletes: the session forgets the rows it had loaded, so a read after this
     # refresh in the same transaction sees the new ones (tests/test_stored_analysis.py).
     db.session.execute(delete(TreatmentResultRow).where(TreatmentResultRow.patient_id.in_(ids)))
