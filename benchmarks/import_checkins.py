@@ -10,7 +10,6 @@ Budget (issue 9): 100,000 rows in at most 30 s, in bounded memory."""
 import argparse
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -42,18 +41,13 @@ def write_csv(path: Path, patients: int, rows: int, rng: random.Random) -> None:
                 f.write(f"imp{p}@bench.test,{first + timedelta(days=d)},{answers},{rng.randrange(4)},{note}\n")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--patients", type=int, default=300)
-    args = parser.parse_args()
+def measure(database_kind: str, *, rows: int = 100_000, patients: int = 300) -> dict:
     rng = random.Random(2026)
-    with database(args.database) as url, tempfile.TemporaryDirectory() as tmp:
+    with database(database_kind) as url, tempfile.TemporaryDirectory() as tmp:
         app = migrated_app(url, tmp)
         with app.app_context():
             people = [User(email=f"imp{p}@bench.test", role="patient", timezone="America/New_York")
-                      for p in range(args.patients)]
+                      for p in range(patients)]
             db.session.add_all(people)
             db.session.flush()
             # A few check-ins already stored: their rows in the file replace them (revisions).
@@ -65,17 +59,32 @@ def main():
             db.session.remove()
             db.engine.dispose()
         csv_path = Path(tmp) / "checkins.csv"
-        write_csv(csv_path, args.patients, args.rows, rng)
+        write_csv(csv_path, patients, rows, rng)
         env = {**os.environ, "DATABASE_URL": url.replace("+psycopg", ""), "SECRET_KEY": "bench"}
-        started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "flask", "--app", "monitor", "import-checkins", str(csv_path)],
-                              env=env, capture_output=True, text=True)
-        seconds = time.perf_counter() - started
-        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        if done.returncode != 0:
-            sys.exit(f"import failed:\n{done.stderr[-2000:]}")
-        print(f"{args.database}: {args.rows:,} rows for {args.patients} patients: {seconds:.1f} s, "
-              f"peak memory {peak_mib:.0f} MiB; {done.stdout.strip()}")
+        with open(Path(tmp) / "out.txt", "w+") as out:
+            started = time.perf_counter()
+            child = subprocess.Popen([sys.executable, "-m", "flask", "--app", "monitor", "import-checkins",
+                                      str(csv_path)], env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+            _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory, not any other's
+            seconds = time.perf_counter() - started
+            child.returncode = os.waitstatus_to_exitcode(status)
+            out.seek(0)
+            said = out.read()
+        if child.returncode != 0:
+            raise RuntimeError(f"import failed:\n{said[-2000:]}")
+    return {"database": database_kind, "rows": rows, "patients": patients, "seconds": round(seconds, 1),
+            "peak_mib": round(usage.ru_maxrss / 1024), "output": said.strip().splitlines()[-1]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--patients", type=int, default=300)
+    args = parser.parse_args()
+    r = measure(args.database, rows=args.rows, patients=args.patients)
+    print(f"{r['database']}: {r['rows']:,} rows for {r['patients']} patients: {r['seconds']:.1f} s, "
+          f"peak memory {r['peak_mib']} MiB; {r['output']}")
 
 
 if __name__ == "__main__":

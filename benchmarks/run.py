@@ -1,77 +1,102 @@
-"""Benchmarks (not tests): python benchmarks/run.py prints a Markdown table for docs/benchmarks.md.
+"""The one command that regenerates docs/benchmarks.md:
 
-Measures the pure analysis and the figure builders on a year of daily check-ins with 52 weekly
-sessions, the worst case a clinic will see for one patient, and what the chart pages weigh."""
-import gzip
-import statistics
+    python benchmarks/run.py                 # every benchmark, SQLite and PostgreSQL (10-15 min)
+    python benchmarks/run.py --only clinic_scale --only lighthouse   # some; the rest kept as they are
+    python benchmarks/run.py --render        # only rewrite the page from benchmarks/results.json
+
+Each benchmark is a script beside this one with `measure(database) -> dict`. Results go to
+benchmarks/results.json (committed, with the machine and the date of each run), and the page
+is benchmarks/benchmarks.md.j2 rendered with them, so prose and figures cannot drift apart.
+Needs what the scripts need: PostgreSQL on BENCH_POSTGRES_URL (default 127.0.0.1:5432),
+gunicorn and wrk (checkin_write), npm lighthouse and Debian's Chromium (lighthouse)."""
+import argparse
+import importlib
+import json
+import os
+import platform
+import sqlite3
 import sys
-import time
-from datetime import date, timedelta
+import traceback
+from datetime import datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
-from decimal import Decimal
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import jinja2
 
-import plotly.graph_objects as go  # noqa: E402
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results.json"
+TEMPLATE = "benchmarks.md.j2"
+PAGE = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
 
-from monitor import durability  # noqa: E402
-from monitor.charts import individual as patient_charts  # noqa: E402
-from monitor.charts import PLOTLY_JS, to_json  # noqa: E402
-
-TODAY = date(2026, 11, 26)
-START = TODAY - timedelta(days=364)
-
-
-def year_of_data():
-    sessions = [START + timedelta(days=7 + 7 * k) for k in range(52) if START + timedelta(days=7 + 7 * k) <= TODAY]
-    totals = {}
-    for n in range(365):
-        d = START + timedelta(days=n)
-        since = min(((d - s).days for s in sessions if s <= d), default=None)
-        totals[d] = 15 if since is None else [12, 5, 4, 5, 6, 9, 11][since % 7]
-    return totals, sessions
+# name: the databases it runs on (None: it does not use one of its own).
+BENCHMARKS = {
+    "analysis_functions": [None],
+    "clinic_scale": ["sqlite", "postgresql"],
+    "import_checkins": ["sqlite", "postgresql"],
+    "checkin_write": ["sqlite", "postgresql"],
+    "nudge_selection": ["sqlite", "postgresql"],
+    "lighthouse": [None],
+}
 
 
-def timed(fn, repeat=50):
-    samples = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t) * 1000)
-    return statistics.median(samples), min(samples)
+def machine() -> dict:
+    memory = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal:")), 0) if Path("/proc/meminfo").exists() else 0
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    info = {"cores": os.cpu_count(), "memory_gib": round(memory / 1024 / 1024), "cpu": cpu,
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+    try:
+        import psycopg
+        url = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            info["postgresql"] = conn.execute("show server_version").fetchone()[0].split()[0]
+    except Exception:  # noqa: BLE001 (the page then says "unknown")
+        info["postgresql"] = None
+    return info
+
+
+def load() -> dict:
+    return json.loads(RESULTS.read_text()) if RESULTS.exists() else {"machine": {}, "runs": {}}
+
+
+def run(names: list[str], results: dict) -> None:
+    results["machine"] = machine()
+    for name in names:
+        module = importlib.import_module(name)
+        for database in BENCHMARKS[name]:
+            key = database or "-"
+            print(f"== {name} {database or ''}", flush=True)
+            try:
+                figures = module.measure(database)
+            except Exception:  # noqa: BLE001 (one failing benchmark must not lose the others' figures)
+                traceback.print_exc()
+                print(f"!! {name} {database or ''} failed; its previous figures are kept", flush=True)
+                continue
+            results["runs"].setdefault(name, {})[key] = {
+                "date": datetime.now(timezone.utc).date().isoformat(), "figures": figures}
+            RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+
+
+def render(results: dict) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["n"] = lambda value, digits=0: "–" if value is None else f"{value:,.{digits}f}"
+    return env.get_template(TEMPLATE).render(machine=results["machine"], runs=results["runs"])
 
 
 def main():
-    totals, sessions = year_of_data()
-    rows = []
-    med, best = timed(lambda: durability.analyse_patient(totals.items(), sessions, TODAY), repeat=200)
-    rows.append(("analyse_patient: 365 days, %d sessions" % len(sessions), med, best))
-    analysis = durability.analyse_patient(totals.items(), sessions, TODAY)
-    many = [(totals, analysis)] * 100
-    med, best = timed(lambda: durability.cohort(many), repeat=20)
-    rows.append(("cohort: 100 such patients", med, best))
-    data = SimpleNamespace(totals=totals, today=TODAY, analysis=analysis, checkins=[])
-    treatments = {d: SimpleNamespace(route="intramuscular", dose_mg=Decimal("50")) for d in sessions}
-    med, best = timed(lambda: to_json(patient_charts.timeline(data, treatments).figure), repeat=20)
-    rows.append(("timeline figure + JSON (session lines in the layout)", med, best))
-
-    def add_vline_way():
-        fig = go.Figure(go.Scatter(x=list(totals), y=list(totals.values())))
-        for d in sessions:
-            fig.add_vline(x=d)
-        return fig
-    med, best = timed(add_vline_way, repeat=3)
-    rows.append(("the same session lines added one by one with add_vline", med, best))
-
-    print("| what | median ms | best ms |\n|---|---:|---:|")
-    for name, med, best in rows:
-        print(f"| {name} | {med:.2f} | {best:.2f} |")
-    js = (Path(__file__).resolve().parents[1] / "monitor" / "static" / PLOTLY_JS).read_bytes()
-    figure_json = to_json(patient_charts.timeline(data, treatments).figure).encode()
-    print(f"\nplotly.js basic bundle: {len(js) / 1024:.0f} KiB, {len(gzip.compress(js)) / 1024:.0f} KiB gzipped")
-    print(f"timeline figure JSON for a year: {len(figure_json) / 1024:.0f} KiB, "
-          f"{len(gzip.compress(figure_json)) / 1024:.0f} KiB gzipped")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", choices=list(BENCHMARKS), help="run only these (repeatable)")
+    parser.add_argument("--render", action="store_true", help="run nothing: rewrite the page from results.json")
+    args = parser.parse_args()
+    results = load()
+    if not args.render:
+        run(args.only or list(BENCHMARKS), results)
+    PAGE.write_text(render(results))
+    print(f"wrote {PAGE.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

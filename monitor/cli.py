@@ -13,7 +13,7 @@ from werkzeug.serving import run_simple
 from sqlalchemy import select
 from email_validator import EmailNotValidError, validate_email
 
-from . import analysis, demo, exports, imports
+from . import analysis, demo, exports, imports, stored_analysis
 from .accounts import ROLES, DuplicateEmail, add_account, find_by_email, normalise_email
 from .audit import record
 from .clinic import get_clinic
@@ -33,6 +33,7 @@ def init_app(app) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(reset_two_factor_command)
     app.cli.add_command(export_durability_command)
+    app.cli.add_command(refresh_analysis_command)
     from . import nudges_cli  # send-nudges
     nudges_cli.init_app(app)
 
@@ -192,6 +193,18 @@ def export_durability_command(email):
     record("export.durability", target_type="patient", target_id=patient.id, detail="cli")
     db.session.commit()
     click.echo(text, nl=False)
+
+
+# --- refresh-analysis ----------------------------------------------------------------------
+
+@click.command("refresh-analysis", short_help="Bring every stored durability analysis up to date.")
+def refresh_analysis_command():
+    """Recompute every patient whose stored analysis is out of date (after an upgrade, or
+    after a change of the clinic's settings if the background refresh was interrupted), a
+    batch at a time, each batch committed. Safe to run at any time, and again."""
+    done = stored_analysis.refresh_stale(commit=db.session.commit)
+    db.session.commit()
+    click.echo(f"{done} patients' analyses brought up to date.")
 
 
 # --- seed-demo -----------------------------------------------------------------------------

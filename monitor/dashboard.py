@@ -11,6 +11,7 @@ Every "day" here is the patient's own calendar date, as in SPEC 4 and 5."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import date, datetime, time, timedelta, timezone
 
 from markupsafe import Markup
@@ -150,11 +151,13 @@ class Row:
 
 
 def build_row(data: analysis.PatientData, *, now: datetime, mcid: float, lapse_days: int,
-              cohort_median: float | None, severe_side_effect_dates=(), expected_from: date | None = None) -> Row:
+              cohort_median: float | None, severe_side_effect_dates=(), expected_from: date | None = None,
+              with_trend: bool = True) -> Row:
     """One patient's row: the values shown and the flags, from data already loaded.
 
     `expected_from` is the first local date a check-in is expected (schedule.counting_from: the
-    later of enrolment and the last return from a pause); by default the date of enrolment."""
+    later of enrolment and the last return from a pause); by default the date of enrolment.
+    Without `with_trend` the sparkline is left empty: build() draws it for the rows on the page."""
     patient, today, totals = data.patient, data.today, data.totals
     result = data.analysis or durability.PatientAnalysis(None, [], None, 0)
     latest = latest_checkin(totals)
@@ -207,9 +210,13 @@ def build_row(data: analysis.PatientData, *, now: datetime, mcid: float, lapse_d
         side_effect_on=side_effect_on,
         wane_expected_on=wane_on,
         flags=frozenset(flags),
-        trend=sparkline.svg(totals, today, treatments=[data.treatment_date(t) for t in data.treatments]),
+        trend=trend(data) if with_trend else Markup(""),
         trend_checkins=sum(1 for n in range(sparkline.DAYS) if today - timedelta(days=n) in totals),
     )
+
+
+def trend(data: analysis.PatientData) -> Markup:
+    return sparkline.svg(data.totals, data.today, treatments=[data.treatment_date(t) for t in data.treatments])
 
 
 def ordered(rows: list[Row]) -> list[Row]:
@@ -234,9 +241,25 @@ def clean_search(text: str | None) -> str:
 
 # --- Loading.
 
+PAGE_SIZE = 50  # rows per page: the most urgent first, so page 1 is where the day starts
+
+
+class BadPage(ValueError):
+    """A ?page= value that is not a page number."""
+
+
+def page_number(text: str | None) -> int:
+    """The page asked for: 1 when none is; BadPage for anything but a whole number from 1."""
+    if text is None or text == "":
+        return 1
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise BadPage("The page must be a whole number from 1.")
+    return int(text)
+
+
 @dataclass
 class Dashboard:
-    rows: list[Row]               # the rows to show: filtered, searched, ordered
+    rows: list[Row]               # the rows of this page: filtered, searched, ordered
     total: int                    # patients on the panel before filtering
     found: int                    # patients the search finds (all of them without a search)
     counts: dict[str, int]        # patients per flag among those the search finds
@@ -246,10 +269,19 @@ class Dashboard:
     cohort_median: float | None
     mcid: int
     lapse_days: int
+    shown: int = 0                # rows on every page together
+    page: int = 1
+    pages: int = 1
+    updating: bool = False        # the clinic's typical duration is being recomputed (settings changed)
 
     @property
     def legend(self) -> list[tuple[Flag, str]]:
         return legend(self.mcid, self.lapse_days)
+
+    @property
+    def first_shown(self) -> int:
+        """The position of this page's first row among all rows shown, from 1."""
+        return (self.page - 1) * PAGE_SIZE + 1
 
 
 def _severe_side_effect_dates(data: dict[int, analysis.PatientData]) -> dict[int, list[date]]:
@@ -273,40 +305,64 @@ def _severe_side_effect_dates(data: dict[int, analysis.PatientData]) -> dict[int
 WINDOW_DAYS = max(sparkline.DAYS, ADHERENCE_DAYS, SIDE_EFFECT_DAYS)
 
 
+class TreatmentTime(NamedTuple):
+    """What the rows read of a session: when it was (a Treatment would do; this is lighter)."""
+
+    administered_at: datetime
+
+
 def _recent(patients: list[User], now: datetime, settings: durability.Settings) -> dict[int, analysis.PatientData]:
     """What the rows read of each patient's history, in a fixed number of queries however long
     that history is: the last WINDOW_DAYS of check-ins and sessions, each patient's latest
-    check-in with the RISE_DAYS before it, and their last session, when older."""
-    if not patients:
-        return {}
-    since = min(local_today(p.timezone, now) for p in patients) - timedelta(days=WINDOW_DAYS)
-    cutoff = datetime.combine(since - timedelta(days=1), time.min, tzinfo=timezone.utc)  # a day's margin for zones
-    data = analysis.load(patients, now=now, settings=settings, since=since, treatments_since=cutoff, analyse=False)
+    check-in with the RISE_DAYS before it, and their last session, when older. Plain columns,
+    no ORM objects: a panel's worth of them costs more than the queries."""
+    data = {p.id: analysis.PatientData(p, local_today(p.timezone, now)) for p in patients}
+    if not data:
+        return data
     ids = list(data)
-    latest = dict(db.session.execute(select(CheckIn.patient_id, func.max(CheckIn.local_date))
-                                     .where(CheckIn.patient_id.in_(ids)).group_by(CheckIn.patient_id)).all())
-    older = {patient_id: day for patient_id, day in latest.items() if day - timedelta(days=RISE_DAYS) < since}
+    since = min(item.today for item in data.values()) - timedelta(days=WINDOW_DAYS)
+    cutoff = datetime.combine(since - timedelta(days=1), time.min, tzinfo=timezone.utc)  # a day's margin for zones
     for patient_id, local_date, total in db.session.execute(
             select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total)
-            .where(CheckIn.patient_id.in_(list(older)), CheckIn.local_date < since,
-                   CheckIn.local_date >= min(older.values(), default=since) - timedelta(days=RISE_DAYS))):
-        if older[patient_id] - timedelta(days=RISE_DAYS) <= local_date <= older[patient_id]:
-            data[patient_id].totals[local_date] = total
+            .where(CheckIn.patient_id.in_(ids), CheckIn.local_date >= since)):
+        data[patient_id].totals[local_date] = total
+    # The latest check-in is in the window when there is any there; else the latest before it.
+    latest = {patient_id: max(item.totals) for patient_id, item in data.items() if item.totals}
+    without = [patient_id for patient_id in ids if patient_id not in latest]
+    if without:
+        latest.update(db.session.execute(
+            select(CheckIn.patient_id, func.max(CheckIn.local_date))
+            .where(CheckIn.patient_id.in_(without), CheckIn.local_date < since).group_by(CheckIn.patient_id)).all())
+    older = {patient_id: day for patient_id, day in latest.items() if day - timedelta(days=RISE_DAYS) < since}
+    if older:
+        for patient_id, local_date, total in db.session.execute(
+                select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total)
+                .where(CheckIn.patient_id.in_(list(older)), CheckIn.local_date < since,
+                       CheckIn.local_date >= min(older.values()) - timedelta(days=RISE_DAYS))):
+            if older[patient_id] - timedelta(days=RISE_DAYS) <= local_date <= older[patient_id]:
+                data[patient_id].totals[local_date] = total
     for item in data.values():
         item.totals = dict(sorted(item.totals.items()))
-    last_before = (select(Treatment.patient_id, func.max(Treatment.administered_at).label("at"))
-                   .where(Treatment.patient_id.in_(ids), Treatment.administered_at < cutoff)
-                   .group_by(Treatment.patient_id).subquery())
-    for treatment in db.session.scalars(select(Treatment).join(
-            last_before, (Treatment.patient_id == last_before.c.patient_id)
-            & (Treatment.administered_at == last_before.c.at))):
-        data[treatment.patient_id].treatments.insert(0, treatment)
+    last_before = dict(db.session.execute(
+        select(Treatment.patient_id, func.max(Treatment.administered_at))
+        .where(Treatment.patient_id.in_(ids), Treatment.administered_at < cutoff)
+        .group_by(Treatment.patient_id)).all())
+    for patient_id, at in last_before.items():
+        data[patient_id].treatments.append(TreatmentTime(at))
+    for patient_id, at in db.session.execute(
+            select(Treatment.patient_id, Treatment.administered_at)
+            .where(Treatment.patient_id.in_(ids), Treatment.administered_at >= cutoff)
+            .order_by(Treatment.administered_at, Treatment.id)):
+        data[patient_id].treatments.append(TreatmentTime(at))
     return data
 
 
-def build(viewer: User, *, flag: str | None = None, search: str = "", now: datetime | None = None) -> Dashboard:
+def build(viewer: User, *, flag: str | None = None, search: str = "", page: int = 1,
+          now: datetime | None = None) -> Dashboard:
     """The viewer's panel as triage rows; `flag` (a key of FLAG_BY_KEY) and `search` (a name
-    fragment) narrow what is shown. An unknown flag narrows nothing."""
+    fragment) narrow what is shown, and `page` picks PAGE_SIZE rows of it (a page past the last
+    gives the last). An unknown flag narrows nothing. Every row is flagged and ordered; only the
+    page's rows get their sparkline drawn."""
     now = now or utcnow()
     clinic = get_clinic()
     query = patients_visible_to(viewer)
@@ -319,21 +375,32 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", now: datet
                                                           latest_only=True).items():
         data[patient_id].analysis = found
     # SPEC 4: a patient without a typical duration of their own falls back on the clinic's.
-    cohort_median = stored_analysis.clinic_median_duration(settings, now) if data else None
+    cohort_median, updating = None, False
+    if data:
+        try:
+            cohort_median = stored_analysis.clinic_median_duration(settings, now)
+        except stored_analysis.FiguresUpdating:
+            updating = True  # after a change of settings: the page says so
     side_effects = _severe_side_effect_dates(data)
     resumed = analysis.returns_to_active(list(data))
     rows = [build_row(d, now=now, mcid=clinic.mcid, lapse_days=clinic.lapse_days, cohort_median=cohort_median,
                       severe_side_effect_dates=side_effects.get(d.patient.id, ()),
                       expected_from=schedule.counting_from(d.patient.timezone, d.patient.created_at,
-                                                           resumed.get(d.patient.id)))
+                                                           resumed.get(d.patient.id)),
+                      with_trend=False)
             for d in data.values()]
 
     chosen = FLAG_BY_KEY.get(flag) if flag else None
     search = clean_search(search)
     found = [r for r in rows if matches(r.patient, search)]
-    shown = [r for r in found if chosen is None or chosen.key in r.flags]
+    shown = ordered([r for r in found if chosen is None or chosen.key in r.flags])
+    pages = max(1, -(-len(shown) // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    on_page = shown[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    for row in on_page:
+        row.trend = trend(data[row.patient.id])
     return Dashboard(
-        rows=ordered(shown),
+        rows=on_page,
         total=len(rows),
         found=len(found),
         counts={f.key: sum(1 for r in found if f.key in r.flags) for f in FLAGS},
@@ -343,4 +410,8 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", now: datet
         cohort_median=cohort_median,
         mcid=clinic.mcid,
         lapse_days=clinic.lapse_days,
+        shown=len(shown),
+        page=page,
+        pages=pages,
+        updating=updating,
     )

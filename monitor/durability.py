@@ -169,18 +169,20 @@ def km_curve(pairs: Iterable[tuple[int, bool]]) -> list[tuple[int, float]]:
     """Kaplan-Meier estimate of "still holding": [(0, 1.0), (t, S(t)) at each event time].
 
     At a time with both events and censorings, the events are counted first (the usual convention)."""
-    pairs = sorted(pairs)
-    at_risk = len(pairs)
+    counts: dict[tuple[int, bool], int] = {}
+    for time, event in pairs:
+        counts[(time, bool(event))] = counts.get((time, bool(event)), 0) + 1
+    return km_curve_from_counts(counts)
+
+
+def km_curve_from_counts(counts: Mapping[tuple[int, bool], int]) -> list[tuple[int, float]]:
+    """km_curve() of the pairs counted by (time, event): what a clinic-wide tally stores
+    (stored_analysis.clinic_median_duration), without a clinic's worth of pairs in memory."""
+    at_risk = sum(counts.values())
     survival = 1.0
     curve = [(0, 1.0)]
-    i = 0
-    while i < len(pairs):
-        t = pairs[i][0]
-        events = censored = 0
-        while i < len(pairs) and pairs[i][0] == t:
-            events += pairs[i][1]
-            censored += not pairs[i][1]
-            i += 1
+    for t in sorted({time for time, _ in counts}):
+        events, censored = counts.get((t, True), 0), counts.get((t, False), 0)
         if events:
             survival *= 1 - events / at_risk
             curve.append((t, survival))
@@ -206,6 +208,9 @@ def km_median(curve: Sequence[tuple[int, float]]) -> float | None:
     return None
 
 
+CHANGE_DAYS = range(-3, 15)  # the days since session of the cohort chart
+
+
 @dataclass(frozen=True)
 class DayChange:
     day: int
@@ -225,7 +230,7 @@ class Cohort:
 
 
 def change_from_reference(totals: Mapping[date, int], treatments: Iterable[TreatmentResult],
-                          days: range = range(-3, 15)) -> dict[int, list[float]]:
+                          days: range = CHANGE_DAYS) -> dict[int, list[float]]:
     """Per day since session, the totals minus that session's reference level R. Days after
     the session count only inside its interval, so the next session's effect is not mixed in."""
     by_day: dict[int, list[float]] = {d: [] for d in days}
@@ -241,16 +246,49 @@ def change_from_reference(totals: Mapping[date, int], treatments: Iterable[Treat
     return by_day
 
 
-def _summarise(day: int, values: list[float]) -> DayChange:
-    n = len(values)
+@dataclass(frozen=True)
+class Sums:
+    """n, the sum and the sum of squares of some values: what a mean and its confidence
+    interval need, and what adds up across patients without keeping the values."""
+
+    n: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> "Sums":
+        return cls(len(values), math.fsum(values), math.fsum(v * v for v in values))
+
+    def __add__(self, other: "Sums") -> "Sums":
+        return Sums(self.n + other.n, self.total + other.total, self.squares + other.squares)
+
+
+def change_sums(totals: Mapping[date, int], treatments: Iterable[TreatmentResult]) -> dict[int, Sums]:
+    """change_from_reference() summed per day (days with values only)."""
+    return {d: Sums.of(values) for d, values in change_from_reference(totals, treatments).items() if values}
+
+
+def day_change(day: int, sums: Sums) -> DayChange:
+    """The mean change on a day since session, with a 95% confidence interval (normal
+    approximation) once there are two values."""
+    n = sums.n
     if n == 0:
         return DayChange(day, 0, None, None, None)
-    mean = sum(values) / n
+    mean = sums.total / n
     if n < 2:
         return DayChange(day, 1, mean, None, None)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = 1.96 * sd / math.sqrt(n)
+    variance = max(0.0, (sums.squares - sums.total * sums.total / n) / (n - 1))
+    half = 1.96 * math.sqrt(variance) / math.sqrt(n)
     return DayChange(day, n, mean, mean - half, mean + half)
+
+
+def cohort_from_counts(counts: Mapping[tuple[int, bool], int], treatments: int, responding: int,
+                       sums_by_day: Mapping[int, Sums]) -> Cohort:
+    """cohort() from its parts: duration pairs counted by (time, event), the sessions, and the
+    change from the reference level summed by day."""
+    curve = km_curve_from_counts(counts)
+    return Cohort(curve, km_median(curve), treatments, responding,
+                  [day_change(d, sums_by_day.get(d, Sums())) for d in CHANGE_DAYS])
 
 
 def cohort(patients: Iterable[tuple[Mapping[date, int], PatientAnalysis]]) -> Cohort:
@@ -258,16 +296,17 @@ def cohort(patients: Iterable[tuple[Mapping[date, int], PatientAnalysis]]) -> Co
     change from the reference level by day since session (days -3..14)."""
     pairs: list[tuple[int, bool]] = []
     treatments = responding = 0
-    by_day: dict[int, list[float]] = {d: [] for d in range(-3, 15)}
+    by_day: dict[int, Sums] = {}
     for totals, analysis in patients:
         pairs += durations(analysis.treatments)
         treatments += len(analysis.treatments)
         responding += analysis.responding_treatments
-        for d, values in change_from_reference(totals, analysis.treatments).items():
-            by_day[d] += values
-    curve = km_curve(pairs)
-    return Cohort(curve, km_median(curve), treatments, responding,
-                  [_summarise(d, v) for d, v in sorted(by_day.items())])
+        for d, sums in change_sums(totals, analysis.treatments).items():
+            by_day[d] = by_day.get(d, Sums()) + sums
+    counts: dict[tuple[int, bool], int] = {}
+    for time, event in pairs:
+        counts[(time, bool(event))] = counts.get((time, bool(event)), 0) + 1
+    return cohort_from_counts(counts, treatments, responding, by_day)
 
 
 def cohort_median(analyses: Iterable[PatientAnalysis]) -> float | None:

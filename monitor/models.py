@@ -441,6 +441,24 @@ class PatientAnalysisRow(db.Model):
     # durability.durations() of the responding treatments, "day:1,day:0,...": the clinic's
     # typical duration is the Kaplan-Meier median over every patient's pairs.
     duration_pairs: Mapped[str] = mapped_column(Text, default="")
+    pair_count: Mapped[int] = mapped_column(Integer, default=0)  # how many pairs: checks ClinicDurationCount
+    # What the clinic report (SPEC 8) adds up across patients: measures.PatientSummary.
+    treatments: Mapped[int] = mapped_column(Integer, default=0)
+    judged_treatments: Mapped[int] = mapped_column(Integer, default=0)
+    waned_by_day_7: Mapped[int] = mapped_column(Integer, default=0)
+    third_treatment_mean: Mapped[float | None] = mapped_column(Float)
+    change_by_day: Mapped[str] = mapped_column(Text, default="{}")  # JSON: {day: [n, sum, sum of squares]}
+
+
+class ClinicDurationCount(db.Model):
+    """Every patient's stored duration pairs counted by (day, waned), kept in step with
+    PatientAnalysisRow by stored_analysis.refresh(): the clinic's typical duration is a
+    Kaplan-Meier median over a few dozen rows instead of every patient's pairs."""
+
+    __tablename__ = "clinic_duration_counts"
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    waned: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class TreatmentResultRow(db.Model):

@@ -35,23 +35,25 @@ Definitions, as the report page states them:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
-from . import analysis, durability, schedule, stored_analysis
+from . import analysis, durability, measures, schedule, stored_analysis
+from .measures import WANE_BY_DAY
 from .access import patients_visible_to
 from .clinic import get_clinic
 from .extensions import db
 from .instruments import SEVERE_SIDE_EFFECT, SIDE_EFFECTS
 from .models import CheckIn, PatientStatus, User
-from .timeutil import to_local, utcnow
+from .timeutil import local_today, to_local, utcnow
 
 ADHERENCE_WINDOWS = (14, 30)
 SIDE_EFFECT_DAYS = 30
-WANE_BY_DAY = 7
-THREE_TREATMENT_DAYS = (1, 3)
+# Every measure reads at most this many days back from a patient's today (the adherence window
+# ends today or yesterday); _recent() adds what may lie further back.
+WINDOW_DAYS = max(*ADHERENCE_WINDOWS, SIDE_EFFECT_DAYS) + 1
 _EPSILON = 1e-9  # totals are whole numbers; means are thirds: compare without float noise
 
 
@@ -104,28 +106,26 @@ class ThreeTreatments:
         return self.no_third_treatment + self.no_baseline + self.no_checkins
 
 
-def third_treatment_mean(totals: Mapping[date, int], result: durability.PatientAnalysis) -> float | None:
-    """Mean daily total over days 1..3 after the third session, inside its interval."""
-    third = result.treatments[2]
-    lo, hi = THREE_TREATMENT_DAYS
-    values = [totals[d] for n in range(lo, hi + 1)
-              if (d := third.day(n)) <= third.interval_end and d in totals]
-    return sum(values) / len(values) if values else None
-
-
 def three_treatments(patients: Iterable[tuple[Mapping[date, int], durability.PatientAnalysis]],
-                   mcid: float) -> ThreeTreatments:
+                     mcid: float) -> ThreeTreatments:
+    """From whole histories (the definition the stored summaries are tested against)."""
+    return three_treatments_of(((result.treatment_baseline, measures.summarise(totals, result))
+                                for totals, result in patients), mcid)
+
+
+def three_treatments_of(patients: Iterable[tuple[float | None, measures.PatientSummary]], mcid: float) -> ThreeTreatments:
+    """patients: each one's treatment baseline B0 and summary."""
     improved = evaluated = no_third = no_baseline = no_checkins = 0
-    for totals, result in patients:
-        if len(result.treatments) < 3:
+    for baseline, summary in patients:
+        if summary.treatments < 3:
             no_third += 1
-        elif result.treatment_baseline is None:
+        elif baseline is None:
             no_baseline += 1
-        elif (mean := third_treatment_mean(totals, result)) is None:
+        elif (mean := summary.third_treatment_mean) is None:
             no_checkins += 1
         else:
             evaluated += 1
-            improved += result.treatment_baseline - mean >= mcid - _EPSILON
+            improved += baseline - mean >= mcid - _EPSILON
     return ThreeTreatments(improved, evaluated, no_third, no_baseline, no_checkins)
 
 
@@ -140,14 +140,16 @@ class SideEffectRate:
 def side_effect_rates(rows: Iterable[Mapping[str, int | None]]) -> list[SideEffectRate]:
     """rows: one mapping of side-effect key to level (0-3 or None) per check-in."""
     rows = list(rows)
-    return [
-        SideEffectRate(
-            key, label,
-            Share(sum(1 for r in rows if (r.get(key) or 0) >= 1), len(rows)),
-            Share(sum(1 for r in rows if r.get(key) == SEVERE_SIDE_EFFECT), len(rows)),
-        )
-        for key, label in SIDE_EFFECTS
-    ]
+    return side_effect_rates_of(
+        len(rows),
+        {key: sum(1 for r in rows if (r.get(key) or 0) >= 1) for key, _ in SIDE_EFFECTS},
+        {key: sum(1 for r in rows if r.get(key) == SEVERE_SIDE_EFFECT) for key, _ in SIDE_EFFECTS})
+
+
+def side_effect_rates_of(checkins: int, any_level: Mapping[str, int], severe: Mapping[str, int]) -> list[SideEffectRate]:
+    """From counts: check-ins, and per side effect those reporting it at any level and severe."""
+    return [SideEffectRate(key, label, Share(any_level[key], checkins), Share(severe[key], checkins))
+            for key, label in SIDE_EFFECTS]
 
 
 # --- The report ----------------------------------------------------------------------------
@@ -175,7 +177,7 @@ class Report:
     mcid: float
     lapse_days: int
     cohort: durability.Cohort
-    censored: list[int]                      # censoring days of holding sessions (curve marks)
+    censored: list[int]                      # the days holding sessions were censored on (curve marks)
     response: Share
     waned_by_7_km: float | None              # 1 - S(7); None without responding sessions
     waned_by_7_count: Share
@@ -190,37 +192,43 @@ class Report:
 
 
 def build(viewer: User, now: datetime | None = None) -> Report:
+    """The report from each patient's stored summary (stored_analysis.summaries_for) and the
+    last 30 days of check-ins: a fixed number of queries, none reading a whole history.
+    Raises stored_analysis.FiguresUpdating while a change of settings is being applied."""
     now = now or utcnow()
     clinic = get_clinic()
     settings = analysis.settings_for(clinic)
     patients = db.session.scalars(
         patients_visible_to(viewer).order_by(func.lower(User.last_name), func.lower(User.first_name), User.id)
     ).all()
-    data = analysis.load(patients, now=now, settings=settings, analyse=False)
-    for patient_id, found in stored_analysis.for_patients(patients, now=now, settings=settings).items():
-        data[patient_id].analysis = found
-    cohort = analysis.clinic_cohort(data)
-    treatments = [s for d in data.values() for s in d.analysis.treatments]
-    pairs = durability.durations(treatments)
+    stored = stored_analysis.summaries_for(patients, now=now, settings=settings)
+    counts = stored_analysis.count_pairs(item.duration_pairs for item in stored.values())
+    by_day: dict[int, durability.Sums] = {}
+    for item in stored.values():
+        for day, sums in item.summary.change_by_day.items():
+            by_day[day] = by_day.get(day, durability.Sums()) + sums
+    responding = sum(item.responding_treatments for item in stored.values())
+    cohort = durability.cohort_from_counts(counts, sum(item.summary.treatments for item in stored.values()),
+                                           responding, by_day)
+    recent = _recent(patients, now)
 
     active = [p for p in patients if p.status == PatientStatus.ACTIVE.value]
     resumed = analysis.returns_to_active([p.id for p in active])
     windows = {days: [] for days in ADHERENCE_WINDOWS}
     lapsed = []
     for p in active:
-        item = data[p.id]
-        dates = set(item.totals)
+        item = recent[p.id]
         enrolled_on = to_local(p.created_at, p.timezone).date()
-        start = start_date(enrolled_on, dates)
+        start = start_date(enrolled_on, item.dates)
         for days in ADHERENCE_WINDOWS:
-            share = Share(*schedule.adherence(dates, item.today, days, start=start))
+            share = Share(*schedule.adherence(item.dates, item.today, days, start=start))
             if share.of:
                 windows[days].append(share.value)
         first_day = schedule.counting_from(p.timezone, p.created_at, resumed.get(p.id))
-        if schedule.is_lapsed(dates, item.today, clinic.lapse_days, first_day=first_day):
+        if schedule.is_lapsed(item.dates, item.today, clinic.lapse_days, first_day=first_day):
             lapsed.append(p)
 
-    side_rows = _recent_side_effects(data, now)
+    checkins, any_level, severe = _side_effect_counts(patients, now)
     return Report(
         scope="clinic" if viewer.is_admin else "panel",
         patients=len(patients),
@@ -228,34 +236,79 @@ def build(viewer: User, now: datetime | None = None) -> Report:
         mcid=settings.mcid,
         lapse_days=clinic.lapse_days,
         cohort=cohort,
-        censored=sorted(t for t, event in pairs if not event),
-        response=response_share(treatments),
-        waned_by_7_km=1 - durability.survival_at(cohort.curve, WANE_BY_DAY) if pairs else None,
-        waned_by_7_count=waned_by_count(treatments),
-        durations=[PatientDuration(p, len(data[p.id].analysis.treatments), data[p.id].analysis.responding_treatments,
-                                   data[p.id].analysis.median_duration)
-                   for p in patients if data[p.id].analysis.treatments],
+        censored=sorted(t for t, event in counts if not event),
+        response=Share(responding, sum(item.summary.judged for item in stored.values())),
+        waned_by_7_km=1 - durability.survival_at(cohort.curve, WANE_BY_DAY) if counts else None,
+        waned_by_7_count=Share(sum(item.summary.waned_by_day_7 for item in stored.values()), responding),
+        durations=[PatientDuration(p, stored[p.id].summary.treatments, stored[p.id].responding_treatments,
+                                   stored[p.id].median_duration)
+                   for p in patients if stored[p.id].summary.treatments],
         adherence=[Adherence(days, sum(v) / len(v) if v else None, len(v)) for days, v in windows.items()],
         lapsed=len(lapsed),
-        side_effects=side_effect_rates(side_rows),
-        side_effect_checkins=len(side_rows),
-        three_treatments=three_treatments(((d.totals, d.analysis) for d in data.values()), settings.mcid),
-        events=sum(1 for _, event in pairs if event),
-        at_risk=len(pairs),
+        side_effects=side_effect_rates_of(checkins, any_level, severe),
+        side_effect_checkins=checkins,
+        three_treatments=three_treatments_of(((item.treatment_baseline, item.summary) for item in stored.values()),
+                                             settings.mcid),
+        events=sum(n for (_, event), n in counts.items() if event),
+        at_risk=sum(counts.values()),
     )
 
 
-def _recent_side_effects(data: Mapping[int, analysis.PatientData], now: datetime) -> list[dict[str, int | None]]:
-    """Side effects of the check-ins in each patient's last 30 local days: one query for all."""
-    if not data:
-        return []
-    since = {pid: item.today - timedelta(days=SIDE_EFFECT_DAYS - 1) for pid, item in data.items()}
-    keys = [key for key, _ in SIDE_EFFECTS]
-    query = (select(CheckIn.patient_id, CheckIn.local_date, *(getattr(CheckIn, f"se_{k}") for k in keys))
-             .where(CheckIn.patient_id.in_(list(data)), CheckIn.local_date >= min(since.values())))
-    rows = []
-    for patient_id, local_date, *levels in db.session.execute(query):
-        if since[patient_id] <= local_date <= data[patient_id].today:
-            rows.append(dict(zip(keys, levels)))
-    return rows
+@dataclass
+class _Recent:
+    """What adherence and lapses read of one patient's check-ins."""
 
+    today: date
+    dates: set[date] = field(default_factory=set)
+
+
+def _recent(patients: list[User], now: datetime) -> dict[int, _Recent]:
+    """The dates of the last WINDOW_DAYS of each active patient's check-ins (one query), plus,
+    where the measures could look further back, the latest check-in before that window (one more):
+
+    - missed_streak() counts from the latest check-in up to yesterday: when there is none in
+      the window, the one before it;
+    - start_date() is the earlier of enrolment and the first check-in: for a patient enrolled
+      inside the window, whether any check-in comes before it.
+
+    With those, the measures equal what the whole history gives (tests/test_stored_analysis.py)."""
+    active = [p for p in patients if p.status == PatientStatus.ACTIVE.value]
+    recent = {p.id: _Recent(local_today(p.timezone, now)) for p in active}
+    if not recent:
+        return recent
+    since = min(item.today for item in recent.values()) - timedelta(days=WINDOW_DAYS)
+    for patient_id, local_date in db.session.execute(
+            select(CheckIn.patient_id, CheckIn.local_date)
+            .where(CheckIn.patient_id.in_(list(recent)), CheckIn.local_date >= since)):
+        recent[patient_id].dates.add(local_date)
+    further = [p.id for p in active
+               if not any(d < recent[p.id].today for d in recent[p.id].dates)
+               or to_local(p.created_at, p.timezone).date() > since]
+    if further:
+        for patient_id, local_date in db.session.execute(
+                select(CheckIn.patient_id, func.max(CheckIn.local_date))
+                .where(CheckIn.patient_id.in_(further), CheckIn.local_date < since)
+                .group_by(CheckIn.patient_id)):
+            recent[patient_id].dates.add(local_date)
+    return recent
+
+
+def _side_effect_counts(patients: list[User], now: datetime) -> tuple[int, dict[str, int], dict[str, int]]:
+    """Check-ins of each patient's last SIDE_EFFECT_DAYS local days (today included), and per
+    side effect those reporting it at any level and at severe: counted by the database in one
+    query (each patient's window by their zone's date)."""
+    if not patients:
+        return 0, {key: 0 for key, _ in SIDE_EFFECTS}, {key: 0 for key, _ in SIDE_EFFECTS}
+    todays = {zone: local_today(zone, now) for zone in {p.timezone for p in patients}}
+    today = case(todays, value=User.timezone)
+    first = case({zone: day - timedelta(days=SIDE_EFFECT_DAYS - 1) for zone, day in todays.items()}, value=User.timezone)
+    levels = {key: getattr(CheckIn, f"se_{key}") for key, _ in SIDE_EFFECTS}
+    row = db.session.execute(
+        select(func.count(),
+               *(func.coalesce(func.sum(case((level >= 1, 1), else_=0)), 0) for level in levels.values()),
+               *(func.coalesce(func.sum(case((level == SEVERE_SIDE_EFFECT, 1), else_=0)), 0) for level in levels.values()))
+        .select_from(CheckIn).join(User, User.id == CheckIn.patient_id)
+        .where(CheckIn.patient_id.in_([p.id for p in patients]), CheckIn.local_date >= first,
+               CheckIn.local_date <= today)).one()
+    n = len(levels)
+    return row[0], dict(zip(levels, row[1:1 + n])), dict(zip(levels, row[1 + n:]))

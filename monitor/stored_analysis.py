@@ -18,15 +18,31 @@ The clinic's typical duration (the fallback of "wane expected") is the Kaplan-Me
 every patient's stored duration pairs: no page re-reads the clinic's history."""
 from __future__ import annotations
 
-from dataclasses import astuple
+import json
+import logging
+import threading
+from collections import Counter
+from dataclasses import astuple, dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import and_, case, delete, func, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from . import analysis, durability
+from . import analysis, durability, measures
 from .extensions import db
-from .models import Clinic, PatientAnalysisRow, Role, TreatmentResultRow, User
+from .models import ClinicDurationCount, Clinic, PatientAnalysisRow, Role, TreatmentResultRow, User
 from .timeutil import local_today, utcnow
+
+log = logging.getLogger(__name__)
+
+# A page recomputes at most this many stale patients itself. More than that happens after a
+# change of the clinic's settings (everyone is stale): refresh_stale() catches up in batches
+# in the background, and pages say the figures are being updated (clinic_median_duration,
+# report.build) rather than keeping a clinician waiting for the whole clinic.
+INLINE_REFRESH_MAX = 100
+# Patients per batch of refresh_stale(): each batch is one short write transaction, so check-ins
+# arriving meanwhile wait a fraction of a second at most (SQLite has one writer at a time).
+BATCH = 50
 
 RESULT_FIELDS = ["baseline", "reference", "nadir", "nadir_day", "gain", "responded", "threshold", "wane_day",
                  "status", "last_observed_day"]
@@ -50,6 +66,14 @@ def _pairs_text(pairs: list[tuple[int, bool]]) -> str:
 
 def _pairs(text: str) -> list[tuple[int, bool]]:
     return [(int(time), event == "1") for time, _, event in (item.partition(":") for item in text.split(",") if item)]
+
+
+def _sums_text(sums: dict[int, durability.Sums]) -> str:
+    return json.dumps({str(day): [s.n, s.total, s.squares] for day, s in sorted(sums.items())})
+
+
+def _sums(text: str) -> dict[int, durability.Sums]:
+    return {int(day): durability.Sums(*values) for day, values in json.loads(text or "{}").items()}
 
 
 def _valid_until(item: analysis.PatientData) -> date | None:
@@ -76,19 +100,26 @@ def refresh(patients: list[User], *, now: datetime | None = None,
     ids = sorted({p.id for p in patients})
     _lock(ids)
     data = analysis.load(patients, now=now, settings=settings)
+    old_pairs = Counter(count_pairs(db.session.scalars(
+        select(PatientAnalysisRow.duration_pairs).where(PatientAnalysisRow.patient_id.in_(ids)))))
     # ORM-enabled deletes: the session forgets the rows it had loaded, so a read after this
     # refresh in the same transaction sees the new ones (tests/test_stored_analysis.py).
     db.session.execute(delete(TreatmentResultRow).where(TreatmentResultRow.patient_id.in_(ids)))
     db.session.execute(delete(PatientAnalysisRow).where(PatientAnalysisRow.patient_id.in_(ids)))
     key = settings_key(settings)
-    results, summaries = [], []
+    results, summaries, new_pairs = [], [], Counter()
     for patient_id, item in data.items():
         found = item.analysis
+        pairs = durability.durations(found.treatments)
+        new_pairs.update(pairs)
+        summary = measures.summarise(item.totals, found)
         summaries.append(dict(
             patient_id=patient_id, computed_on=item.today, valid_until=_valid_until(item),
             timezone=item.patient.timezone, settings_key=key, treatment_baseline=found.treatment_baseline,
             median_duration=found.median_duration, responding_treatments=found.responding_treatments,
-            duration_pairs=_pairs_text(durability.durations(found.treatments))))
+            duration_pairs=_pairs_text(pairs), pair_count=len(pairs),
+            treatments=summary.treatments, judged_treatments=summary.judged, waned_by_day_7=summary.waned_by_day_7,
+            third_treatment_mean=summary.third_treatment_mean, change_by_day=_sums_text(summary.change_by_day)))
         for n, result in enumerate(found.treatments):
             latest = n == len(found.treatments) - 1
             results.append(dict(patient_id=patient_id, treatment_date=result.treatment_date,
@@ -97,6 +128,8 @@ def refresh(patients: list[User], *, now: datetime | None = None,
     db.session.execute(insert(PatientAnalysisRow), summaries)
     if results:
         db.session.execute(insert(TreatmentResultRow), results)
+    new_pairs.subtract(old_pairs)
+    _add_counts({pair: n for pair, n in new_pairs.items() if n})
     return {patient_id: item.analysis for patient_id, item in data.items()}
 
 
@@ -121,19 +154,29 @@ def for_patients(patients: list[User], *, now: datetime | None = None, settings:
     settings = settings or clinic_settings()
     key = settings_key(settings)
     ids = [p.id for p in patients]
-    rows = {r.patient_id: r for r in db.session.scalars(
-        select(PatientAnalysisRow).where(PatientAnalysisRow.patient_id.in_(ids)))}
+    stored = PatientAnalysisRow
+    rows = {r.patient_id: r for r in db.session.execute(
+        select(stored.patient_id, stored.timezone, stored.settings_key, stored.computed_on, stored.valid_until,
+               stored.treatment_baseline, stored.median_duration, stored.responding_treatments)
+        .where(stored.patient_id.in_(ids)))}
     today = {p.id: local_today(p.timezone, now) for p in patients}
     stale = [p for p in patients if not _is_current(rows.get(p.id), p.timezone, today[p.id], key)]
-    found = refresh(stale, now=now, settings=settings) if stale else {}
+    if len(stale) > INLINE_REFRESH_MAX:
+        # After a change of settings: computed for this page, not stored (refresh_stale() is
+        # storing them; a page holding the write lock for a whole panel would stall check-ins).
+        found = {pid: item.analysis for pid, item in analysis.load(stale, now=now, settings=settings).items()}
+    else:
+        found = refresh(stale, now=now, settings=settings) if stale else {}
     fresh_ids = [i for i in ids if i not in found]
     results: dict[int, list[durability.TreatmentResult]] = {i: [] for i in fresh_ids}
     if fresh_ids:
-        query = (select(TreatmentResultRow).where(TreatmentResultRow.patient_id.in_(fresh_ids))
-                 .order_by(TreatmentResultRow.patient_id, TreatmentResultRow.treatment_date))
+        result = TreatmentResultRow
+        query = (select(result.patient_id, result.treatment_date, result.interval_end,
+                        *(getattr(result, name) for name in RESULT_FIELDS))
+                 .where(result.patient_id.in_(fresh_ids)).order_by(result.patient_id, result.treatment_date))
         if latest_only:
-            query = query.where(TreatmentResultRow.interval_end.is_(None))  # only the latest is open
-        for r in db.session.scalars(query):
+            query = query.where(result.interval_end.is_(None))  # only the latest is open
+        for r in db.session.execute(query):
             results[r.patient_id].append(durability.TreatmentResult(
                 treatment_date=r.treatment_date, interval_end=r.interval_end or today[r.patient_id],
                 **{name: getattr(r, name) for name in RESULT_FIELDS}))
@@ -145,21 +188,185 @@ def for_patients(patients: list[User], *, now: datetime | None = None, settings:
     return found
 
 
-def clinic_median_duration(settings: durability.Settings, now: datetime | None = None) -> float | None:
-    """SPEC 4's cohort median: the Kaplan-Meier median wane day over every patient's responding
-    treatments, clinic-wide, from the stored duration pairs (stale patients recomputed first).
-    Plain columns, one query: a clinic's worth of stored summaries, never its history."""
-    now = now or utcnow()
-    key = settings_key(settings)
+def _add_counts(delta: dict[tuple[int, bool], int]) -> None:
+    """Add to the clinic's duration counts, in (day, waned) order: two refreshes touching the
+    same counts lock them in the same order, so they wait rather than deadlock (PostgreSQL)."""
+    if not delta:
+        return
+    dialect = db.session.get_bind().dialect.name
+    table = ClinicDurationCount.__table__
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = make(table)
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.day, table.c.waned],
+                                      set_={"count": table.c.count + stmt.excluded.count})
+    db.session.execute(stmt, [{"day": day, "waned": waned, "count": n} for (day, waned), n in sorted(delta.items())])
+
+
+def _local_todays(zones, now: datetime) -> dict[str, date]:
+    return {zone: local_today(zone, now) for zone in zones}
+
+
+def _stale_condition(key: str, todays: dict[str, date]):
+    """SQL for "this patient's stored analysis is missing or not what a fresh computation
+    would give now" (_is_current(), evaluated by the database; `todays` maps every patient
+    zone to its local date)."""
     stored = PatientAnalysisRow
-    query = (select(User.id, User.timezone.label("zone"), stored.timezone, stored.settings_key, stored.computed_on,
-                    stored.valid_until, stored.duration_pairs)
-             .outerjoin(stored, stored.patient_id == User.id).where(User.role == Role.PATIENT.value))
-    rows = db.session.execute(query).all()
-    stale = [row.id for row in rows
-             if not (row.settings_key is not None and _is_current(row, row.zone, local_today(row.zone, now), key))]
+    today = case(todays, value=User.timezone)
+    return or_(stored.patient_id.is_(None), stored.settings_key != key, stored.timezone != User.timezone,
+               stored.computed_on > today, and_(stored.valid_until.is_not(None), stored.valid_until <= today))
+
+
+def stale_patient_ids(settings: durability.Settings, now: datetime | None = None, *, limit: int | None = None) -> list[int]:
+    """Patients whose stored analysis must be recomputed before it is read (two small queries:
+    the zones in use, then the stale ids, normally none)."""
+    now = now or utcnow()
+    zones = db.session.scalars(select(User.timezone).where(User.role == Role.PATIENT.value).distinct()).all()
+    if not zones:
+        return []
+    query = (select(User.id).outerjoin(PatientAnalysisRow, PatientAnalysisRow.patient_id == User.id)
+             .where(User.role == Role.PATIENT.value, _stale_condition(settings_key(settings), _local_todays(zones, now)))
+             .order_by(User.id))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session.scalars(query))
+
+
+def refresh_stale(*, now: datetime | None = None, settings: durability.Settings | None = None,
+                  batch: int = BATCH, commit=None) -> int:
+    """Bring every stale patient's analysis up to date, `batch` patients at a time, calling
+    `commit` after each batch (the command and the background refresh commit; a page does not).
+    Returns how many were refreshed."""
+    settings = settings or clinic_settings()
+    done = 0
+    while ids := stale_patient_ids(settings, now, limit=batch):
+        refresh(db.session.scalars(select(User).where(User.id.in_(ids))).all(), now=now, settings=settings)
+        done += len(ids)
+        if commit is not None:
+            commit()  # a batch at a time: short write transactions, and progress kept if stopped
+    return done
+
+
+def refresh_in_background(app) -> threading.Thread:
+    """refresh_stale() in a thread of this process, after a change of the clinic's settings:
+    the admin's request returns at once, and pages say the figures are being updated until it
+    is done. If the process stops first, pages still recompute what they show, and
+    `flask --app monitor refresh-analysis` finishes the rest."""
+    def work():
+        with app.app_context():
+            try:
+                done = refresh_stale(commit=db.session.commit)
+                log.info("stored analyses refreshed after a change of settings: %s patients", done)
+            except Exception:  # noqa: BLE001 (a thread has no caller to raise to)
+                db.session.rollback()
+                log.exception("refreshing the stored analyses failed; run `flask --app monitor refresh-analysis`")
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=work, name="analysis-refresh", daemon=True)
+    thread.start()
+    return thread
+
+
+def _ensure_counts_match() -> None:
+    """The duration counts are kept in step by refresh(); should anything else ever remove an
+    analysis row, the totals disagree and the counts are rebuilt from the rows."""
+    stored, counted = db.session.execute(select(
+        select(func.coalesce(func.sum(PatientAnalysisRow.pair_count), 0)).scalar_subquery(),
+        select(func.coalesce(func.sum(ClinicDurationCount.count), 0)).scalar_subquery())).one()
+    if stored == counted:
+        return
+    log.warning("clinic duration counts out of step (%s stored pairs, %s counted): rebuilt", stored, counted)
+    db.session.execute(delete(ClinicDurationCount))
+    _add_counts(count_pairs(db.session.scalars(select(PatientAnalysisRow.duration_pairs))))
+
+
+class FiguresUpdating(Exception):
+    """More patients are stale than a page recomputes (INLINE_REFRESH_MAX): after a change of
+    the clinic's settings, while refresh_stale() catches up. Pages say the figures are being
+    updated instead of showing clinic-wide figures that a fresh computation would not give."""
+
+    def __init__(self, stale: int):
+        super().__init__(f"{stale} patients' figures are being updated")
+        self.stale = stale
+
+
+def _refresh_few_stale(settings: durability.Settings, now: datetime) -> None:
+    stale = stale_patient_ids(settings, now, limit=INLINE_REFRESH_MAX + 1)
+    if len(stale) > INLINE_REFRESH_MAX:
+        raise FiguresUpdating(len(stale_patient_ids(settings, now)))
     if stale:
         refresh(db.session.scalars(select(User).where(User.id.in_(stale))).all(), now=now, settings=settings)
-        rows = db.session.execute(query).all()
-    pairs = [pair for row in rows if row.duration_pairs for pair in _pairs(row.duration_pairs)]
-    return durability.km_median(durability.km_curve(pairs))
+
+
+def clinic_median_duration(settings: durability.Settings, now: datetime | None = None) -> float | None:
+    """SPEC 4's cohort median: the Kaplan-Meier median wane day over every patient's responding
+    treatments, clinic-wide, from the duration counts (stale patients recomputed first).
+    Raises FiguresUpdating while too many patients are stale to recompute here."""
+    now = now or utcnow()
+    _refresh_few_stale(settings, now)
+    _ensure_counts_match()
+    counts = {(day, waned): n for day, waned, n in db.session.execute(
+        select(ClinicDurationCount.day, ClinicDurationCount.waned, ClinicDurationCount.count)
+        .where(ClinicDurationCount.count > 0))}
+    return durability.km_median(durability.km_curve_from_counts(counts))
+
+
+def updating(settings: durability.Settings | None = None) -> bool:
+    """Whether stored figures are being brought up to date after a change of the clinic's
+    settings (some were computed with other settings): the banner pages show."""
+    settings = settings or clinic_settings()
+    return db.session.scalar(select(
+        select(PatientAnalysisRow.patient_id).where(PatientAnalysisRow.settings_key != settings_key(settings))
+        .exists())) or False
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the clinic report reads of one patient's stored analysis."""
+
+    treatment_baseline: float | None
+    median_duration: float | None
+    responding_treatments: int
+    duration_pairs: str    # durability.durations() as text: count_pairs() adds them up
+    summary: measures.PatientSummary
+
+
+def count_pairs(texts) -> dict[tuple[int, bool], int]:
+    """Stored duration pairs of many patients counted by (day, waned): counted as text first,
+    which is far quicker than a tuple per pair for a clinic's worth of sessions."""
+    tokens = Counter()
+    for text in texts:
+        if text:
+            tokens.update(text.split(","))
+    return {(int(time), event == "1"): n for token, n in tokens.items() for time, _, event in [token.partition(":")]}
+
+
+def summaries_for(patients: list[User], *, now: datetime | None = None,
+                  settings: durability.Settings | None = None) -> dict[int, Stored]:
+    """These patients' stored summaries, current (stale ones recomputed first; FiguresUpdating
+    when there are too many): one query after the check, whatever their histories."""
+    if not patients:
+        return {}
+    now = now or utcnow()
+    settings = settings or clinic_settings()
+    key = settings_key(settings)
+    ids = [p.id for p in patients]
+    todays = _local_todays({p.timezone for p in patients}, now)
+    stale = list(db.session.scalars(
+        select(User.id).outerjoin(PatientAnalysisRow, PatientAnalysisRow.patient_id == User.id)
+        .where(User.id.in_(ids), _stale_condition(key, todays))))
+    if len(stale) > INLINE_REFRESH_MAX:
+        raise FiguresUpdating(len(stale))
+    if stale:
+        refresh([p for p in patients if p.id in set(stale)], now=now, settings=settings)
+    stored = PatientAnalysisRow
+    found = {}
+    for row in db.session.execute(select(
+            stored.patient_id, stored.treatment_baseline, stored.median_duration, stored.responding_treatments,
+            stored.duration_pairs, stored.treatments, stored.judged_treatments, stored.waned_by_day_7,
+            stored.third_treatment_mean, stored.change_by_day).where(stored.patient_id.in_(ids))):
+        found[row.patient_id] = Stored(
+            row.treatment_baseline, row.median_duration, row.responding_treatments, row.duration_pairs,
+            measures.PatientSummary(row.treatments, row.judged_treatments, row.waned_by_day_7,
+                                    row.third_treatment_mean, _sums(row.change_by_day)))
+    return found

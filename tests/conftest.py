@@ -100,6 +100,7 @@ def app(db_url, tmp_path, frozen_clock):
         "RATELIMIT_ENABLED": False,  # tests/test_ratelimit.py turns them on
         "MAIL_FILE_DIR": str(tmp_path / "mail"),
         "TWO_FACTOR_REQUIRED_FOR_STAFF": False,  # tests/test_two_factor.py turns it on
+        "ANALYSIS_REFRESH_IN_BACKGROUND": False,  # tests/test_stored_analysis.py runs the thread itself
     })
     app.test_client_class = FreshRequestClient
     with app.app_context():

@@ -126,6 +126,7 @@ OWN_TRANSACTIONS = {
     "monitor.nudges": "the claim before sending, and each email's outcome",
     "monitor.ratelimit": "the attempt counted before the count is read by other workers",
     "monitor.sessions": "the signed-in session's touch, and ending a session that expired",
+    "monitor.stored_analysis": "the background refresh after a change of settings, a batch at a time",
 }
 COMMANDS = {"monitor.cli", "monitor.nudges_cli"}
 

@@ -261,8 +261,8 @@ def test_wane_expected_falls_back_on_the_clinics_typical_duration_not_the_panels
 
 
 def test_the_clinic_median_follows_every_write_without_rereading_the_clinic(app, users):
-    """From the stored analyses (monitor/stored_analysis.py): never a stale answer, and one
-    query of stored summaries when nothing changed."""
+    """From the stored analyses (monitor/stored_analysis.py): never a stale answer, and a few
+    small queries when nothing changed."""
     from monitor import analysis, stored_analysis
     from monitor.clinic import get_clinic
     settings = analysis.settings_for(get_clinic())
@@ -272,7 +272,9 @@ def test_the_clinic_median_follows_every_write_without_rereading_the_clinic(app,
     assert stored_analysis.clinic_median_duration(settings, NOW) == 5
     with counted_queries() as statements:
         assert stored_analysis.clinic_median_duration(settings, NOW) == 5
-    assert len(statements) == 1  # the stored summaries, no history
+    # The zones in use, the stale patients (none), the counts' check, the counts: no history,
+    # and no row per patient.
+    assert len(statements) == 4
     # A replaced check-in (day 4 now 12, at or above the threshold of 9) moves the wane to day 4.
     add_checkin(users.patient_b, day(-18), 12)
     assert stored_analysis.clinic_median_duration(settings, NOW) == 4
@@ -546,3 +548,38 @@ def test_dashboard_shows_todays_state_in_the_patients_zone(users, utc_hour, chec
         row = row_for(dashboard.build(users.provider_a, now=at), users.patient_a)
     assert row.today == TODAY
     assert row.today_state == expected
+
+
+# --- Pages: a large panel shows the most urgent first, PAGE_SIZE at a time.
+
+def test_a_large_panel_is_paged_most_urgent_first(client, users, monkeypatch):
+    monkeypatch.setattr(dashboard, "PAGE_SIZE", 3)
+    patients = [add_patient(f"paged{n}@example.test", last_name=f"Paged{n}", providers=[users.provider_a])
+                for n in range(5)]
+    enrolled_long_ago(*patients)
+    add_checkins(patients[3], {0: 16})  # severe: the most urgent
+    login(client, users.provider_a)
+    first = page_of(client)
+    everyone = listed(first) + listed(page_of(client, "/patients?page=2"))
+    assert listed(first)[0] == patients[3].id and len(listed(first)) == 3
+    assert sorted(everyone) == sorted([users.patient_a.id, *(p.id for p in patients)])  # each once
+    assert "1–3 of 6" in first and 'rel="next"' in first and "Page 1 of 2" in first
+    assert "Page 2 of 2" in page_of(client, "/patients?page=9")  # past the end: the last page
+    assert 'href="/patients?page=2"' in first
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "two", "1.5", "٣", " 2"])
+def test_a_page_that_is_not_a_page_number_says_so(client, users, page):
+    login(client, users.provider_a)
+    response = client.get("/patients", query_string={"page": page})
+    assert response.status_code == 400
+    assert "The page must be a whole number from 1." in response.get_data(as_text=True)
+
+
+def test_only_the_rows_on_the_page_get_a_sparkline(app, users, monkeypatch):
+    monkeypatch.setattr(dashboard, "PAGE_SIZE", 1)
+    other = add_patient("second@example.test", providers=[users.provider_a])
+    add_checkins(users.patient_a, {-1: 5, 0: 6})
+    add_checkins(other, {-1: 7, 0: 8})
+    shown = dashboard.build(users.provider_a, now=NOW)
+    assert len(shown.rows) == 1 and shown.pages == 2 and "<svg" in shown.rows[0].trend

@@ -178,3 +178,215 @@ def test_a_read_after_a_write_in_the_same_transaction_sees_the_write(app, users)
     after = stored_analysis.for_patients([patient], now=NOW)[patient.id]
     assert after == fresh([patient], NOW)[patient.id]
     assert after.latest.status == durability.WANED
+
+
+# --- The clinic report reads stored summaries and a window of check-ins, not every history.
+
+def fresh_report(viewer, now):
+    """The report as the definitions give it from every patient's whole history (what
+    report.build did before the summaries were stored)."""
+    from monitor import report, schedule
+    from monitor.access import patients_visible_to
+    from monitor.models import PatientStatus
+    from monitor.timeutil import to_local
+    clinic = get_clinic()
+    settings_now = analysis.settings_for(clinic)
+    patients = db.session.scalars(patients_visible_to(viewer)).all()
+    data = analysis.load(patients, now=now, settings=settings_now)
+    treatments = [s for item in data.values() for s in item.analysis.treatments]
+    pairs = durability.durations(treatments)
+    cohort = durability.cohort((item.totals, item.analysis) for item in data.values())
+    active = [p for p in patients if p.status == PatientStatus.ACTIVE.value]
+    resumed = analysis.returns_to_active([p.id for p in active])
+    windows = {days: [] for days in report.ADHERENCE_WINDOWS}
+    lapsed = 0
+    for p in active:
+        item = data[p.id]
+        start = report.start_date(to_local(p.created_at, p.timezone).date(), item.totals)
+        for days in report.ADHERENCE_WINDOWS:
+            share = report.Share(*schedule.adherence(item.totals, item.today, days, start=start))
+            if share.of:
+                windows[days].append(share.value)
+        first_day = schedule.counting_from(p.timezone, p.created_at, resumed.get(p.id))
+        lapsed += schedule.is_lapsed(item.totals, item.today, clinic.lapse_days, first_day=first_day)
+    side_rows = [{key: getattr(c, f"se_{key}") for key, _ in report.SIDE_EFFECTS}
+                 for item in analysis.load(patients, now=now, settings=settings_now, with_checkins=True).values()
+                 for c in item.checkins
+                 if item.today - timedelta(days=report.SIDE_EFFECT_DAYS - 1) <= c.local_date <= item.today]
+    return dict(
+        cohort_curve=cohort.curve, median=cohort.median_duration, treatments=cohort.treatments,
+        responding=cohort.responding, change_by_day=cohort.change_by_day,
+        censored=sorted({t for t, event in pairs if not event}), response=report.response_share(treatments),
+        waned_by_7_count=report.waned_by_count(treatments),
+        durations=sorted((p.id, len(data[p.id].analysis.treatments), data[p.id].analysis.responding_treatments,
+                          data[p.id].analysis.median_duration) for p in patients if data[p.id].analysis.treatments),
+        adherence=[(days, sum(v) / len(v) if v else None, len(v)) for days, v in windows.items()],
+        lapsed=lapsed, side_effects=report.side_effect_rates(side_rows), side_effect_checkins=len(side_rows),
+        three_treatments=report.three_treatments(((item.totals, item.analysis) for item in data.values()),
+                                                 settings_now.mcid),
+        events=sum(1 for _, event in pairs if event), at_risk=len(pairs))
+
+
+def stored_report(viewer, now):
+    from monitor import report
+    built = report.build(viewer, now)
+    return dict(
+        cohort_curve=built.cohort.curve, median=built.cohort.median_duration, treatments=built.cohort.treatments,
+        responding=built.cohort.responding, change_by_day=built.cohort.change_by_day, censored=built.censored,
+        response=built.response, waned_by_7_count=built.waned_by_7_count,
+        durations=sorted((row.patient.id, row.treatments, row.responding, row.median_duration) for row in built.durations),
+        adherence=[(a.days, a.mean, a.patients) for a in built.adherence], lapsed=built.lapsed,
+        side_effects=built.side_effects, side_effect_checkins=built.side_effect_checkins,
+        three_treatments=built.three_treatments, events=built.events, at_risk=built.at_risk)
+
+
+def assert_same_report(stored, fresh, context=None):
+    """Equal, except that the by-day means add up per patient first: equal to within float
+    rounding (the page shows one decimal)."""
+    import pytest
+    for day_stored, day_fresh in zip(stored.pop("change_by_day"), fresh.pop("change_by_day"), strict=True):
+        assert (day_stored.day, day_stored.n) == (day_fresh.day, day_fresh.n), context
+        for name in ("mean", "ci_low", "ci_high"):
+            a, b = getattr(day_stored, name), getattr(day_fresh, name)
+            assert (a is None) == (b is None) and (a is None or a == pytest.approx(b, rel=1e-9, abs=1e-9)), context
+    assert stored == fresh, context
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS, zones=st.lists(st.sampled_from(ZONES), min_size=PATIENTS_PER_EXAMPLE,
+                                   max_size=PATIENTS_PER_EXAMPLE),
+       histories=st.lists(HISTORY, min_size=PATIENTS_PER_EXAMPLE, max_size=PATIENTS_PER_EXAMPLE))
+def test_the_report_from_stored_summaries_always_equals_one_from_every_history(app, steps, zones, histories):
+    """Random writes and clock moves: after each, the report equals the one computed from every
+    patient's whole history (the durations, the cohort by day, three treatments, adherence...)."""
+    from tests.factories import add_admin
+    clock = NOW
+    timeutil.freeze(clock)
+    admin = add_admin(f"admin{next(_emails)}@example.test")
+    patients = [add_patient(f"report{next(_emails)}@example.test", timezone=zone) for zone in zones]
+    for n, totals in enumerate(histories):
+        for offset, total in enumerate(totals, start=-21):
+            apply(("checkin", n, offset, total), patients, clock)
+        apply(("treatment", n, -12, 10), patients, clock)
+        apply(("treatment", n, -5, 10), patients, clock)
+    try:
+        for step in steps:
+            clock = apply(step, patients, clock)
+            assert_same_report(stored_report(admin, clock), fresh_report(admin, clock), step)
+            db.session.commit()
+    finally:
+        timeutil.freeze(NOW)
+
+
+SIDE_EFFECT_LEVELS = st.dictionaries(st.sampled_from(["headache", "nausea", "dizziness", "dissociation"]),
+                                     st.integers(0, 3), max_size=2)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(checkins=st.lists(st.tuples(st.integers(-120, 0), st.integers(0, 21), SIDE_EFFECT_LEVELS), max_size=20),
+       treatments=TREATMENT_DAYS, zone=st.sampled_from(ZONES), enrolled=st.integers(-150, 0),
+       status=st.sampled_from(["active", "active", "paused"]))
+def test_the_report_window_gives_what_every_history_gives(app, checkins, treatments, zone, enrolled, status):
+    """Adherence, lapses and side effects read 31 days (and the latest check-in before them):
+    patients enrolled inside or before that window, with check-ins long before it, or none."""
+    from tests.factories import add_admin
+    admin = add_admin(f"admin{next(_emails)}@example.test")
+    patient = add_patient(f"rwindow{next(_emails)}@example.test", timezone=zone,
+                          created_at=NOW + timedelta(days=enrolled), status=status)
+    today = local_today(zone, NOW)
+    for offset, (total, side_effects) in {o: (t, s) for o, t, s in checkins}.items():
+        save_checkin(patient, today + timedelta(days=offset), answers_for(total), side_effects, None, now=NOW)
+    for offset in treatments:
+        record_treatment(patient, TreatmentValues(administered_at=at_local(today + timedelta(days=offset), 10, zone=zone),
+                                                  route="lozenge", dose_mg=50), recorded_by=None, now=NOW)
+    db.session.commit()
+    assert_same_report(stored_report(admin, NOW), fresh_report(admin, NOW))
+
+
+# --- A change of the clinic's settings: everyone recomputed in batches, pages say so meanwhile.
+
+def _history(patient):
+    from tests.factories import add_checkins, add_treatment, enrolled_long_ago
+    enrolled_long_ago(patient)
+    add_checkins(patient, {-25: 15, -24: 16, -23: 14, -21: 6, -20: 5, -19: 7, -18: 8, -17: 9, -16: 11})
+    add_treatment(patient, at_local(NOW.date() - timedelta(days=22)))
+
+
+def _change_mcid(mcid):
+    get_clinic().mcid = mcid
+    db.session.commit()
+
+
+def test_while_too_many_are_stale_pages_say_the_figures_are_being_updated(app, users, monkeypatch):
+    from tests.factories import login
+    monkeypatch.setattr(stored_analysis, "INLINE_REFRESH_MAX", 1)
+    for patient in (users.patient_a, users.patient_b):
+        _history(patient)
+    client = app.test_client()
+    login(client, users.admin)
+    assert client.get("/report").status_code == 200
+    _change_mcid(5)
+    assert stored_analysis.updating()
+    response = client.get("/report")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "figures are being worked out again" in response.get_data(as_text=True)
+    page = client.get("/patients").get_data(as_text=True)
+    assert "every patient's figures are being" in page and "Wane expected” uses each patient's own" in page
+    # The dashboard's own rows are still what a fresh computation gives (computed, not stored).
+    assert stored_analysis.for_patients([users.patient_a], now=NOW) == fresh([users.patient_a], NOW)
+
+    # One patient is few enough for a read to recompute (and store) itself; the other is left.
+    assert stored_analysis.refresh_stale(batch=1, commit=db.session.commit) == 1
+    assert not stored_analysis.updating()
+    assert client.get("/report").status_code == 200
+    assert "being worked out again" not in client.get("/patients").get_data(as_text=True)
+
+
+def test_the_refresh_analysis_command_brings_everyone_up_to_date(app, users, runner):
+    for patient in (users.patient_a, users.patient_b):
+        _history(patient)
+    _change_mcid(6)
+    result = runner.invoke(args=["refresh-analysis"])
+    assert result.exit_code == 0 and "2 patients' analyses brought up to date." in result.output
+    assert stored_analysis.stale_patient_ids(analysis.settings_for(get_clinic()), NOW) == []
+    assert runner.invoke(args=["refresh-analysis"]).output.startswith("0 patients")
+
+
+def test_the_settings_page_starts_the_refresh_in_the_background(app, users):
+    from tests.factories import login
+    _history(users.patient_a)
+    app.config["ANALYSIS_REFRESH_IN_BACKGROUND"] = True
+    started = []
+    original = stored_analysis.refresh_in_background
+
+    def watched(the_app):
+        started.append(original(the_app))
+        return started[-1]
+
+    stored_analysis.refresh_in_background = watched
+    try:
+        client = app.test_client()
+        login(client, users.admin)
+        from tests.test_admin_clinic import SETTINGS
+        response = client.post("/admin/clinic", data={**SETTINGS, "mcid": "6"})
+        assert response.status_code == 303
+        [thread] = started
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+    finally:
+        stored_analysis.refresh_in_background = original
+    db.session.rollback()
+    assert not stored_analysis.updating()
+    assert stored_analysis.for_patients([users.patient_a], now=NOW) == fresh([users.patient_a], NOW)
+
+
+def test_the_clinic_counts_rebuild_themselves_if_a_row_goes_missing(app, users, caplog):
+    from monitor.models import ClinicDurationCount
+    for patient in (users.patient_a, users.patient_b):
+        _history(patient)
+    settings_now = analysis.settings_for(get_clinic())
+    expected = stored_analysis.clinic_median_duration(settings_now, NOW)
+    db.session.execute(ClinicDurationCount.__table__.delete().where(ClinicDurationCount.waned.is_(True)))
+    db.session.commit()
+    assert stored_analysis.clinic_median_duration(settings_now, NOW) == expected == 5
+    assert "clinic duration counts out of step" in caplog.text

@@ -1,11 +1,11 @@
 """The clinic's settings (SPEC 4's thresholds, the crisis line, the clinic's zone) and its staff
 accounts. Every change is audited with what changed."""
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
-from .. import accounts, mail, sessions
+from .. import accounts, mail, sessions, stored_analysis
 from ..audit import record
 from ..clinic import get_clinic, update_settings
 from ..extensions import db
@@ -29,6 +29,15 @@ def clinic_settings():
     for change in changes:  # one event each: a detail is kept short
         record("clinic.setting_changed", target_type="clinic", target_id=clinic.id, detail=change)
     db.session.commit()
+    if stored_analysis.updating():
+        # Every patient's figures depend on SPEC 4's settings: recomputed in the background.
+        if current_app.config["ANALYSIS_REFRESH_IN_BACKGROUND"]:
+            stored_analysis.refresh_in_background(current_app._get_current_object())
+        else:
+            stored_analysis.refresh_stale(commit=db.session.commit)
+        flash("The clinic's settings are saved. Every patient's figures are being worked out again with them; "
+              "pages say so until that is done.", "info")
+        return redirect(url_for("admin.clinic_settings"), code=303)
     flash("The clinic's settings are saved." if changes else "Nothing was changed.", "info")
     return redirect(url_for("admin.clinic_settings"), code=303)
 

@@ -22,15 +22,21 @@ def _search() -> str:
 # Endpoint "provider.dashboard"; the function has another name so as not to hide the module.
 @bp.get("/patients", endpoint="dashboard")
 def show_dashboard():
-    shown = dashboard.build(current_user, flag=request.args.get("flag"), search=_search())
+    try:
+        page = dashboard.page_number(request.args.get("page"))
+    except dashboard.BadPage as problem:
+        return render_template("errors/error.html", title="No such page", message=str(problem)), 400
+    shown = dashboard.build(current_user, flag=request.args.get("flag"), search=_search(), page=page)
     # The search text is a name: it stays out of the audit log.
     detail = f"{len(shown.rows)} of {shown.total} patients"
+    if shown.pages > 1:
+        detail += f", page {shown.page} of {shown.pages}"
     if shown.flag:
         detail += f", flag {shown.flag.key}"
     if shown.search:
         detail += ", name search"
     audit.after_response("dashboard.viewed", detail=detail)
-    return render_template("provider/dashboard.html", dashboard=shown)
+    return render_template("provider/dashboard.html", dashboard=shown, page_size=dashboard.PAGE_SIZE)
 
 
 @bp.post("/patients/search")

@@ -3,14 +3,18 @@ panel. Measures come from monitor.report, figures from monitor.charts.cohort."""
 from flask import render_template
 from flask_login import current_user
 
-from .. import audit, report
+from .. import audit, report, stored_analysis
 from ..charts.cohort import days_text, percent, report_charts
 from . import bp
 
 
 @bp.get("/report", endpoint="report")
 def show_report():
-    result = report.build(current_user)
+    try:
+        result = report.build(current_user)
+    except stored_analysis.FiguresUpdating as updating:
+        # After a change of the clinic's settings, until every patient is recomputed.
+        return render_template("provider/figures_updating.html", stale=updating.stale), 503, {"Retry-After": "30"}
     audit.after_response("report.viewed", detail=f"{result.scope}, {result.patients} patients")
     return render_template(
         "provider/report.html", report=result, figures=report_charts(result, report.SIDE_EFFECT_DAYS),
