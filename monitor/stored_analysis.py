@@ -125,9 +125,11 @@ def refresh(patients: list[User], *, now: datetime | None = None,
             results.append(dict(patient_id=patient_id, treatment_date=result.treatment_date,
                                 interval_end=None if latest else result.interval_end,
                                 **{name: getattr(result, name) for name in RESULT_FIELDS}))
-    db.session.execute(insert(PatientAnalysisRow), summaries)
+    # render_nulls: one multi-row INSERT each, however the rows' empty values fall (the ORM
+    # otherwise leaves out None values and splits the rows into batches by which are None).
+    db.session.execute(insert(PatientAnalysisRow).execution_options(render_nulls=True), summaries)
     if results:
-        db.session.execute(insert(TreatmentResultRow), results)
+        db.session.execute(insert(TreatmentResultRow).execution_options(render_nulls=True), results)
     new_pairs.subtract(old_pairs)
     _add_counts({pair: n for pair, n in new_pairs.items() if n})
     return {patient_id: item.analysis for patient_id, item in data.items()}
