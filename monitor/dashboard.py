@@ -211,12 +211,18 @@ def build_row(data: analysis.PatientData, *, now: datetime, mcid: float, lapse_d
         wane_expected_on=wane_on,
         flags=frozenset(flags),
         trend=trend(data) if with_trend else Markup(""),
-        trend_checkins=sum(1 for n in range(sparkline.DAYS) if today - timedelta(days=n) in totals),
+        trend_checkins=trend_checkins(data) if with_trend else 0,
     )
 
 
 def trend(data: analysis.PatientData) -> Markup:
     return sparkline.svg(data.totals, data.today, treatments=[data.treatment_date(t) for t in data.treatments])
+
+
+def trend_checkins(data: analysis.PatientData) -> int:
+    """Check-ins among the sparkline's days."""
+    first = data.today - timedelta(days=sparkline.DAYS - 1)
+    return sum(1 for d in data.totals if first <= d <= data.today)
 
 
 def ordered(rows: list[Row]) -> list[Row]:
@@ -284,22 +290,6 @@ class Dashboard:
         return (self.page - 1) * PAGE_SIZE + 1
 
 
-def _severe_side_effect_dates(data: dict[int, analysis.PatientData]) -> dict[int, list[date]]:
-    """Local dates with a severe side effect in the last SIDE_EFFECT_DAYS days, per patient: one
-    query. Patients' todays differ by time zone; recent_side_effect() trims each to its own."""
-    if not data:
-        return {}
-    since = min(d.today for d in data.values()) - timedelta(days=SIDE_EFFECT_DAYS - 1)
-    severe = or_(*(getattr(CheckIn, f"se_{key}") == SEVERE_SIDE_EFFECT for key in SIDE_EFFECT_KEYS))
-    dates: dict[int, list[date]] = {}
-    for patient_id, local_date in db.session.execute(
-        select(CheckIn.patient_id, CheckIn.local_date)
-        .where(CheckIn.patient_id.in_(list(data)), CheckIn.local_date >= since, severe)
-    ):
-        dates.setdefault(patient_id, []).append(local_date)
-    return dates
-
-
 # Every column and flag reads at most this many days back from a patient's today; the latest
 # check-in and the three days before it ("rising"), and the last session, may be older.
 WINDOW_DAYS = max(sparkline.DAYS, ADHERENCE_DAYS, SIDE_EFFECT_DAYS)
@@ -311,31 +301,57 @@ class TreatmentTime(NamedTuple):
     administered_at: datetime
 
 
-def _recent(patients: list[User], now: datetime, settings: durability.Settings) -> dict[int, analysis.PatientData]:
+def _rows(statement) -> list:
+    """Plain rows on the session's connection, fetched at once: no ORM loading step for a
+    panel's worth of them."""
+    return db.session.connection().execute(statement).all()
+
+
+def _latest_before(model_column, patient_column, before, patient_ids) -> dict[int, object]:
+    """Each patient's latest value of a column below `before`: a correlated MAX per patient,
+    which both databases answer from the (patient, column) index in a few steps, however long
+    the history (a GROUP BY would read every row of it)."""
+    latest = (select(func.max(model_column)).where(patient_column == User.id, model_column < before)
+              .scalar_subquery())
+    return {patient_id: value for patient_id, value in _rows(select(User.id, latest).where(User.id.in_(patient_ids)))
+            if value is not None}
+
+
+@dataclass
+class Recent:
+    data: dict[int, analysis.PatientData]
+    severe_side_effects: dict[int, list[date]]   # local dates with a severe side effect, per patient
+
+
+def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
     """What the rows read of each patient's history, in a fixed number of queries however long
-    that history is: the last WINDOW_DAYS of check-ins and sessions, each patient's latest
-    check-in with the RISE_DAYS before it, and their last session, when older. Plain columns,
-    no ORM objects: a panel's worth of them costs more than the queries."""
-    data = {p.id: analysis.PatientData(p, local_today(p.timezone, now)) for p in patients}
+    that history is: the last WINDOW_DAYS of check-ins (and which had a severe side effect) and
+    sessions, each patient's latest check-in with the RISE_DAYS before it, and their last
+    session, when older. Plain columns, no ORM objects: a panel's worth of them costs more than
+    the queries. `visible`: a SELECT of these patients' ids, cheaper than a list of 500."""
+    todays = {zone: local_today(zone, now) for zone in {p.timezone for p in patients}}
+    data = {p.id: analysis.PatientData(p, todays[p.timezone]) for p in patients}
+    severe_dates: dict[int, list[date]] = {}
     if not data:
-        return data
-    ids = list(data)
-    since = min(item.today for item in data.values()) - timedelta(days=WINDOW_DAYS)
+        return Recent(data, severe_dates)
+    ids = visible if visible is not None else list(data)
+    since = min(todays.values()) - timedelta(days=WINDOW_DAYS)
     cutoff = datetime.combine(since - timedelta(days=1), time.min, tzinfo=timezone.utc)  # a day's margin for zones
-    for patient_id, local_date, total in db.session.execute(
-            select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total)
+    severe = or_(*(getattr(CheckIn, f"se_{key}") == SEVERE_SIDE_EFFECT for key in SIDE_EFFECT_KEYS))
+    for patient_id, local_date, total, is_severe in _rows(
+            select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total, severe)
             .where(CheckIn.patient_id.in_(ids), CheckIn.local_date >= since)):
         data[patient_id].totals[local_date] = total
+        if is_severe:  # recent_side_effect() keeps each patient's own last SIDE_EFFECT_DAYS
+            severe_dates.setdefault(patient_id, []).append(local_date)
     # The latest check-in is in the window when there is any there; else the latest before it.
     latest = {patient_id: max(item.totals) for patient_id, item in data.items() if item.totals}
-    without = [patient_id for patient_id in ids if patient_id not in latest]
+    without = [patient_id for patient_id in data if patient_id not in latest]
     if without:
-        latest.update(db.session.execute(
-            select(CheckIn.patient_id, func.max(CheckIn.local_date))
-            .where(CheckIn.patient_id.in_(without), CheckIn.local_date < since).group_by(CheckIn.patient_id)).all())
+        latest.update(_latest_before(CheckIn.local_date, CheckIn.patient_id, since, without))
     older = {patient_id: day for patient_id, day in latest.items() if day - timedelta(days=RISE_DAYS) < since}
     if older:
-        for patient_id, local_date, total in db.session.execute(
+        for patient_id, local_date, total in _rows(
                 select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total)
                 .where(CheckIn.patient_id.in_(list(older)), CheckIn.local_date < since,
                        CheckIn.local_date >= min(older.values()) - timedelta(days=RISE_DAYS))):
@@ -343,18 +359,14 @@ def _recent(patients: list[User], now: datetime, settings: durability.Settings) 
                 data[patient_id].totals[local_date] = total
     for item in data.values():
         item.totals = dict(sorted(item.totals.items()))
-    last_before = dict(db.session.execute(
-        select(Treatment.patient_id, func.max(Treatment.administered_at))
-        .where(Treatment.patient_id.in_(ids), Treatment.administered_at < cutoff)
-        .group_by(Treatment.patient_id)).all())
-    for patient_id, at in last_before.items():
+    for patient_id, at in _latest_before(Treatment.administered_at, Treatment.patient_id, cutoff, ids).items():
         data[patient_id].treatments.append(TreatmentTime(at))
-    for patient_id, at in db.session.execute(
+    for patient_id, at in _rows(
             select(Treatment.patient_id, Treatment.administered_at)
             .where(Treatment.patient_id.in_(ids), Treatment.administered_at >= cutoff)
             .order_by(Treatment.administered_at, Treatment.id)):
         data[patient_id].treatments.append(TreatmentTime(at))
-    return data
+    return Recent(data, severe_dates)
 
 
 def build(viewer: User, *, flag: str | None = None, search: str = "", page: int = 1,
@@ -365,12 +377,12 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", page: int 
     page's rows get their sparkline drawn."""
     now = now or utcnow()
     clinic = get_clinic()
-    query = patients_visible_to(viewer)
-    if viewer.is_admin:
-        query = query.options(selectinload(User.providers))
+    visible = patients_visible_to(viewer)
+    query = visible.options(selectinload(User.providers)) if viewer.is_admin else visible
     patients = db.session.scalars(query).all()
     settings = analysis.settings_for(clinic)
-    data = _recent(patients, now, settings)
+    recent = _recent(patients, now, visible=visible.with_only_columns(User.id))
+    data = recent.data
     for patient_id, found in stored_analysis.for_patients(patients, now=now, settings=settings,
                                                           latest_only=True).items():
         data[patient_id].analysis = found
@@ -381,10 +393,9 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", page: int 
             cohort_median = stored_analysis.clinic_median_duration(settings, now)
         except stored_analysis.FiguresUpdating:
             updating = True  # after a change of settings: the page says so
-    side_effects = _severe_side_effect_dates(data)
     resumed = analysis.returns_to_active(list(data))
     rows = [build_row(d, now=now, mcid=clinic.mcid, lapse_days=clinic.lapse_days, cohort_median=cohort_median,
-                      severe_side_effect_dates=side_effects.get(d.patient.id, ()),
+                      severe_side_effect_dates=recent.severe_side_effects.get(d.patient.id, ()),
                       expected_from=schedule.counting_from(d.patient.timezone, d.patient.created_at,
                                                            resumed.get(d.patient.id)),
                       with_trend=False)
@@ -398,7 +409,7 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", page: int 
     page = min(max(1, page), pages)
     on_page = shown[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
     for row in on_page:
-        row.trend = trend(data[row.patient.id])
+        row.trend, row.trend_checkins = trend(data[row.patient.id]), trend_checkins(data[row.patient.id])
     return Dashboard(
         rows=on_page,
         total=len(rows),

@@ -23,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -268,9 +269,11 @@ class Treatment(TreatmentFields, db.Model):
             name="route",
         ),
         CheckConstraint("dose_mg > 0", name="dose_positive"),
+        # A patient's sessions in order, and their latest before a date in a few index steps.
+        Index("ix_treatments_patient_id_administered_at", "patient_id", "administered_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -465,6 +468,9 @@ class TreatmentResultRow(db.Model):
     """One analysed treatment date of a patient (durability.TreatmentResult)."""
 
     __tablename__ = "treatment_results"
+    # The dashboard reads each patient's latest (open) result only: found without the others.
+    __table_args__ = (Index("ix_treatment_results_open", "patient_id", sqlite_where=text("interval_end IS NULL"),
+                            postgresql_where=text("interval_end IS NULL")),)
     patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     treatment_date: Mapped[date] = mapped_column(Date, primary_key=True)
     interval_end: Mapped[date | None] = mapped_column(Date)  # None: the latest, open through today

@@ -141,26 +141,33 @@ TREATMENT_DAYS = st.lists(st.integers(-200, 10), max_size=6)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(checkins=CHECKIN_DAYS, treatments=TREATMENT_DAYS, zone=st.sampled_from(ZONES))
-def test_the_dashboard_rows_from_its_window_equal_rows_from_the_whole_history(app, checkins, treatments, zone):
-    """The latest check-in, the days before it, missed days, adherence, the trend line and the
-    days since the last session come out the same from the dashboard's window of each history
-    as from all of it."""
+@given(checkins=CHECKIN_DAYS, treatments=TREATMENT_DAYS, zone=st.sampled_from(ZONES),
+       severe_days=st.sets(st.integers(-12, 0), max_size=3))
+def test_the_dashboard_rows_from_its_window_equal_rows_from_the_whole_history(app, checkins, treatments, zone,
+                                                                             severe_days):
+    """The latest check-in, the days before it, missed days, adherence, severe side effects,
+    the trend line and the days since the last session come out the same from the dashboard's
+    window of each history as from all of it."""
     from monitor import dashboard
     patient = add_patient(f"window{next(_emails)}@example.test", timezone=zone)
     today = local_today(zone, NOW)
     for offset, total in dict(checkins).items():
-        save_checkin(patient, today + timedelta(days=offset), answers_for(total), {}, None, now=NOW)
+        side_effects = {"nausea": 3} if offset in severe_days else {"nausea": 2}
+        save_checkin(patient, today + timedelta(days=offset), answers_for(total), side_effects, None, now=NOW)
     for offset in treatments:
         record_treatment(patient, TreatmentValues(administered_at=at_local(today + timedelta(days=offset), 10, zone=zone),
                                                   route="lozenge", dose_mg=50), recorded_by=None, now=NOW)
     db.session.commit()
     settings_now = analysis.settings_for(get_clinic())
-    window = dashboard._recent([patient], NOW, settings_now)[patient.id]
-    whole = analysis.load([patient], now=NOW, settings=settings_now)[patient.id]
+    recent = dashboard._recent([patient], NOW)
+    window = recent.data[patient.id]
+    whole = analysis.load([patient], now=NOW, settings=settings_now, with_checkins=True)[patient.id]
     window.analysis = whole.analysis
-    assert dashboard.build_row(window, now=NOW, mcid=4, lapse_days=3, cohort_median=5) == \
-        dashboard.build_row(whole, now=NOW, mcid=4, lapse_days=3, cohort_median=5)
+    severe_in_whole = [c.local_date for c in whole.checkins if c.se_nausea == 3]
+    assert dashboard.build_row(window, now=NOW, mcid=4, lapse_days=3, cohort_median=5,
+                               severe_side_effect_dates=recent.severe_side_effects.get(patient.id, ())) == \
+        dashboard.build_row(whole, now=NOW, mcid=4, lapse_days=3, cohort_median=5,
+                            severe_side_effect_dates=severe_in_whole)
 
 
 def test_a_read_after_a_write_in_the_same_transaction_sees_the_write(app, users):

@@ -1,4 +1,4 @@
-"""the clinic report's per-patient sums and the clinic's duration counts, stored with the analysis
+"""the clinic report's per-patient sums and the clinic's duration counts, stored with the analysis; indexes for the dashboard
 
 Revision ID: 0007_report_aggregates
 Revises: 0006_stored_analysis
@@ -37,7 +37,18 @@ def upgrade():
     )
 
 
+    with op.batch_alter_table('treatments') as batch:
+        batch.create_index('ix_treatments_patient_id_administered_at', ['patient_id', 'administered_at'])
+        batch.drop_index('ix_treatments_patient_id')
+    op.create_index('ix_treatment_results_open', 'treatment_results', ['patient_id'],
+                    sqlite_where=sa.text('interval_end IS NULL'), postgresql_where=sa.text('interval_end IS NULL'))
+
+
 def downgrade():
+    op.drop_index('ix_treatment_results_open', table_name='treatment_results')
+    with op.batch_alter_table('treatments') as batch:
+        batch.create_index('ix_treatments_patient_id', ['patient_id'])
+        batch.drop_index('ix_treatments_patient_id_administered_at')
     op.drop_table('clinic_duration_counts')
     with op.batch_alter_table('patient_analyses') as batch:
         for name in ('change_by_day', 'third_treatment_mean', 'waned_by_day_7', 'judged_treatments', 'treatments',
