@@ -290,9 +290,12 @@ class Dashboard:
         return (self.page - 1) * PAGE_SIZE + 1
 
 
-# Every column and flag reads at most this many days back from a patient's today; the latest
-# check-in and the three days before it ("rising"), and the last session, may be older.
-WINDOW_DAYS = max(sparkline.DAYS, ADHERENCE_DAYS, SIDE_EFFECT_DAYS)
+# Every column and flag reads at most this many days of check-ins back from a patient's today
+# (the adherence window ends today or yesterday); the latest check-in and the three days before
+# it ("rising") may be older. The sparkline's 30 days are read for the rows on the page only.
+WINDOW_DAYS = max(ADHERENCE_DAYS + 1, SIDE_EFFECT_DAYS)
+# Sessions are few: those of the sparkline's days are read for every row, and the last before.
+TREATMENT_DAYS = max(sparkline.DAYS, WINDOW_DAYS)
 
 
 class TreatmentTime(NamedTuple):
@@ -321,6 +324,7 @@ def _latest_before(model_column, patient_column, before, patient_ids) -> dict[in
 class Recent:
     data: dict[int, analysis.PatientData]
     severe_side_effects: dict[int, list[date]]   # local dates with a severe side effect, per patient
+    since: date | None = None                    # the first date of the check-in window
 
 
 def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
@@ -336,7 +340,8 @@ def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
         return Recent(data, severe_dates)
     ids = visible if visible is not None else list(data)
     since = min(todays.values()) - timedelta(days=WINDOW_DAYS)
-    cutoff = datetime.combine(since - timedelta(days=1), time.min, tzinfo=timezone.utc)  # a day's margin for zones
+    cutoff = datetime.combine(min(todays.values()) - timedelta(days=TREATMENT_DAYS + 1), time.min,
+                              tzinfo=timezone.utc)  # a day's margin for zones
     severe = or_(*(getattr(CheckIn, f"se_{key}") == SEVERE_SIDE_EFFECT for key in SIDE_EFFECT_KEYS))
     for patient_id, local_date, total, is_severe in _rows(
             select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total, severe)
@@ -344,19 +349,22 @@ def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
         data[patient_id].totals[local_date] = total
         if is_severe:  # recent_side_effect() keeps each patient's own last SIDE_EFFECT_DAYS
             severe_dates.setdefault(patient_id, []).append(local_date)
-    # The latest check-in is in the window when there is any there; else the latest before it.
-    latest = {patient_id: max(item.totals) for patient_id, item in data.items() if item.totals}
-    without = [patient_id for patient_id in data if patient_id not in latest]
-    if without:
-        latest.update(_latest_before(CheckIn.local_date, CheckIn.patient_id, since, without))
-    older = {patient_id: day for patient_id, day in latest.items() if day - timedelta(days=RISE_DAYS) < since}
-    if older:
-        for patient_id, local_date, total in _rows(
-                select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total)
-                .where(CheckIn.patient_id.in_(list(older)), CheckIn.local_date < since,
-                       CheckIn.local_date >= min(older.values()) - timedelta(days=RISE_DAYS))):
-            if older[patient_id] - timedelta(days=RISE_DAYS) <= local_date <= older[patient_id]:
-                data[patient_id].totals[local_date] = total
+    # Missed days count back from the latest check-in before today: when the window has none,
+    # the latest before the window. That is also the latest check-in of all when the window
+    # has none at all; "rising" reads it with the RISE_DAYS before it.
+    prior = _latest_before(CheckIn.local_date, CheckIn.patient_id, since,
+                           [i for i, item in data.items() if not any(d < item.today for d in item.totals)])
+    latest = {i: max(item.totals) if item.totals else prior.get(i) for i, item in data.items()}
+    older = {i: day for i, day in latest.items() if day is not None and day - timedelta(days=RISE_DAYS) < since}
+    # Always run (with nothing to find when no one needs it): the query count stays fixed.
+    earliest = min([*prior.values(), *(day - timedelta(days=RISE_DAYS) for day in older.values())], default=since)
+    for patient_id, local_date, total in _rows(
+            select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total)
+            .where(CheckIn.patient_id.in_(list(older.keys() | prior.keys())), CheckIn.local_date < since,
+                   CheckIn.local_date >= earliest)):
+        day = older.get(patient_id)
+        if local_date == prior.get(patient_id) or (day and day - timedelta(days=RISE_DAYS) <= local_date <= day):
+            data[patient_id].totals[local_date] = total
     for item in data.values():
         item.totals = dict(sorted(item.totals.items()))
     for patient_id, at in _latest_before(Treatment.administered_at, Treatment.patient_id, cutoff, ids).items():
@@ -366,7 +374,23 @@ def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
             .where(Treatment.patient_id.in_(ids), Treatment.administered_at >= cutoff)
             .order_by(Treatment.administered_at, Treatment.id)):
         data[patient_id].treatments.append(TreatmentTime(at))
-    return Recent(data, severe_dates)
+    return Recent(data, severe_dates, since)
+
+
+def _add_trend_days(recent: Recent, patient_ids: list[int]) -> None:
+    """The check-ins of the sparkline's days that the row window left out, for these rows (one
+    query, run even for no rows so that a page's query count does not depend on its rows)."""
+    if recent.since is None:
+        return  # no patients at all
+    first = min((recent.data[i].today for i in patient_ids), default=recent.since) - timedelta(days=sparkline.DAYS)
+    for patient_id, local_date, total in _rows(
+            select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total)
+            .where(CheckIn.patient_id.in_(patient_ids), CheckIn.local_date >= first,
+                   CheckIn.local_date < recent.since)):
+        recent.data[patient_id].totals[local_date] = total
+    for patient_id in patient_ids:
+        item = recent.data[patient_id]
+        item.totals = dict(sorted(item.totals.items()))
 
 
 def build(viewer: User, *, flag: str | None = None, search: str = "", page: int = 1,
@@ -408,6 +432,7 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", page: int 
     pages = max(1, -(-len(shown) // PAGE_SIZE))
     page = min(max(1, page), pages)
     on_page = shown[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    _add_trend_days(recent, [row.patient.id for row in on_page])
     for row in on_page:
         row.trend, row.trend_checkins = trend(data[row.patient.id]), trend_checkins(data[row.patient.id])
     return Dashboard(

@@ -5,7 +5,7 @@ import dataclasses
 import itertools
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -143,6 +143,10 @@ TREATMENT_DAYS = st.lists(st.integers(-200, 10), max_size=6)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(checkins=CHECKIN_DAYS, treatments=TREATMENT_DAYS, zone=st.sampled_from(ZONES),
        severe_days=st.sets(st.integers(-12, 0), max_size=3))
+# Back today after weeks away: missed days count from the check-in before the window.
+@example(checkins=[(-40, 9), (0, 12)], treatments=[], zone="America/New_York", severe_days=set())
+# Nothing in the window: the latest check-in and the days before it come from further back.
+@example(checkins=[(-44, 3), (-42, 9), (-41, 12)], treatments=[-60], zone="Asia/Tokyo", severe_days=set())
 def test_the_dashboard_rows_from_its_window_equal_rows_from_the_whole_history(app, checkins, treatments, zone,
                                                                              severe_days):
     """The latest check-in, the days before it, missed days, adherence, severe side effects,
@@ -160,6 +164,7 @@ def test_the_dashboard_rows_from_its_window_equal_rows_from_the_whole_history(ap
     db.session.commit()
     settings_now = analysis.settings_for(get_clinic())
     recent = dashboard._recent([patient], NOW)
+    dashboard._add_trend_days(recent, [patient.id])  # as for the rows on the page
     window = recent.data[patient.id]
     whole = analysis.load([patient], now=NOW, settings=settings_now, with_checkins=True)[patient.id]
     window.analysis = whole.analysis
