@@ -450,7 +450,18 @@ class PatientAnalysisRow(db.Model):
     judged_treatments: Mapped[int] = mapped_column(Integer, default=0)
     waned_by_day_7: Mapped[int] = mapped_column(Integer, default=0)
     third_treatment_mean: Mapped[float | None] = mapped_column(Float)
-    change_by_day: Mapped[str] = mapped_column(Text, default="{}")  # JSON: {day: [n, sum, sum of squares]}
+
+
+class ChangeSumRow(db.Model):
+    """A patient's change from the reference level on one day since session, summed over their
+    sessions (durability.Sums): the report adds these up in SQL across the clinic."""
+
+    __tablename__ = "change_sums"
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    total: Mapped[float] = mapped_column(Float)
+    squares: Mapped[float] = mapped_column(Float)
 
 
 class ClinicDurationCount(db.Model):

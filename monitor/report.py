@@ -201,12 +201,10 @@ def build(viewer: User, now: datetime | None = None) -> Report:
     patients = db.session.scalars(
         patients_visible_to(viewer).order_by(func.lower(User.last_name), func.lower(User.first_name), User.id)
     ).all()
-    stored = stored_analysis.summaries_for(patients, now=now, settings=settings)
+    ids = patients_visible_to(viewer).with_only_columns(User.id)
+    stored = stored_analysis.summaries_for(patients, ids, now=now, settings=settings)
     counts = stored_analysis.count_pairs(item.duration_pairs for item in stored.values())
-    by_day: dict[int, durability.Sums] = {}
-    for item in stored.values():
-        for day, sums in item.summary.change_by_day.items():
-            by_day[day] = by_day.get(day, durability.Sums()) + sums
+    by_day = stored_analysis.summed_changes(ids)
     responding = sum(item.responding_treatments for item in stored.values())
     cohort = durability.cohort_from_counts(counts, sum(item.summary.treatments for item in stored.values()),
                                            responding, by_day)

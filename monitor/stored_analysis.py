@@ -18,7 +18,6 @@ The clinic's typical duration (the fallback of "wane expected") is the Kaplan-Me
 every patient's stored duration pairs: no page re-reads the clinic's history."""
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import Counter
@@ -30,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from . import analysis, durability, measures
 from .extensions import db
-from .models import ClinicDurationCount, Clinic, PatientAnalysisRow, Role, TreatmentResultRow, User
+from .models import ChangeSumRow, ClinicDurationCount, Clinic, PatientAnalysisRow, Role, TreatmentResultRow, User
 from .timeutil import local_today, utcnow
 
 log = logging.getLogger(__name__)
@@ -68,14 +67,6 @@ def _pairs(text: str) -> list[tuple[int, bool]]:
     return [(int(time), event == "1") for time, _, event in (item.partition(":") for item in text.split(",") if item)]
 
 
-def _sums_text(sums: dict[int, durability.Sums]) -> str:
-    return json.dumps({str(day): [s.n, s.total, s.squares] for day, s in sorted(sums.items())})
-
-
-def _sums(text: str) -> dict[int, durability.Sums]:
-    return {int(day): durability.Sums(*values) for day, values in json.loads(text or "{}").items()}
-
-
 def _valid_until(item: analysis.PatientData) -> date | None:
     """The first local date after today on which a dated row joins the analysis."""
     later = [d for t in item.treatments if (d := item.treatment_date(t)) > item.today]
@@ -105,9 +96,10 @@ def refresh(patients: list[User], *, now: datetime | None = None,
     # ORM-enabled deletes: the session forgets the rows it had loaded, so a read after this
     # refresh in the same transaction sees the new ones (tests/test_stored_analysis.py).
     db.session.execute(delete(TreatmentResultRow).where(TreatmentResultRow.patient_id.in_(ids)))
+    db.session.execute(delete(ChangeSumRow).where(ChangeSumRow.patient_id.in_(ids)))
     db.session.execute(delete(PatientAnalysisRow).where(PatientAnalysisRow.patient_id.in_(ids)))
     key = settings_key(settings)
-    results, summaries, new_pairs = [], [], Counter()
+    results, summaries, sums, new_pairs = [], [], [], Counter()
     for patient_id, item in data.items():
         found = item.analysis
         pairs = durability.durations(found.treatments)
@@ -119,7 +111,9 @@ def refresh(patients: list[User], *, now: datetime | None = None,
             median_duration=found.median_duration, responding_treatments=found.responding_treatments,
             duration_pairs=_pairs_text(pairs), pair_count=len(pairs),
             treatments=summary.treatments, judged_treatments=summary.judged, waned_by_day_7=summary.waned_by_day_7,
-            third_treatment_mean=summary.third_treatment_mean, change_by_day=_sums_text(summary.change_by_day)))
+            third_treatment_mean=summary.third_treatment_mean))
+        sums += [dict(patient_id=patient_id, day=day, n=x.n, total=x.total, squares=x.squares)
+                 for day, x in summary.change_by_day.items()]
         for n, result in enumerate(found.treatments):
             latest = n == len(found.treatments) - 1
             results.append(dict(patient_id=patient_id, treatment_date=result.treatment_date,
@@ -130,6 +124,8 @@ def refresh(patients: list[User], *, now: datetime | None = None,
     db.session.execute(insert(PatientAnalysisRow).execution_options(render_nulls=True), summaries)
     if results:
         db.session.execute(insert(TreatmentResultRow).execution_options(render_nulls=True), results)
+    if sums:
+        db.session.execute(insert(ChangeSumRow), sums)
     new_pairs.subtract(old_pairs)
     _add_counts({pair: n for pair, n in new_pairs.items() if n})
     return {patient_id: item.analysis for patient_id, item in data.items()}
@@ -330,7 +326,7 @@ class Stored:
     median_duration: float | None
     responding_treatments: int
     duration_pairs: str    # durability.durations() as text: count_pairs() adds them up
-    summary: measures.PatientSummary
+    summary: measures.PatientSummary   # without change_by_day: summed_changes() adds those up in SQL
 
 
 def count_pairs(texts) -> dict[tuple[int, bool], int]:
@@ -343,32 +339,44 @@ def count_pairs(texts) -> dict[tuple[int, bool], int]:
     return {(int(time), event == "1"): n for token, n in tokens.items() for time, _, event in [token.partition(":")]}
 
 
-def summaries_for(patients: list[User], *, now: datetime | None = None,
+def _make_current(patients: list[User], now: datetime, settings: durability.Settings) -> None:
+    """Recompute these patients' stale analyses first (FiguresUpdating when there are too many)."""
+    todays = _local_todays({p.timezone for p in patients}, now)
+    stale = set(db.session.scalars(
+        select(User.id).outerjoin(PatientAnalysisRow, PatientAnalysisRow.patient_id == User.id)
+        .where(User.id.in_([p.id for p in patients]), _stale_condition(settings_key(settings), todays))))
+    if len(stale) > INLINE_REFRESH_MAX:
+        raise FiguresUpdating(len(stale))
+    if stale:
+        refresh([p for p in patients if p.id in stale], now=now, settings=settings)
+
+
+def summaries_for(patients: list[User], patient_ids, *, now: datetime | None = None,
                   settings: durability.Settings | None = None) -> dict[int, Stored]:
     """These patients' stored summaries, current (stale ones recomputed first; FiguresUpdating
-    when there are too many): one query after the check, whatever their histories."""
+    when there are too many): one query after the check, whatever their histories.
+    `patient_ids`: a SELECT of their ids (or a list)."""
     if not patients:
         return {}
     now = now or utcnow()
     settings = settings or clinic_settings()
-    key = settings_key(settings)
-    ids = [p.id for p in patients]
-    todays = _local_todays({p.timezone for p in patients}, now)
-    stale = list(db.session.scalars(
-        select(User.id).outerjoin(PatientAnalysisRow, PatientAnalysisRow.patient_id == User.id)
-        .where(User.id.in_(ids), _stale_condition(key, todays))))
-    if len(stale) > INLINE_REFRESH_MAX:
-        raise FiguresUpdating(len(stale))
-    if stale:
-        refresh([p for p in patients if p.id in set(stale)], now=now, settings=settings)
+    _make_current(patients, now, settings)
     stored = PatientAnalysisRow
     found = {}
-    for row in db.session.execute(select(
+    for row in db.session.connection().execute(select(
             stored.patient_id, stored.treatment_baseline, stored.median_duration, stored.responding_treatments,
             stored.duration_pairs, stored.treatments, stored.judged_treatments, stored.waned_by_day_7,
-            stored.third_treatment_mean, stored.change_by_day).where(stored.patient_id.in_(ids))):
+            stored.third_treatment_mean).where(stored.patient_id.in_(patient_ids))):
         found[row.patient_id] = Stored(
             row.treatment_baseline, row.median_duration, row.responding_treatments, row.duration_pairs,
             measures.PatientSummary(row.treatments, row.judged_treatments, row.waned_by_day_7,
-                                    row.third_treatment_mean, _sums(row.change_by_day)))
+                                    row.third_treatment_mean))
     return found
+
+
+def summed_changes(patient_ids) -> dict[int, durability.Sums]:
+    """The change from the reference level by day since session, summed over these patients
+    (a SELECT of their ids, or a list) by the database: one row a day comes back."""
+    return {day: durability.Sums(n, total, squares) for day, n, total, squares in db.session.execute(
+        select(ChangeSumRow.day, func.sum(ChangeSumRow.n), func.sum(ChangeSumRow.total), func.sum(ChangeSumRow.squares))
+        .where(ChangeSumRow.patient_id.in_(patient_ids)).group_by(ChangeSumRow.day))}

@@ -27,7 +27,6 @@ def upgrade():
         batch.add_column(sa.Column('judged_treatments', sa.Integer(), nullable=False, server_default='0'))
         batch.add_column(sa.Column('waned_by_day_7', sa.Integer(), nullable=False, server_default='0'))
         batch.add_column(sa.Column('third_treatment_mean', sa.Float(), nullable=True))
-        batch.add_column(sa.Column('change_by_day', sa.Text(), nullable=False, server_default='{}'))
     op.create_table(
         'clinic_duration_counts',
         sa.Column('day', sa.Integer(), nullable=False),
@@ -37,6 +36,17 @@ def upgrade():
     )
 
 
+    op.create_table(
+        'change_sums',
+        sa.Column('patient_id', sa.Integer(), nullable=False),
+        sa.Column('day', sa.Integer(), nullable=False),
+        sa.Column('n', sa.Integer(), nullable=False),
+        sa.Column('total', sa.Float(), nullable=False),
+        sa.Column('squares', sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(['patient_id'], ['users.id'], name=op.f('fk_change_sums_patient_id_users'),
+                                ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('patient_id', 'day', name=op.f('pk_change_sums')),
+    )
     with op.batch_alter_table('treatments') as batch:
         batch.create_index('ix_treatments_patient_id_administered_at', ['patient_id', 'administered_at'])
         batch.drop_index('ix_treatments_patient_id')
@@ -49,8 +59,9 @@ def downgrade():
     with op.batch_alter_table('treatments') as batch:
         batch.create_index('ix_treatments_patient_id', ['patient_id'])
         batch.drop_index('ix_treatments_patient_id_administered_at')
+    op.drop_table('change_sums')
     op.drop_table('clinic_duration_counts')
     with op.batch_alter_table('patient_analyses') as batch:
-        for name in ('change_by_day', 'third_treatment_mean', 'waned_by_day_7', 'judged_treatments', 'treatments',
+        for name in ('third_treatment_mean', 'waned_by_day_7', 'judged_treatments', 'treatments',
                      'pair_count'):
             batch.drop_column(name)
