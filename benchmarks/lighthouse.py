@@ -66,12 +66,19 @@ def signed_in(base: str, email: str) -> tuple[str, str]:
     return f"{cookie.name}={cookie.value}", landed
 
 
-def lighthouse(path: str, url: str, cookie: str) -> dict:
-    done = subprocess.run(
-        [path, url, "--only-categories=performance", "--output=json", "--output-path=stdout", "--quiet",
-         "--extra-headers=" + json.dumps({"Cookie": cookie}), "--chrome-flags=--headless=new --no-sandbox"],
-        env={**os.environ, "CHROME_PATH": CHROMIUM},  # lighthouse 12's launcher reads the path from here
-        capture_output=True, text=True, timeout=300, check=True)
+def lighthouse(path: str, url: str, cookie: str, attempts: int = 3) -> dict:
+    """One Lighthouse run; tried again when Chromium's trace fails (NO_NAVSTART, now and then on
+    a busy machine), which says nothing about the page."""
+    for attempt in range(attempts):
+        done = subprocess.run(
+            [path, url, "--only-categories=performance", "--output=json", "--output-path=stdout", "--quiet",
+             "--extra-headers=" + json.dumps({"Cookie": cookie}), "--chrome-flags=--headless=new --no-sandbox"],
+            env={**os.environ, "CHROME_PATH": CHROMIUM},  # lighthouse 12's launcher reads the path from here
+            capture_output=True, text=True, timeout=300)
+        if done.returncode == 0:
+            break
+        if attempt == attempts - 1:
+            raise RuntimeError(f"lighthouse failed on {url}: {done.stderr[-2000:]}")
     report = json.loads(done.stdout)
     audits = report["audits"]
     return {"score": round(report["categories"]["performance"]["score"] * 100),

@@ -412,6 +412,23 @@ def _shape(shape: dict, xa: Axis, ya: Axis, plot: tuple[float, float, float, flo
     return ""
 
 
+def _shapes(shapes: list[dict], xa: Axis, ya: Axis, plot) -> list[str]:
+    """The shapes in order; lines drawn alike one after another (a year of session lines) share a path."""
+    out: list[str] = []
+    for shape in shapes:
+        mark = _shape(shape, xa, ya, plot)
+        if not mark:
+            continue
+        if out and mark.startswith('<path d="M') and out[-1].startswith('<path d="M'):
+            d, _, style = mark[len('<path d="'):].partition('"')
+            last_d, _, last_style = out[-1][len('<path d="'):].partition('"')
+            if style == last_style:
+                out[-1] = f'<path d="{last_d}{d}"{style}'
+                continue
+        out.append(mark)
+    return out
+
+
 # --- legend --------------------------------------------------------------------------------
 
 def _swatch(trace: dict, index: int, x: float, y: float) -> str:
@@ -512,7 +529,7 @@ def render(figure: dict, *, width: int, uid: str, label: str, description: str =
     shapes = layout.get("shapes") or []
     below = [s for s in shapes if s.get("layer") == "below"]
     above = [s for s in shapes if s.get("layer") != "below"]
-    body += [m for s in below if (m := _shape(s, xa, ya, plot))]
+    body += _shapes(below, xa, ya, plot)
     # Grid lines only where the figure colours them: plotly's default template draws them white.
     if xspec.get("gridcolor") and xspec.get("showgrid", True) and xa.kind != "category":
         grid = "".join(f"M{_n(xa.at(v))},{_n(top)}V{_n(bottom)}" for v, _ in xa.ticks)
@@ -527,7 +544,7 @@ def render(figure: dict, *, width: int, uid: str, label: str, description: str =
             marks += [m for m in _scatter(trace, index, xa, ya, previous) if m]
         previous = trace
     marks += _bars(bars, xa, ya, layout.get("barmode") == "group")
-    marks += [m for s in above if (m := _shape(s, xa, ya, plot))]
+    marks += _shapes(above, xa, ya, plot)
     body.append(f'<g clip-path="url(#{_attr(clip)})">{"".join(marks)}</g>')
     # Tick labels and titles.
     axis_text = []
