@@ -57,10 +57,10 @@ def test_a_missed_day_breaks_the_line_and_markers_sit_on_the_points():
     root = drawn(figure)
     [line] = [p for p in root.iter("{http://www.w3.org/2000/svg}path") if p.get("stroke") == "#0b5cad"]
     assert points(line.get("d")) == [[(40, 10), (74, 220)], [(142, 10), (176, 220)]]
-    [markers] = [p for p in root.iter("{http://www.w3.org/2000/svg}path") if p.get("fill") == "#123456"]
-    # One path for all markers: a circle of radius 3 left of each point, drawn as two arcs.
-    assert re.findall(r"M([\d.]+),([\d.]+)a3,3", markers.get("d")) == [
-        ("37", "10"), ("71", "220"), ("139", "10"), ("173", "220")]
+    [markers] = [p for p in root.iter("{http://www.w3.org/2000/svg}path") if p.get("stroke") == "#123456"]
+    # One path for all markers: a dot 6 px wide on each point (a zero-length stroke with round caps).
+    assert (markers.get("stroke-width"), markers.get("stroke-linecap")) == ("6", "round")
+    assert markers.get("d") == "M40,10h0M74,220h0M142,10h0M176,220h0"
 
 
 def test_the_timeline_picture_has_bands_session_lines_and_every_series():

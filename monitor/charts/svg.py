@@ -313,7 +313,10 @@ def _scatter(trace: dict, index: int, xa: Axis, ya: Axis, previous: dict | None)
         size = marker.get("size") if isinstance(marker.get("size"), (int, float)) else 6
         mark_colour = marker.get("color") if isinstance(marker.get("color"), str) else colour
         points = [p for run in runs for p in run]
-        if points:
+        if points and symbol == "circle":  # a dot: a zero-length stroke with round caps, a quarter of the bytes
+            d = "".join(f"M{_n(x)},{_n(y)}h0" for x, y in points)
+            out.append(f'<path d="{d}" stroke="{_attr(mark_colour)}" stroke-width="{_n(size)}" stroke-linecap="round"/>')
+        elif points:
             d = "".join(_symbol(symbol, x, y, size) for x, y in points)
             out.append(f'<path d="{d}" {_marker_paint(symbol, mark_colour, (marker.get("line") or {}).get("width"))}/>')
     if "text" in mode:
@@ -412,13 +415,11 @@ def _shape(shape: dict, xa: Axis, ya: Axis, plot: tuple[float, float, float, flo
     return ""
 
 
-def _shapes(shapes: list[dict], xa: Axis, ya: Axis, plot) -> list[str]:
-    """The shapes in order; lines drawn alike one after another (a year of session lines) share a path."""
+def _merged(marks: list[str]) -> list[str]:
+    """Paths drawn alike one after another become one (a year of session lines, every interval
+    of the aligned chart): the same picture in fewer elements and fewer bytes."""
     out: list[str] = []
-    for shape in shapes:
-        mark = _shape(shape, xa, ya, plot)
-        if not mark:
-            continue
+    for mark in marks:
         if out and mark.startswith('<path d="M') and out[-1].startswith('<path d="M'):
             d, _, style = mark[len('<path d="'):].partition('"')
             last_d, _, last_style = out[-1][len('<path d="'):].partition('"')
@@ -427,6 +428,10 @@ def _shapes(shapes: list[dict], xa: Axis, ya: Axis, plot) -> list[str]:
                 continue
         out.append(mark)
     return out
+
+
+def _shapes(shapes: list[dict], xa: Axis, ya: Axis, plot) -> list[str]:
+    return _merged([m for shape in shapes if (m := _shape(shape, xa, ya, plot))])
 
 
 # --- legend --------------------------------------------------------------------------------
@@ -501,7 +506,7 @@ def render(figure: dict, *, width: int, uid: str, label: str, description: str =
     """The figure as an inline <svg> `width` units wide (it scales to its box), or a sentence
     when there is nothing to draw. `uid` keeps the clip path's id unique on the page."""
     if not has_data(figure):
-        return Markup(f'<p class="chart-empty">{escape(EMPTY)}</p>')
+        return Markup('<p class="chart-empty">{}</p>').format(EMPTY)
     layout = figure.get("layout") or {}
     traces = [t for t in figure.get("data") or [] if t.get("type", "scatter") in ("scatter", "bar")]
     margin = {"l": 80, "r": 80, "t": 100, "b": 80, **(layout.get("margin") or {})}
@@ -545,7 +550,7 @@ def render(figure: dict, *, width: int, uid: str, label: str, description: str =
         previous = trace
     marks += _bars(bars, xa, ya, layout.get("barmode") == "group")
     marks += _shapes(above, xa, ya, plot)
-    body.append(f'<g clip-path="url(#{_attr(clip)})">{"".join(marks)}</g>')
+    body.append(f'<g clip-path="url(#{_attr(clip)})">{"".join(_merged(marks))}</g>')
     # Tick labels and titles.
     axis_text = []
     for v, text in xa.ticks:
@@ -573,7 +578,7 @@ def render(figure: dict, *, width: int, uid: str, label: str, description: str =
         legend, legend_height = _legend(entries, left, below_axis + 4, width - 4)
     total_height = max(height, below_axis + 4 + legend_height + 6)
     font = layout.get("font") or {}
-    return Markup(  # nosec B704: every text and colour above is escaped; the rest are numbers made here
+    picture = (
         f'<svg class="{_attr(css_class)}" viewBox="0 0 {width} {_n(total_height)}" width="{width}" '
         f'height="{_n(total_height)}" role="img" aria-label="{_attr(label)}" focusable="false" '
         f'font-family="{_attr(font.get("family", "system-ui, sans-serif"))}" font-size="{FONT_SIZE}" fill="{TEXT}">'
@@ -582,6 +587,8 @@ def render(figure: dict, *, width: int, uid: str, label: str, description: str =
         f'height="{_n(bottom - top)}"/></clipPath></defs>'
         + "".join(body) + "".join(axis_text) + "".join(legend) + "</svg>"
     )
+    # Reviewed for bandit B704: every text and colour above is escaped; the rest are numbers made here.
+    return Markup(picture)  # nosec B704
 
 
 # The two drawings of a chart on a page: one for phones, one for wider screens (CSS shows one).
