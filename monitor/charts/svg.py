@@ -187,28 +187,36 @@ def _add_months(d: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _axis(spec: dict, values: list, start: float, end: float, horizontal: bool, pad: bool,
+def _auto_range(kind: str, categories: int, numbers: list[float], *, tozero: bool, pad: bool) -> tuple[float, float]:
+    if kind == "category":
+        return -0.5, categories - 0.5
+    lo, hi = (min(numbers), max(numbers)) if numbers else (0.0, 1.0)
+    if tozero:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    if hi == lo:
+        return (lo - 1, hi + 1) if kind == "date" else (lo - 0.5 if lo else 0.0, hi + 1)
+    if pad:
+        margin = (hi - lo) * 0.05
+        lo, hi = (lo if lo == 0 and tozero else lo - margin), hi + margin
+    return lo, hi
+
+
+def _axis(spec: dict, values: list, start: float, end: float, *, horizontal: bool, pad: bool,
           bars: bool) -> Axis:
+    """The axis for these values from its layout: its given range, else the data's (from 0 for
+    bars and rangemode "tozero", padded 5% where markers would be cut), and its ticks."""
     kind = _kind(spec, values)
     categories = _categories(spec, values) if kind == "category" else []
     probe = Axis(kind, 0, 1, start, end, categories)
     numbers = [v for v in (probe.value(x) for x in values) if v is not None]
+    lo = hi = None
     given = spec.get("range")
     if given and len(given) == 2 and None not in given:
-        lo, hi = (probe.value(given[0]) if kind != "category" else float(given[0]),
-                  probe.value(given[1]) if kind != "category" else float(given[1]))
-    elif kind == "category":
-        lo, hi = -0.5, len(categories) - 0.5
-    else:
-        lo, hi = (min(numbers), max(numbers)) if numbers else (0.0, 1.0)
-        if spec.get("rangemode") == "tozero" or bars:
-            lo, hi = min(lo, 0.0), max(hi, 0.0)
-        if hi == lo:
-            lo, hi = (lo - 1, hi + 1) if kind == "date" else (lo - 0.5 if lo else 0.0, hi + 1)
-        elif pad or bars:
-            margin = (hi - lo) * 0.05
-            lo = lo if (lo == 0 and (bars or spec.get("rangemode") == "tozero")) else lo - margin
-            hi += margin
+        lo, hi = ((float(given[0]), float(given[1])) if kind == "category"
+                  else (probe.value(given[0]), probe.value(given[1])))
+    if lo is None or hi is None:
+        lo, hi = _auto_range(kind, len(categories), numbers, tozero=spec.get("rangemode") == "tozero" or bars,
+                             pad=pad or bars)
     if spec.get("autorange") == "reversed":
         start, end = end, start
     axis = Axis(kind, lo, hi, start, end, categories)
@@ -526,8 +534,8 @@ def render(figure: dict, *, width: int, uid: str, label: str, description: str =
     bottom = height - float(margin["b"])
     markers = any("markers" in (t.get("mode") or "") for t in traces)
     bars = [(i, t) for i, t in enumerate(traces) if t.get("type") == "bar"]
-    xa = _axis(xspec, xs, left, right, True, markers, bool(bars))
-    ya = _axis(yspec, ys, bottom, top, False, markers and not bars, False)
+    xa = _axis(xspec, xs, left, right, horizontal=True, pad=markers, bars=bool(bars))
+    ya = _axis(yspec, ys, bottom, top, horizontal=False, pad=markers and not bars, bars=False)
     plot = (left, top, right, bottom)
     clip = f"{uid}-clip"
     body = []
