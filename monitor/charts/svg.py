@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime
 
 from markupsafe import Markup, escape
@@ -29,8 +30,8 @@ EMPTY = "No data to chart yet."
 
 def _n(value: float) -> str:
     """A coordinate with one decimal at most: enough for a screen, short in the page."""
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else ("0" if text == "-0.0" else text)
+    tenths = round(value * 10)
+    return str(tenths // 10) if tenths % 10 == 0 else f"{tenths / 10:.1f}"
 
 
 def _attr(value) -> str:
@@ -43,6 +44,7 @@ def text_width(text: str, size: float = FONT_SIZE) -> float:
 
 # --- values on an axis ---------------------------------------------------------------------
 
+@lru_cache(maxsize=4096)  # the same dates come back for every trace, shape and drawing
 def day_number(value) -> float | None:
     """A plotly date ("2026-11-10", "2026-11-10 12:00:00") as days since 1 Jan of year 1."""
     if value is None:
