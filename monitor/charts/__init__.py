@@ -8,6 +8,7 @@ about 330 KB compressed) only when the reader asks for the interactive chart."""
 import json
 
 import plotly.graph_objects as go
+from plotly.io.json import to_json_plotly
 from plotly.offline import get_plotlyjs_version
 
 from ..instruments import BANDS
@@ -63,17 +64,17 @@ def _compact_template() -> dict:
 COMPACT_TEMPLATE = _compact_template()
 
 
-def figure_data(figure: go.Figure) -> dict:
-    """The figure as plain JSON data (dates as ISO strings) with the compact template."""
-    data = json.loads(figure.to_json())
-    data.setdefault("layout", {})["template"] = COMPACT_TEMPLATE
-    return data
-
-
 def to_json(figure: go.Figure) -> str:
-    """The figure for a JSON script tag, without spaces; every '<' is written \\u003c so no text
-    can close the tag or open a comment in it."""
-    return json.dumps(figure_data(figure), separators=(",", ":")).replace("<", "\\u003c")
+    """The figure for a JSON script tag, without spaces and with the compact template; every
+    '<' is written \\u003c so no text can close the tag or open a comment in it."""
+    data = figure.to_plotly_json()
+    data.setdefault("layout", {})["template"] = COMPACT_TEMPLATE
+    return to_json_plotly(data).replace("<", "\\u003c")
+
+
+def figure_data(figure: go.Figure) -> dict:
+    """The figure as the page gets it: plain JSON data, dates as ISO strings."""
+    return json.loads(to_json(figure))
 
 
 def static_chart(figure_json: str, chart_id: str, label: str, summary: str) -> svg.StaticChart:
