@@ -102,7 +102,7 @@ def test_to_json_cannot_close_its_script_tag():
 
 
 def seed(patient):
-    add_checkins(patient, TOTALS)
+    add_checkins(patient, TOTALS, side_effects={day(1, D0): {"nausea": 2}})
     for on in (day(0, D0), day(7, D0)):
         add_treatment(patient, datetime.combine(on, time(17), tzinfo=timezone.utc), dose="200")
 
@@ -111,12 +111,35 @@ def chart_tags(html):
     return re.findall(r'<script type="application/json" data-chart-for="([\w-]+)">', html)
 
 
+def static_pictures(html):
+    """The ids of the server-drawn chart pictures: each chart's phone and wide drawings."""
+    return re.findall(r'<svg class="chart-svg (?:narrow|wide)"[^>]*role="img"[^>]*>.*?<clipPath id="([\w-]+)-clip"',
+                      html, re.S)
+
+
+def plotly_is_offered_not_loaded(client, html):
+    """plotly.js is not fetched by the page itself: no <script src> names it, and only the small
+    charts.js (deferred) is; the bundle's address is handed to charts.js, and it is served."""
+    sources = re.findall(r'<script\b[^>]*\bsrc="([^"]+)"', html)
+    assert [s for s in sources if "plotly" in s] == []
+    assert [s for s in sources if "charts." in s] and 'defer' in html
+    bundle = re.search(r'data-plotly="(/static/vendor/plotly-basic-4\.1\.1\.min\.[0-9a-f]{12}\.js)"', html).group(1)
+    assert client.get(bundle).status_code == 200
+    assert "<link rel=\"preload\"" not in html and "modulepreload" not in html
+
+
 def test_provider_patient_page_has_three_charts_and_the_durability_table(client, users):
     seed(users.patient_a)
     login(client, users.provider_a)
     html = client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True)
     assert chart_tags(html) == ["timeline-chart", "aligned-chart", "effects-chart"]
-    assert re.search(r"plotly-basic-4\.1\.1\.min\.[0-9a-f]{12}\.js", html) and 'defer' in html
+    # Each chart is in the first response as a picture, phone and wide drawings.
+    assert static_pictures(html) == ["timeline-chart-340", "timeline-chart-720", "aligned-chart-340",
+                                     "aligned-chart-720", "effects-chart-340", "effects-chart-720"]
+    plotly_is_offered_not_loaded(client, html)
+    # The interactive chart's area and button are outside the picture (role="img" holds no controls).
+    assert '<div id="timeline-chart" class="chart-area" hidden></div>' in html
+    assert 'aria-controls="timeline-chart" data-chart="timeline-chart">Interactive chart</button>' in html
     # No inline script: every <script> either loads a file or carries JSON data.
     for tag in re.findall(r"<script[^>]*>", html):
         assert "src=" in tag or 'type="application/json"' in tag
@@ -125,11 +148,32 @@ def test_provider_patient_page_has_three_charts_and_the_durability_table(client,
     assert '<span class="badge">waned</span>' in html and '<span class="badge">holding</span>' in html
 
 
-def test_plotly_is_loaded_only_on_chart_pages(client, users):
+def test_plotly_is_offered_only_on_chart_pages(client, users):
     login(client, users.patient_a)
     assert "plotly" not in client.get("/checkin").get_data(as_text=True)
     assert "plotly" not in client.get("/me").get_data(as_text=True)
     assert "plotly" in client.get("/me/trend").get_data(as_text=True)
+
+
+def test_patient_trend_is_a_picture_in_the_first_response(client, users):
+    seed(users.patient_a)
+    login(client, users.patient_a)
+    html = client.get("/me/trend?days=30").get_data(as_text=True)
+    assert static_pictures(html) == ["trend-chart-340", "trend-chart-720"]
+    picture = html[html.index('<svg class="chart-svg narrow"'):]
+    picture = picture[:picture.index("</svg>")]
+    label = "Your daily totals over the last 30 days with treatment sessions marked"
+    assert f'aria-label="{label}"' in picture and f"<title>{label}</title>" in picture
+    assert "<desc>Over the last 30 days you checked in on 14 days" in picture
+    plotly_is_offered_not_loaded(client, html)
+
+
+def test_charts_without_data_say_so_in_words(client, users):
+    login(client, users.provider_a)
+    html = client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True)
+    assert html.count('<p class="chart-empty">No data to chart yet.</p>') == 3
+    assert "<svg" not in html and "Interactive chart" not in html and chart_tags(html) == []
+    assert "No check-ins yet." in html and "No side effects reported in this period." in html
 
 
 @pytest.mark.parametrize("query, days", [("", 30), ("?days=90", 90), ("?days=7", 30), ("?days=x", 30)])

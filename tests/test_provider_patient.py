@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from monitor.extensions import db
 from monitor.models import Treatment
-from tests.factories import NOW, add_checkin, add_treatment, at_local, edit_treatment, events, login
+from tests.factories import NOW, add_checkin, add_checkins, add_treatment, at_local, day, edit_treatment, events, login
 
 
 def test_header_shows_the_patient(client, users):
@@ -44,20 +44,21 @@ def test_planned_and_edited_sessions_are_marked(client, users):
     assert '<span class="badge">edited</span>' in page
 
 
-def test_checkins_of_the_last_90_days_newest_first_with_marks(client, users):
+def test_checkins_of_the_last_14_days_newest_first_with_marks(client, users):
     # Each sent on the evening of its own date (on time); the 25th's then replaced today, late:
     # a revision and a late entry.
     for on, total, side_effects in [(date(2026, 11, 20), 7, {"headache": 1}), (date(2026, 11, 25), 0, None),
-                                    (date(2026, 8, 29), 4, None),   # day 90 back (today is 26 Nov): shown
-                                    (date(2026, 8, 28), 5, None)]:  # 91 days back: not shown by default
+                                    (date(2026, 11, 13), 4, None),   # day 14 back (today is 26 Nov): shown
+                                    (date(2026, 11, 12), 5, None)]:  # 15 days back: on the next page
         add_checkin(users.patient_a, on, total, side_effects=side_effects, now=at_local(on, 20))
     add_checkin(users.patient_a, date(2026, 11, 25), 16, side_effects={"dissociation": 3}, note="Felt floaty")
     login(client, users.provider_a)
     whole_page = client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True)
     page = whole_page[whole_page.index('id="checkins"'):]
 
-    assert page.index("Wed 25 Nov 2026") < page.index("Fri 20 Nov 2026") < page.index("Sat 29 Aug 2026")
-    assert "Fri 28 Aug 2026" not in page
+    assert "Check-ins, last 14 days" in page
+    assert page.index("Wed 25 Nov 2026") < page.index("Fri 20 Nov 2026") < page.index("Fri 13 Nov 2026")
+    assert "Thu 12 Nov 2026" not in page
     row = page[page.index("Wed 25 Nov 2026"):]
     row = row[:row.index("</tr>")]
     assert "late entry" in row and "revised" in row
@@ -68,9 +69,81 @@ def test_checkins_of_the_last_90_days_newest_first_with_marks(client, users):
     older = page[page.index("Fri 20 Nov 2026"):]
     older = older[:older.index("</tr>")]
     assert "Headache: mild" in older and "late entry" not in older and "revised" not in older
+    assert f'href="/patients/{users.patient_a.id}?page=2#checkins" rel="next">Older check-ins</a>' in page
 
-    everything = client.get(f"/patients/{users.patient_a.id}?checkins=all").get_data(as_text=True)
-    assert "Fri 28 Aug 2026" in everything
+    second = client.get(f"/patients/{users.patient_a.id}?page=2").get_data(as_text=True)
+    table = second[second.index('id="checkins"'):]
+    assert "Check-ins, 30 Oct – 12 Nov 2026" in table
+    assert "Thu 12 Nov 2026" in table and "Wed 25 Nov 2026" not in table
+    assert f'href="/patients/{users.patient_a.id}#checkins" rel="prev">Newer check-ins</a>' in table
+    assert "Older check-ins" not in table and "Page 2 of 2" in table
+    # The alert is about the latest check-in, whichever page of the table is shown.
+    assert "<strong>Severe side effect</strong> reported in the latest check-in (Wed 25 Nov 2026)" in second
+
+
+def _checkin_rows(html: str) -> int:
+    table = html[html.index('<table aria-label="Check-ins">'):]
+    return table[:table.index("</table>")].count("<tr>") - 1  # less the header row
+
+
+def test_a_year_of_checkins_sends_two_weeks_a_page(client, users):
+    add_checkins(users.patient_a, {day(-n): 6 + n % 5 for n in range(365)})
+    login(client, users.provider_a)
+    pages = [client.get(f"/patients/{users.patient_a.id}" + (f"?page={n}" if n > 1 else "")) for n in (1, 2, 27)]
+    assert [r.status_code for r in pages] == [200, 200, 200]
+    assert [_checkin_rows(r.get_data(as_text=True)) for r in pages] == [14, 14, 1]  # 365 = 26 x 14 + 1
+    assert "Page 27 of 27" in pages[2].get_data(as_text=True)
+    assert client.get(f"/patients/{users.patient_a.id}?page=28").status_code == 404
+
+
+def test_without_checkins_there_is_one_empty_page(client, users):
+    login(client, users.provider_a)
+    html = client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True)
+    assert "No check-ins in the last 14 days." in html and 'class="pager"' not in html
+    assert client.get(f"/patients/{users.patient_a.id}?page=2").status_code == 404
+
+
+def test_an_empty_fortnight_between_older_and_newer_checkins_says_so(client, users):
+    add_checkins(users.patient_a, {day(-30): 9, day(-1): 8})
+    login(client, users.provider_a)
+    html = client.get(f"/patients/{users.patient_a.id}?page=2").get_data(as_text=True)
+    assert "No check-ins from 30 Oct to 12 Nov 2026." in html
+    assert "Older check-ins" in html and "Newer check-ins" in html
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "1.5", "", "２", "1e3", "9999999"])
+def test_a_page_that_is_not_a_page_number_is_a_clear_400(client, users, value):
+    login(client, users.provider_a)
+    response = client.get(f"/patients/{users.patient_a.id}?page={value}")
+    assert response.status_code == 400
+    assert "Pages are numbered 1, 2, 3" in response.get_data(as_text=True)
+
+
+def test_pages_of_another_providers_patient_are_not_found(client, users):
+    add_checkins(users.patient_b, {day(-n): 8 for n in range(40)})
+    login(client, users.provider_a)
+    for query in ("?page=2", "?page=x", "?page=99", "?treatments=all"):
+        response = client.get(f"/patients/{users.patient_b.id}{query}")
+        assert response.status_code == 404 and b"Bob" not in response.data
+
+
+def test_the_latest_ten_sessions_first_and_all_on_request(client, users):
+    for n in range(12):
+        add_treatment(users.patient_a, NOW - timedelta(days=7 * n + 1), dose=str(30 + n))
+    login(client, users.provider_a)
+    html = client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True)
+    sessions = html[html.index('<table aria-label="Treatment sessions">'):]
+    sessions = sessions[:sessions.index("</table>")]
+    assert sessions.count('<tr id="treatment-') == 10
+    assert '<td class="num">30</td>' in sessions and '<td class="num">41</td>' not in sessions  # newest first
+    durability = html[html.index('<table aria-label="Durability per session">'):]
+    assert durability[:durability.index("</table>")].count("<tr>") == 1 + 10
+    assert f'href="/patients/{users.patient_a.id}?treatments=all#treatments">Show all 12 sessions</a>' in html
+
+    everything = client.get(f"/patients/{users.patient_a.id}?treatments=all").get_data(as_text=True)
+    sessions = everything[everything.index('<table aria-label="Treatment sessions">'):]
+    assert sessions[:sessions.index("</table>")].count('<tr id="treatment-') == 12
+    assert "Show the latest 10 sessions only" in everything
 
 
 def test_each_view_is_audited(client, users):

@@ -192,11 +192,17 @@ def test_report_page_plots_every_measure_without_inline_script(client, clinic):
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     for chart in ("survival", "change", "outcomes", "side-effects"):
-        assert f'<div id="{chart}" class="chart-area" role="img"' in page
+        # Drawn on the server for the first view (a phone and a wide drawing), and the data
+        # for the interactive chart, whose area is outside the picture.
+        for width in (340, 720):
+            assert re.search(rf'<svg class="chart-svg \w+"[^>]*role="img".*?<clipPath id="{chart}-{width}-clip"', page, re.S)
+        assert f'<div id="{chart}" class="chart-area" hidden></div>' in page
         assert f'<script type="application/json" data-chart-for="{chart}">' in page
     for tag in re.findall(r"<script\b[^>]*>", page):
         assert 'type="application/json"' in tag or " src=" in tag, tag
-    assert re.search(r'src="/static/vendor/plotly-basic-4\.1\.1\.min\.[0-9a-f]{12}\.js"', page)
+    # plotly.js is fetched only when the reader asks for an interactive chart (static/js/charts.js).
+    assert not re.search(r'<script[^>]* src="[^"]*plotly', page)
+    assert re.search(r'data-plotly="/static/vendor/plotly-basic-4\.1\.1\.min\.[0-9a-f]{12}\.js"', page)
     assert page.count('<details class="data-table">') == 4
     assert "about 5 days" in page            # the clinic median
     assert "67%" in page and "50%" in page   # waned by day 7: Kaplan-Meier, simple count

@@ -1,13 +1,12 @@
 """A patient's record for staff: enrolling, resending the invitation, the record itself, the
 care team (admins only) and pausing or discharging monitoring."""
-from datetime import timedelta
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from .. import accounts, analysis, audit, care_team, mail, patient_status, treatments
+from .. import accounts, analysis, audit, care_team, mail, paging, patient_status, treatments
 from ..access import patient_or_404, refuse
 from ..charts import page as patient_charts
 from ..clinic import get_clinic
@@ -18,7 +17,11 @@ from ..timeutil import timezone_choices, to_local, utcnow
 from . import bp
 from .forms import EnrolForm
 
-CHECKIN_DAYS = 90
+# The first response carries the recent part of the record: the charts show all of it, the
+# tables two weeks of check-ins a page and the latest sessions (issue 9: a year of tables made
+# the page slow to show on a phone).
+CHECKIN_DAYS = 14
+LATEST_TREATMENTS = 10
 
 
 # --- Enrolment.
@@ -76,11 +79,10 @@ def invite(patient_id: int):
 
 # --- The patient's record.
 
-def _checkins(data: analysis.PatientData, show_all: bool) -> list[tuple[CheckIn, bool]]:
-    """The check-ins for the table, newest first, each marked when it has been revised; from
-    the rows the analysis already loaded, plus one query for which were revised."""
-    since = None if show_all else data.today - timedelta(days=CHECKIN_DAYS - 1)
-    shown = [c for c in reversed(data.checkins) if since is None or c.local_date >= since]
+def _checkins(data: analysis.PatientData, page: paging.Window) -> list[tuple[CheckIn, bool]]:
+    """The check-ins of one page of the table, newest first, each marked when it has been
+    revised; from the rows the analysis already loaded, plus one query for which were revised."""
+    shown = [c for c in reversed(data.checkins) if page.holds(c.local_date)]
     revised = set(db.session.scalars(
         select(CheckInRevision.checkin_id).where(CheckInRevision.checkin_id.in_([c.id for c in shown])).distinct()
     )) if shown else set()
@@ -90,12 +92,21 @@ def _checkins(data: analysis.PatientData, show_all: bool) -> list[tuple[CheckIn,
 @bp.get("/patients/<int:patient_id>")
 def patient(patient_id: int):
     patient = patient_or_404(current_user, patient_id)
-    show_all = request.args.get("checkins") == "all"
+    all_treatments = request.args.get("treatments") == "all"
     data = analysis.load_one(patient, with_checkins=True)
+    try:
+        page = paging.window(paging.page_number(request.args.get("page")), data.today,
+                             data.checkins[0].local_date if data.checkins else None, CHECKIN_DAYS)
+    except paging.NoSuchPage as problem:
+        return render_template("errors/error.html", title="No such page", message=str(problem)), problem.status
     audit.after_response("patient.viewed", target_type="patient", target_id=patient.id)
+    sessions = treatments.treatments_for(patient)
     return render_template(
-        "provider/patient.html", patient=patient, treatments=treatments.treatments_for(patient),
-        checkins=_checkins(data, show_all), show_all=show_all, checkin_days=CHECKIN_DAYS, now=utcnow(),
+        "provider/patient.html", patient=patient,
+        treatments=sessions if all_treatments else sessions[:LATEST_TREATMENTS], treatment_count=len(sessions),
+        all_treatments=all_treatments, latest_treatments=LATEST_TREATMENTS,
+        latest_checkin=data.checkins[-1] if data.checkins else None,
+        checkins=_checkins(data, page), page=page, checkin_days=CHECKIN_DAYS, now=utcnow(),
         tz=get_clinic().timezone, to_local=to_local, band_for=band_for, route_labels=ROUTE_LABELS,
         items=ITEMS, side_effects=SIDE_EFFECTS, severe=SEVERE_SIDE_EFFECT, format_dose=treatments.format_dose,
         providers=care_team.active_providers() if current_user.is_admin else None,
