@@ -18,7 +18,7 @@ from markupsafe import Markup
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from . import analysis, durability, schedule, sparkline, stored_analysis
+from . import analysis, durability, paging, schedule, sparkline, stored_analysis
 from .access import patients_visible_to
 from .clinic import get_clinic
 from .extensions import db
@@ -250,19 +250,6 @@ def clean_search(text: str | None) -> str:
 PAGE_SIZE = 50  # rows per page: the most urgent first, so page 1 is where the day starts
 
 
-class BadPage(ValueError):
-    """A ?page= value that is not a page number."""
-
-
-def page_number(text: str | None) -> int:
-    """The page asked for: 1 when none is; BadPage for anything but a whole number from 1."""
-    if text is None or text == "":
-        return 1
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise BadPage("The page must be a whole number from 1.")
-    return int(text)
-
-
 @dataclass
 class Dashboard:
     rows: list[Row]               # the rows of this page: filtered, searched, ordered
@@ -429,9 +416,8 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", page: int 
     search = clean_search(search)
     found = [r for r in rows if matches(r.patient, search)]
     shown = ordered([r for r in found if chosen is None or chosen.key in r.flags])
-    pages = max(1, -(-len(shown) // PAGE_SIZE))
-    page = min(max(1, page), pages)
-    on_page = shown[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    listed = paging.list_page(page, len(shown), PAGE_SIZE)
+    on_page = listed.of(shown)
     _add_trend_days(recent, [row.patient.id for row in on_page])
     for row in on_page:
         row.trend, row.trend_checkins = trend(data[row.patient.id]), trend_checkins(data[row.patient.id])
@@ -447,7 +433,7 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", page: int 
         mcid=clinic.mcid,
         lapse_days=clinic.lapse_days,
         shown=len(shown),
-        page=page,
-        pages=pages,
+        page=listed.number,
+        pages=listed.pages,
         updating=updating,
     )

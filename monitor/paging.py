@@ -53,3 +53,30 @@ def window(number: int, today: date, earliest: date | None, days: int) -> Window
         raise NoSuchPage(f"There are only {pages} page{'s' if pages != 1 else ''}.", 404)
     last = today - timedelta(days=days * (number - 1))
     return Window(number, pages, last - timedelta(days=days - 1), last)
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """Page `number` of a list of `count` rows, `size` a page. A number past the end gives the
+    last page: the list may have shrunk since its link was made (a triage list does, all day)."""
+
+    number: int
+    pages: int
+    size: int
+    count: int
+
+    @property
+    def start(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def end(self) -> int:
+        return min(self.start + self.size, self.count)
+
+    def of(self, rows: list) -> list:
+        return rows[self.start:self.end]
+
+
+def list_page(number: int, count: int, size: int) -> ListPage:
+    pages = max(1, -(-count // size))
+    return ListPage(min(max(1, number), pages), pages, size, count)

@@ -573,7 +573,7 @@ def test_a_page_that_is_not_a_page_number_says_so(client, users, page):
     login(client, users.provider_a)
     response = client.get("/patients", query_string={"page": page})
     assert response.status_code == 400
-    assert "The page must be a whole number from 1." in response.get_data(as_text=True)
+    assert "Pages are numbered 1, 2, 3 and so on." in response.get_data(as_text=True)
 
 
 def test_only_the_rows_on_the_page_get_a_sparkline(app, users, monkeypatch):

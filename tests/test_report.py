@@ -252,3 +252,20 @@ def test_query_count_does_not_grow_with_the_clinic(client, users):
         sessions(p, day(-7), day(-4))
     large = _queries_for_report(client)
     assert large == small
+
+
+def test_the_duration_table_is_paged_by_last_name(client, users, monkeypatch):
+    from monitor.provider import report_views
+    monkeypatch.setattr(report_views, "DURATIONS_PAGE_SIZE", 2)
+    people = [add_patient(f"dur{n}@example.test", last_name=f"Dur{n}") for n in range(3)]
+    for person in people:
+        add_treatment(person, at_local(day(-3)))
+    login(client, users.admin)
+    first = client.get("/report").get_data(as_text=True)
+    assert "Patients 1–2 of 3, by last name." in first and "Page 1 of 2" in first
+    assert 'href="/report?page=2#patients"' in first
+    second = client.get("/report?page=2").get_data(as_text=True)
+    assert "Patients 3–3 of 3" in second and "Dur2" in second and "Dur0" not in second
+    assert "Page 2 of 2" in client.get("/report?page=7").get_data(as_text=True)  # past the end: the last
+    bad = client.get("/report?page=x")
+    assert bad.status_code == 400 and "Pages are numbered 1, 2, 3 and so on." in bad.get_data(as_text=True)

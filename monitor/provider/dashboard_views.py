@@ -3,7 +3,7 @@ from monitor.dashboard."""
 from flask import redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from .. import audit, dashboard
+from .. import audit, dashboard, paging
 from . import bp
 
 # The name searched for is kept in the (signed) session cookie, never in a URL: addresses end
@@ -23,9 +23,9 @@ def _search() -> str:
 @bp.get("/patients", endpoint="dashboard")
 def show_dashboard():
     try:
-        page = dashboard.page_number(request.args.get("page"))
-    except dashboard.BadPage as problem:
-        return render_template("errors/error.html", title="No such page", message=str(problem)), 400
+        page = paging.page_number(request.args.get("page"))
+    except paging.NoSuchPage as problem:
+        return render_template("errors/error.html", title="No such page", message=str(problem)), problem.status
     shown = dashboard.build(current_user, flag=request.args.get("flag"), search=_search(), page=page)
     # The search text is a name: it stays out of the audit log.
     detail = f"{len(shown.rows)} of {shown.total} patients"

@@ -1,15 +1,23 @@
 """The durability report page (SPEC 8): an admin sees the whole clinic, a provider their own
 panel. Measures come from monitor.report, figures from monitor.charts.cohort."""
-from flask import render_template
+from flask import render_template, request
 from flask_login import current_user
 
-from .. import audit, report, stored_analysis
+from .. import audit, paging, report, stored_analysis
 from ..charts.cohort import days_text, percent, report_charts
 from . import bp
 
 
+# Rows of the "benefit duration by patient" table a page: a clinic's whole list is too long.
+DURATIONS_PAGE_SIZE = 50
+
+
 @bp.get("/report", endpoint="report")
 def show_report():
+    try:
+        number = paging.page_number(request.args.get("page"))
+    except paging.NoSuchPage as problem:
+        return render_template("errors/error.html", title="No such page", message=str(problem)), problem.status
     try:
         result = report.build(current_user)
     except stored_analysis.FiguresUpdating as updating:
@@ -18,6 +26,7 @@ def show_report():
     audit.after_response("report.viewed", detail=f"{result.scope}, {result.patients} patients")
     return render_template(
         "provider/report.html", report=result, figures=report_charts(result, report.SIDE_EFFECT_DAYS),
+        durations=paging.list_page(number, len(result.durations), DURATIONS_PAGE_SIZE),
         percent=percent, days_text=days_text, adherence_windows=report.ADHERENCE_WINDOWS,
         side_effect_days=report.SIDE_EFFECT_DAYS, wane_by_day=report.WANE_BY_DAY,
     )
