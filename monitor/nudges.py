@@ -320,15 +320,15 @@ def due_nudges(now: datetime) -> tuple[Iterator[Recipient], int]:
     today = _by_zone({zone: day for zone, (day, _) in late_zones.items()})
     late = and_(_nudgeable(), ~_moved_lately(now), User.timezone.in_(list(late_zones)),
                 User.reminder_time <= _by_zone({zone: latest for zone, (_, latest) in late_zones.items()}))
-    nudges = Nudge.__table__
+    records = Nudge.__table__
     stuck += db.session.scalar(
-        select(func.count()).select_from(nudges).join(User, nudges.c.patient_id == User.id)
-        .where(late, nudges.c.local_date == today, _stuck(nudges, now)))
+        select(func.count()).select_from(records).join(User, records.c.patient_id == User.id)
+        .where(late, records.c.local_date == today, _stuck(records, now)))
     due = (select(User.id, User.email, User.first_name, today.label("local_date"))
            .where(late,
                   ~exists().where(CheckIn.patient_id == User.id, CheckIn.local_date == today),
-                  ~exists().where(nudges.c.patient_id == User.id, nudges.c.local_date == today,
-                                  ~_claimable(nudges, now))))
+                  ~exists().where(records.c.patient_id == User.id, records.c.local_date == today,
+                                  ~_claimable(records, now))))
     by_zone = (Recipient(patient_id, email, (first_name or "").strip(), day)
                for rows in _pages(due) for patient_id, email, first_name, day in rows)
     return heapq.merge(by_zone, moved, key=lambda r: r.id), stuck
