@@ -1,7 +1,7 @@
 """Benchmark (not a test): the nudge runner's selection in a clinic of 10,000 and 50,000 active
 patients (issue 9: at most 5 s, without loading every patient into memory).
 
-    python benchmarks/nudge_selection.py [--database sqlite|postgresql] [--patients 10000 50000] [--repeat 5]
+    python benchmarks/nudge_selection.py [--database sqlite|postgresql] [--patients 10000 50000] [--repeat 5] [--days 14]
 
 Builds each clinic with Core bulk inserts in a fresh database (a SQLite file in a temporary
 directory, or a PostgreSQL database named nudges_bench_<pid>, dropped after), migrated with the
@@ -9,7 +9,7 @@ project's own migrations. The clinic at NOW (18:30 in New York, the evening rush
 
 - active patients in 15 zones from Honolulu to Auckland, half with the default 19:00 reminder,
   the others at quarter hours from 07:00 to 22:45 and a few at odd minutes;
-- 14 days of history with 90% of days checked in; of those already late today, 75% have
+- 14 days of history (--days) with 90% of days checked in; of those already late today, 75% have
   checked in, 40% of the rest were nudged already, a few have a nudge that failed (backing off,
   or due for a retry) or one stuck in "sending"; 15% of the others checked in early;
 - 3% lapsed (nothing for 4 to 25 days), 2% enrolled in the last two days, 4% opted out of
@@ -20,8 +20,10 @@ project's own migrations. The clinic at NOW (18:30 in New York, the evening rush
 It times `nudges.run(NOW, dry_run=True)`, which is the whole selection the runner makes before
 sending anything (nudges due and the providers' digests of lapsed patients), warm, and reports
 the median and best of `repeat` runs, the SQL statements one run issues, and its memory: the
-peak of Python allocations (tracemalloc, in a run of its own because tracing slows it) and how
-far one run raises the peak resident set of a fresh process (the C libraries' memory too)."""
+peak of Python allocations (tracemalloc, in a run of its own because tracing slows it), the
+same when the recipients are read one at a time and not kept, as a sending run reads them
+(`streamed`), and how far one dry run raises the peak resident set of a fresh process (the C
+libraries' memory too)."""
 import argparse
 import random
 import statistics
@@ -46,7 +48,7 @@ from monitor.passwords import hash_password  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 23, 30, tzinfo=timezone.utc)  # 18:30 in New York, 08:30 on the 27th in Tokyo
 BUDGET_SECONDS = 5.0
-HISTORY_DAYS = 14
+HISTORY_DAYS = 14  # default; --days
 PROVIDERS = 40
 ZONES = {  # zone: weight
     "America/New_York": 30, "America/Chicago": 15, "America/Denver": 6, "America/Phoenix": 2,
@@ -88,7 +90,7 @@ class Rows:
             self.rows = []
 
 
-def populate(active: int, rng: random.Random) -> dict[str, int]:
+def populate(active: int, rng: random.Random, history_days: int = HISTORY_DAYS) -> dict[str, int]:
     """The clinic described in the module's docstring; how many rows of each kind."""
     db.session.add(Clinic())
     password_hash = hash_password("benchmark-password-1")
@@ -139,7 +141,7 @@ def populate(active: int, rng: random.Random) -> dict[str, int]:
             late = late_on[zone, reminder]
         quiet_days = rng.randrange(4, 26) if rng.random() < 0.03 else 0  # lapsed: nothing lately
         dates = set()  # of this patient's check-ins and nudges (one of each per date)
-        for back in range(max(1, quiet_days), HISTORY_DAYS + quiet_days + 1):
+        for back in range(max(1, quiet_days), history_days + quiet_days + 1):
             day = today - timedelta(days=back)
             dates.add(day)
             if rng.random() < 0.9:
@@ -185,6 +187,16 @@ def selection():
     """Everything the runner selects before it sends: run(dry_run=True)."""
     summary = nudges.run(NOW, dry_run=True)
     return len(summary.would_nudge), len(summary.would_digest)
+
+
+def streamed():
+    """The selection as a sending run reads it: each recipient in turn, none kept (the dry run
+    keeps them all to list them)."""
+    due, _ = nudges.due_nudges(NOW)
+    recipients = sum(1 for _ in due)
+    digests, _ = nudges.due_digests(NOW)
+    db.session.rollback()
+    return recipients, len(digests)
 
 
 def _kib(field: str) -> int:
@@ -240,13 +252,13 @@ def count_queries(fn) -> int:
     return len(statements)
 
 
-def measure_clinic(kind: str, active: int, repeat: int) -> dict:
+def measure_clinic(kind: str, active: int, repeat: int, history_days: int = HISTORY_DAYS) -> dict:
     rng = random.Random(2026 + active)
     with database(kind, prefix="nudges_bench") as url, tempfile.TemporaryDirectory() as tmp:
         app = migrated_app(url, tmp)
         with app.app_context():
             started = time.perf_counter()
-            rows = populate(active, rng)
+            rows = populate(active, rng, history_days)
             generated = time.perf_counter() - started
             if kind == "postgresql":
                 db.session.execute(text("analyze"))
@@ -261,18 +273,21 @@ def measure_clinic(kind: str, active: int, repeat: int) -> dict:
                 samples.append(time.perf_counter() - started)
             queries = count_queries(selection)
             traced = traced_peak_mib(selection)
+            traced_streamed = traced_peak_mib(streamed)
             checked = db.session.scalar(select(func.count()).select_from(CheckIn))
             db.session.remove()
         rss = rss_growth_in_a_fresh_process(url, tmp)
     return {"active_patients": active, "users": rows["users"], "checkins": checked, "nudge_rows": rows["nudges"],
             "generated_seconds": round(generated, 1), "would_nudge": would_nudge, "would_digest": would_digest,
             "median_seconds": round(statistics.median(samples), 3), "best_seconds": round(min(samples), 3),
-            "queries": queries, "traced_peak_mib": round(traced, 1), "rss_growth_mib": round(rss, 1)}
+            "queries": queries, "traced_peak_mib": round(traced, 1),
+            "streamed_traced_peak_mib": round(traced_streamed, 1), "rss_growth_mib": round(rss, 1)}
 
 
-def measure(database: str, patients=(10_000, 50_000), repeat: int = 5) -> dict:
+def measure(database: str, patients=(10_000, 50_000), repeat: int = 5, history_days: int = HISTORY_DAYS) -> dict:
     return {"database": database, "now": NOW.isoformat(), "budget_seconds": BUDGET_SECONDS,
-            "clinics": [measure_clinic(database, n, repeat) for n in patients]}
+            "history_days": history_days,
+            "clinics": [measure_clinic(database, n, repeat, history_days) for n in patients]}
 
 
 def main():
@@ -282,15 +297,17 @@ def main():
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--patients", type=int, nargs="+", default=[10_000, 50_000])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--days", type=int, default=HISTORY_DAYS, help="days of history before today")
     args = parser.parse_args()
-    figures = measure(args.database, args.patients, args.repeat)
+    figures = measure(args.database, args.patients, args.repeat, args.days)
     print(f"{args.database}: nudges.run(dry_run=True) at {NOW.isoformat()}, medians of {args.repeat} warm runs\n")
     print("| active patients | check-ins | would nudge | would digest | median s | best s | queries "
-          "| traced peak MiB | RSS growth MiB | budget 5 s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+          "| traced peak MiB | streamed: traced peak MiB | RSS growth MiB | budget 5 s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for c in figures["clinics"]:
         print(f"| {c['active_patients']:,} | {c['checkins']:,} | {c['would_nudge']:,} | {c['would_digest']} "
               f"| {c['median_seconds']:.2f} | {c['best_seconds']:.2f} | {c['queries']} | {c['traced_peak_mib']:.1f} "
+              f"| {c['streamed_traced_peak_mib']:.1f} "
               f"| {c['rss_growth_mib']:.1f} | {'met' if c['median_seconds'] <= BUDGET_SECONDS else 'not met'} |")
     for c in figures["clinics"]:
         print(f"\n{c['active_patients']:,} active: {c['users']:,} users, {c['nudge_rows']:,} nudge rows; "
