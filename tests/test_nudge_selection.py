@@ -4,9 +4,7 @@ awkward cases (zones either side of midnight, a zone change, every reason not to
 random small clinics (hypothesis), then the number of queries, which must not grow with the
 clinic (only by a page of recipients)."""
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -14,7 +12,7 @@ from sqlalchemy import func, select
 from monitor import nudges, schedule
 from monitor.clinic import get_clinic
 from monitor.extensions import db
-from monitor.models import DELIVERY_STATUSES, CheckIn, Nudge, PatientStatusChange, ProviderDigest, User
+from monitor.models import DELIVERY_STATUSES, CheckIn, Nudge, PatientStatusChange, User
 from monitor.timeutil import is_valid_timezone
 from tests.factories import add_checkin, add_patient, add_provider, counted_queries
 
