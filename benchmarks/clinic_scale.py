@@ -134,14 +134,16 @@ def migrated_app(url: str, tmp: str, **config):
 
 
 @contextmanager
-def database(kind: str):
+def database(kind: str, prefix: str = "monitor_bench"):
+    """A fresh database for one benchmark: a file in a temporary directory, or a PostgreSQL
+    database named prefix_<pid> (dropped after)."""
     if kind == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{tmp}/bench.db"
         return
     admin_url = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     admin_url = admin_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    name = f"monitor_bench_{os.getpid()}"
+    name = f"{prefix}_{os.getpid()}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'create database "{name}"'))

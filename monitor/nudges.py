@@ -20,9 +20,11 @@ except the one date a zone change past midnight would skip (schedule.date_to_nud
 printed summaries name records by id, never by address or name."""
 from __future__ import annotations
 
+import heapq
 import logging
 import smtplib
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -30,11 +32,11 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
-from . import analysis, mail, schedule, tokens
+from . import mail, schedule, tokens
 from .accounts import absolute_url
 from .extensions import db
 from .models import (
@@ -42,6 +44,7 @@ from .models import (
     Clinic,
     Nudge,
     PatientStatus,
+    PatientStatusChange,
     ProviderDigest,
     Role,
     User,
@@ -61,6 +64,7 @@ SEND_ERRORS = (OSError, smtplib.SMTPException)
 # for the next run, rather than waiting out a timeout per recipient while the server is down.
 STOP_AFTER_CONSECUTIVE_FAILURES = 3
 CHUNK = 500  # ids per IN (...) list
+PAGE = 500  # recipients (or lapsed patients) read per query
 # A row in "sending" for longer than this was left by a run that ended mid-send (reported only).
 STUCK_AFTER = timedelta(minutes=10)
 
@@ -149,14 +153,24 @@ def _create(model, owner_id: int, day: date, now: datetime, **extra) -> int:
     return db.session.scalar(select(table.c.id).where(owner == owner_id, table.c.local_date == day))
 
 
+def _claimable(table, now: datetime):
+    """A record whose next attempt may be taken now: the claim's condition, and what the
+    selection of recipients leaves in (a record that is not claimable is in the way)."""
+    return and_(table.c.status.in_(CLAIMABLE), table.c.attempts < MAX_ATTEMPTS, table.c.next_attempt_at <= now)
+
+
+def _stuck(table, now: datetime):
+    """In "sending" for longer than any send takes: a run ended between sending and recording."""
+    return and_(table.c.status == "sending", table.c.claimed_at <= now - STUCK_AFTER)
+
+
 def _claim(model, record_id: int, now: datetime) -> int | None:
     """Take the next attempt of this record; its number, or None when another runner has it,
     it is done, or its backoff has not run out. The caller commits before sending."""
     table = model.__table__
     result = db.session.execute(
         update(table)
-        .where(table.c.id == record_id, table.c.status.in_(CLAIMABLE),
-               table.c.attempts < MAX_ATTEMPTS, table.c.next_attempt_at <= now)
+        .where(table.c.id == record_id, _claimable(table, now))
         .values(status="sending", attempts=table.c.attempts + 1, claimed_at=now)
     )
     if result.rowcount != 1:
@@ -197,27 +211,57 @@ def _record_failure(model, record_id: int, attempt: int, error: BaseException, n
         log.warning("%s %s attempt %s failed (%s); will retry", model.__tablename__, record_id, attempt, name)
 
 
-def _blocked(model, owner_ids: list[int], dates: set[date], now: datetime) -> tuple[set[tuple[int, date]], int]:
-    """(owner, date) pairs whose record cannot be claimed now, and how many have sat in
-    "sending" for longer than any send takes (a run that ended between sending and recording)."""
+def _blocked(model, owner_ids: list[int], dates: set[date], now: datetime) -> tuple[set[tuple[int, date]], set[tuple[int, date]]]:
+    """(owner, date) pairs whose record cannot be claimed now, and those of them stuck in
+    "sending". A query per CHUNK owners."""
     table, owner = model.__table__, _owner(model)
-    blocked, stuck = set(), 0
+    blocked, stuck = set(), set()
     for ids in _chunks(owner_ids):
-        for owner_id, day, status, attempts, next_at, claimed_at in db.session.execute(
-            select(owner, table.c.local_date, table.c.status, table.c.attempts, table.c.next_attempt_at,
-                   table.c.claimed_at)
+        for owner_id, day, claimable, stuck_there in db.session.execute(
+            select(owner, table.c.local_date, _claimable(table, now).label("claimable"),
+                   _stuck(table, now).label("stuck"))
             .where(owner.in_(ids), table.c.local_date.in_(sorted(dates)))
         ):
-            if status not in CLAIMABLE or attempts >= MAX_ATTEMPTS or next_at > now:
+            if not claimable:
                 blocked.add((owner_id, day))
-            if status == "sending" and claimed_at is not None and claimed_at <= now - STUCK_AFTER:
-                stuck += 1
+            if stuck_there:
+                stuck.add((owner_id, day))
     return blocked, stuck
 
 
 def _chunks(ids: list[int]):
     for start in range(0, len(ids), CHUNK):
         yield ids[start:start + CHUNK]
+
+
+# --- Patients by zone, a page at a time.
+#
+# Who is due is decided in the database, PAGE rows a query, so a clinic's worth of patients is
+# never in memory. What depends on the zone (the local date, whether a reminder time has
+# passed) is worked out in Python (schedule.py) once per zone: a clinic has many patients and
+# few zones.
+
+def _zones(patients) -> tuple[list[str], list[str]]:
+    """The distinct zones of the patients matching this condition: (known, unknown)."""
+    zones = sorted(db.session.scalars(select(User.timezone).where(patients).distinct()))
+    return [z for z in zones if is_valid_timezone(z)], [z for z in zones if not is_valid_timezone(z)]
+
+
+def _by_zone(values: dict[str, object]):
+    """CASE users.timezone WHEN <zone> THEN <value> ... END: each patient's value for their zone."""
+    return case(values, value=User.timezone)
+
+
+def _pages(query) -> Iterator[list]:
+    """The rows of a query on users, in id order, PAGE at a time (keyset pagination): each page
+    is a query of its own, read whole, so no cursor stays open across the caller's commits."""
+    query = query.order_by(User.id).limit(PAGE)
+    rows = db.session.execute(query).all()
+    while rows:
+        yield rows
+        if len(rows) < PAGE:
+            return
+        rows = db.session.execute(query.where(User.id > rows[-1].id)).all()
 
 
 def _message_id(kind: str, owner_id: int, day: date) -> str:
@@ -247,35 +291,85 @@ def _nudgeable():
     )
 
 
-def due_nudges(now: datetime) -> tuple[list[Recipient], int]:
+def _moved_lately(now: datetime):
+    """Patients whose zone change may still carry a date (schedule.CARRY_LIMIT). For everyone
+    else schedule.date_to_nudge is "the current local date, once the reminder time has
+    passed", which the database checks zone by zone."""
+    return and_(User.previous_timezone.is_not(None), User.timezone_changed_at.is_not(None),
+                User.timezone_changed_at >= now - schedule.CARRY_LIMIT)
+
+
+def due_nudges(now: datetime) -> tuple[Iterator[Recipient], int]:
     """Patients late for the date schedule.date_to_nudge names (their current local date, or
-    the one a zone change would have skipped) with no nudge record in the way, and how many
-    records of those dates are stuck in "sending"."""
-    late: dict[int, Recipient] = {}
-    for patient in db.session.scalars(select(User).where(_nudgeable()).order_by(User.id)):
-        if not is_valid_timezone(patient.timezone):
-            log.warning("patient %s has an unknown time zone; not nudged", patient.id)
-            continue
-        previous = patient.previous_timezone
+    the one a zone change would have skipped) with no check-in for that date and no nudge
+    record in the way, in id order; and how many records of those dates are stuck in "sending".
+
+    The recipients are read as they are consumed, PAGE a query (the caller may commit in
+    between). Besides those, three queries whatever the clinic's size, a fourth when some
+    patient's zone is unknown, and two per CHUNK patients late after a recent zone change."""
+    zones, unknown = _zones(_nudgeable())
+    _log_unknown_zones(unknown)
+    late_zones = {}
+    for zone in zones:
+        latest = schedule.latest_reminder_passed(now, zone)
+        if latest is not None:
+            late_zones[zone] = (schedule.local_date(now, zone), latest)
+    moved, stuck = _due_after_moving(now)
+    if not late_zones:
+        return iter(moved), stuck
+    today = _by_zone({zone: day for zone, (day, _) in late_zones.items()})
+    late = and_(_nudgeable(), ~_moved_lately(now), User.timezone.in_(list(late_zones)),
+                User.reminder_time <= _by_zone({zone: latest for zone, (_, latest) in late_zones.items()}))
+    records = Nudge.__table__
+    stuck += db.session.scalar(
+        select(func.count()).select_from(records).join(User, records.c.patient_id == User.id)
+        .where(late, records.c.local_date == today, _stuck(records, now)))
+    due = (select(User.id, User.email, User.first_name, today.label("local_date"))
+           .where(late,
+                  ~exists().where(CheckIn.patient_id == User.id, CheckIn.local_date == today),
+                  ~exists().where(records.c.patient_id == User.id, records.c.local_date == today,
+                                  ~_claimable(records, now))))
+    by_zone = (Recipient(patient_id, email, (first_name or "").strip(), day)
+               for rows in _pages(due) for patient_id, email, first_name, day in rows)
+    return heapq.merge(by_zone, moved, key=lambda r: r.id), stuck
+
+
+def _log_unknown_zones(unknown: list[str]) -> None:
+    if unknown:  # rare (zones are checked on input): a query for these patients' ids
+        for patient_id in db.session.scalars(
+                select(User.id).where(_nudgeable(), User.timezone.in_(unknown)).order_by(User.id)):
+            log.warning("patient %s has an unknown time zone; not nudged", patient_id)
+
+
+def _due_after_moving(now: datetime) -> tuple[list[Recipient], int]:
+    """The few patients whose recent zone change may carry a date, each through
+    schedule.date_to_nudge in full; those due, and how many of their records are stuck."""
+    late = []
+    for patient_id, email, first_name, zone, reminder, previous, changed_at in db.session.execute(
+        select(User.id, User.email, User.first_name, User.timezone, User.reminder_time,
+               User.previous_timezone, User.timezone_changed_at)
+        .where(_nudgeable(), _moved_lately(now)).order_by(User.id)
+    ):
+        if not is_valid_timezone(zone):
+            continue  # logged by _log_unknown_zones
         day = schedule.date_to_nudge(
-            now, ZoneInfo(patient.timezone), patient.reminder_time or schedule.DEFAULT_REMINDER,
+            now, ZoneInfo(zone), reminder or schedule.DEFAULT_REMINDER,
             previous_zone=ZoneInfo(previous) if previous and is_valid_timezone(previous) else None,
-            zone_changed_at=patient.timezone_changed_at)
+            zone_changed_at=changed_at)
         if day is not None:
-            late[patient.id] = Recipient(patient.id, patient.email, (patient.first_name or "").strip(), day)
+            late.append(Recipient(patient_id, email, (first_name or "").strip(), day))
     if not late:
         return [], 0
-    ids, dates = list(late), {r.local_date for r in late.values()}
+    ids, dates = [r.id for r in late], sorted({r.local_date for r in late})
     checked_in = set()
     for chunk in _chunks(ids):
         checked_in |= {(patient_id, day) for patient_id, day in db.session.execute(
             select(CheckIn.patient_id, CheckIn.local_date)
-            .where(CheckIn.patient_id.in_(chunk), CheckIn.local_date.in_(sorted(dates)))
+            .where(CheckIn.patient_id.in_(chunk), CheckIn.local_date.in_(dates))
         )}
-    blocked, sending = _blocked(Nudge, ids, dates, now)
-    skip = checked_in | blocked
-    due = [r for r in late.values() if (r.id, r.local_date) not in skip]
-    return due, sending
+    blocked, stuck = _blocked(Nudge, ids, set(dates), now)
+    pairs = {(r.id, r.local_date) for r in late}
+    return [r for r in late if (r.id, r.local_date) not in checked_in | blocked], len(stuck & pairs)
 
 
 def _still_due(recipient: Recipient) -> bool:
@@ -318,62 +412,70 @@ def _clinic_zone_and_lapse_days() -> tuple[str, int]:
     return zone, lapse_days
 
 
-def lapsed_patient_ids(now: datetime, lapse_days: int) -> set[int]:
-    """Active patients with `lapse_days` or more missed dates in a row, each in their own zone.
+def _active_patient():
+    return and_(User.role == Role.PATIENT.value, User.status == PatientStatus.ACTIVE.value, User.active.is_(True))
+
+
+def lapsed_patient_pages(now: datetime, lapse_days: int) -> Iterator[list[int]]:
+    """Active patients with `lapse_days` or more missed dates in a row, each in their own zone,
+    a page of ids at a time (PAGE candidates a query, and one query for the zones).
 
     A patient's missed dates count from the later of their enrolment and their latest return
     to "active" (schedule.counting_from), so a pause is never counted as missed days."""
-    patients = db.session.execute(
-        select(User.id, User.timezone, User.created_at)
-        .where(User.role == Role.PATIENT.value, User.status == PatientStatus.ACTIVE.value, User.active.is_(True))
-    ).all()
-    if not patients:
-        return set()
-    resumed = analysis.returns_to_active()
-    today_of: dict[int, date] = {}
-    by_today: dict[date, list[int]] = defaultdict(list)
-    zones: dict[int, str] = {}
-    for patient_id, zone, created_at in patients:
-        if not is_valid_timezone(zone):
-            continue
-        zones[patient_id] = zone
-        today_of[patient_id] = schedule.local_date(now, zone)
-        by_today[today_of[patient_id]].append(patient_id)
-    # The latest check-in before each patient's own today (todays differ by zone).
-    last_before: dict[int, date] = {}
-    for today, ids in by_today.items():
-        for chunk in _chunks(ids):
-            last_before.update({patient_id: day for patient_id, day in db.session.execute(
-                select(CheckIn.patient_id, func.max(CheckIn.local_date))
-                .where(CheckIn.patient_id.in_(chunk), CheckIn.local_date < today)
-                .group_by(CheckIn.patient_id)
-            )})
-    created = {patient_id: created_at for patient_id, _, created_at in patients}
-    lapsed = set()
-    for patient_id, zone in zones.items():
-        last = last_before.get(patient_id)
-        first_day = schedule.counting_from(zone, created.get(patient_id), resumed.get(patient_id))
-        if schedule.is_lapsed([last] if last else [], today_of[patient_id], lapse_days, first_day=first_day):
-            lapsed.add(patient_id)
-    return lapsed
+    todays = {zone: schedule.local_date(now, zone) for zone in _zones(_active_patient())[0]}
+    if not todays:
+        return
+    today = _by_zone(todays)
+    window = _by_zone({zone: _days_before(day, lapse_days) for zone, day in todays.items()})
+    latest_before_today = (select(func.max(CheckIn.local_date))
+                           .where(CheckIn.patient_id == User.id, CheckIn.local_date < today).scalar_subquery())
+    returned = (select(func.max(PatientStatusChange.changed_at))
+                .where(PatientStatusChange.patient_id == User.id,
+                       PatientStatusChange.status == PatientStatus.ACTIVE.value).scalar_subquery())
+    # The database keeps only the patients whose check-ins allow a lapse (schedule.missed_streak
+    # counts from the latest check-in before today, so there is one, and none in the lapse_days
+    # dates before today); schedule.is_lapsed then decides, with the enrolment and the return.
+    candidates = (select(User.id, User.timezone, User.created_at, latest_before_today.label("last"),
+                         returned.label("returned"))
+                  .where(_active_patient(), User.timezone.in_(list(todays)),
+                         exists().where(CheckIn.patient_id == User.id, CheckIn.local_date < today),
+                         ~exists().where(CheckIn.patient_id == User.id, CheckIn.local_date >= window,
+                                         CheckIn.local_date < today)))
+    for rows in _pages(candidates):
+        lapsed = [patient_id for patient_id, zone, created_at, last, returned_at in rows
+                  if schedule.is_lapsed([last], todays[zone], lapse_days,
+                                        first_day=schedule.counting_from(zone, created_at, returned_at))]
+        if lapsed:
+            yield lapsed
+
+
+def _days_before(day: date, days: int) -> date:
+    try:
+        return day - timedelta(days=days)
+    except OverflowError:  # a lapse longer than the calendar: no check-in is that old
+        return date.min
+
+
+def lapsed_patient_ids(now: datetime, lapse_days: int) -> set[int]:
+    """Every lapsed patient's id (lapsed_patient_pages, gathered)."""
+    return {patient_id for page in lapsed_patient_pages(now, lapse_days) for patient_id in page}
 
 
 def due_digests(now: datetime) -> tuple[list[DigestRecipient], int]:
     """Staff due today's digest: 08:00 has passed in the clinic's zone, and at least one of the
-    patients on their own panel is lapsed."""
+    patients on their own panel is lapsed. A query per page of lapsed patients, and a fixed few
+    besides (and one per CHUNK staff)."""
     zone, lapse_days = _clinic_zone_and_lapse_days()
     today = schedule.local_date(now, zone)
     if now < schedule.reminder_instant(today, schedule.DIGEST_TIME, zone):
         return [], 0
-    lapsed = lapsed_patient_ids(now, lapse_days)
-    if not lapsed:
-        return [], 0
     counts: dict[int, int] = defaultdict(int)
-    for chunk in _chunks(sorted(lapsed)):
-        for provider_id, _ in db.session.execute(
-            select(care_team.c.provider_id, care_team.c.patient_id).where(care_team.c.patient_id.in_(chunk))
+    for lapsed in lapsed_patient_pages(now, lapse_days):
+        for provider_id, patients in db.session.execute(
+            select(care_team.c.provider_id, func.count())
+            .where(care_team.c.patient_id.in_(lapsed)).group_by(care_team.c.provider_id)
         ):
-            counts[provider_id] += 1
+            counts[provider_id] += patients
     if not counts:
         return [], 0
     providers = db.session.execute(
@@ -384,9 +486,9 @@ def due_digests(now: datetime) -> tuple[list[DigestRecipient], int]:
             User.password_hash.is_not(None),
         ).order_by(User.id)
     ).all()
-    blocked, sending = _blocked(ProviderDigest, [p for p, _ in providers], {today}, now)
+    blocked, stuck = _blocked(ProviderDigest, [p for p, _ in providers], {today}, now)
     due = [DigestRecipient(p, email, today, counts[p]) for p, email in providers if (p, today) not in blocked]
-    return due, sending
+    return due, len(stuck)
 
 
 def digest_message(recipient: DigestRecipient) -> EmailMessage:
@@ -460,7 +562,8 @@ def run(now: datetime | None = None, *, dry_run: bool = False) -> RunSummary:
     now = (now or utcnow()).astimezone(timezone.utc)
     summary = RunSummary(now=now, dry_run=dry_run)
     if dry_run:
-        summary.would_nudge, summary.stuck = due_nudges(now)
+        due, summary.stuck = due_nudges(now)
+        summary.would_nudge = list(due)
         summary.would_digest, _ = due_digests(now)
         db.session.rollback()
         return summary

@@ -84,6 +84,50 @@ def date_to_nudge(now: datetime, zone: str | ZoneInfo, reminder_at: time, *,
     return None
 
 
+# How long after a zone change date_to_nudge can still carry a date. The change took the
+# patient to the day after the carried date in the new zone, and the carried date is nudged
+# only while that day lasts there: less than a day (26 hours in a zone that shifts by two)
+# after the change. Older changes carry nothing, and two days is safely longer.
+CARRY_LIMIT = timedelta(days=2)
+
+_MICROSECONDS_A_DAY = 24 * 60 * 60 * 1_000_000
+
+
+def latest_reminder_passed(now: datetime, zone: str | ZoneInfo) -> time | None:
+    """The latest time of day whose reminder on the current local date in `zone` has come by
+    `now` (None when even 00:00's has not): a patient of that zone is late for that date,
+    date_to_nudge's usual case, exactly when their reminder time is at most this. One answer
+    serves every patient of the zone.
+
+    It holds because reminder_instant never decreases as the time of day grows (a time in a
+    spring-forward gap moves to the end of the gap, a repeated time is its first occurrence),
+    so the times that have passed are all those up to one. Found by bisection to the
+    microsecond, the finest time a TIME column holds."""
+    tz = _zone(zone)
+    today = local_date(now, tz)
+
+    def passed(microseconds: int) -> bool:
+        return reminder_instant(today, _time_of_day(microseconds), tz) <= now
+
+    low, high = 0, _MICROSECONDS_A_DAY - 1
+    if not passed(low):
+        return None
+    if passed(high):
+        return _time_of_day(high)
+    while high - low > 1:  # passed(low) and not passed(high)
+        middle = (low + high) // 2
+        if passed(middle):
+            low = middle
+        else:
+            high = middle
+    return _time_of_day(low)
+
+
+def _time_of_day(microseconds: int) -> time:
+    seconds, micro = divmod(microseconds, 1_000_000)
+    return time(seconds // 3600, seconds // 60 % 60, seconds % 60, micro)
+
+
 def carried_date(changed_at: datetime, old_zone: str | ZoneInfo, new_zone: str | ZoneInfo,
                  reminder_at: time) -> tuple[date, datetime] | None:
     """(date, reminder instant) of the date a zone change would have skipped, or None: the

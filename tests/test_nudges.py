@@ -88,16 +88,19 @@ def test_nothing_goes_to_those_who_should_not_get_one(app, smtp, users):
     assert sorted(smtp.recipients) == ["alice@example.test", "control@example.test"]
 
 
-def test_a_check_in_that_arrives_after_the_claim_stops_the_send(app, smtp, monkeypatch):
+@pytest.mark.parametrize("step", ["_create", "_claim"])
+def test_a_check_in_that_arrives_after_the_selection_stops_the_send(app, smtp, monkeypatch, step):
+    """The patient checks in while the runner works: after their page of recipients was read,
+    before the record is created and claimed, or just after the claim."""
     alice = add_patient("alice@example.test")
-    real_due = nudges.due_nudges
+    real_step = getattr(nudges, step)
 
-    def due_then_check_in(now):
-        due = real_due(now)
-        add_checkin(alice, date(2026, 11, 26), 7)  # the patient checks in while the runner works
-        return due
+    def step_then_check_in(*args):
+        result = real_step(*args)
+        add_checkin(alice, date(2026, 11, 26), 7)  # commits, as the claim would be committed
+        return result
 
-    monkeypatch.setattr(nudges, "due_nudges", due_then_check_in)
+    monkeypatch.setattr(nudges, step, step_then_check_in)
     summary = nudges.run(EVENING)
     assert smtp.recipients == []
     assert summary.nudges.not_sent == 1

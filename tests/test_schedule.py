@@ -1,9 +1,11 @@
 """SPEC 5's dates as pure functions: reminder instants across both daylight-saving changes in
 New York and London, the state of a local date, and missed days in a row. No app, no database."""
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from monitor import schedule
 from monitor.schedule import DONE, LATE, MISSED, NOT_EXPECTED, PENDING
@@ -161,6 +163,55 @@ def test_a_late_reminder_is_carried_by_a_short_hop_east_past_midnight():
 def test_a_morning_reminder_already_past_carries_nothing():
     """Reminder 07:00: New York at 23:30 on the 25th (its 07:00 long past) to London on the 26th."""
     assert schedule.carried_date(utc("2026-11-26T04:30"), NY, LONDON, time(7, 0)) is None
+
+
+# --- One answer per zone: what the nudge runner's database query relies on.
+
+# Zones with the awkward changes: at midnight (Havana, Santiago), by half an hour (Lord Howe),
+# backwards in winter (Dublin), at odd offsets (Kathmandu, St John's, Chatham), and the extremes.
+AWKWARD_ZONES = ["America/New_York", "Europe/London", "America/Havana", "America/Santiago", "Australia/Lord_Howe",
+                 "Europe/Dublin", "Asia/Kathmandu", "America/St_Johns", "Pacific/Chatham", "Pacific/Kiritimati",
+                 "Pacific/Pago_Pago", "Asia/Tokyo"]
+# Instants near this year's changes in those zones, and an ordinary evening.
+CHANGES = [utc(t) for t in ("2026-03-08T07:00", "2026-11-01T06:00", "2026-03-29T01:00", "2026-10-25T01:00",
+                            "2026-03-08T05:00", "2026-11-01T05:00", "2026-04-05T03:00", "2026-09-06T04:00",
+                            "2026-04-04T16:00", "2026-10-03T15:30", "2026-11-26T23:00")]
+near_a_change = st.builds(lambda t, minutes: t + timedelta(minutes=minutes),
+                          st.sampled_from(CHANGES), st.integers(-36 * 60, 36 * 60))
+any_instant = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 1, 1), timezones=st.just(timezone.utc))
+any_time = st.one_of(st.times(), st.sampled_from([time(0, 0), time(0, 30), time(1, 30), time(2, 0), time(2, 30),
+                                                  time(19, 0), time(23, 59, 59, 999999)]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(now=st.one_of(near_a_change, any_instant), zone=st.sampled_from(AWKWARD_ZONES), at=any_time)
+@example(now=utc("2026-11-01T06:30"), zone="America/New_York", at=time(1, 45))  # 01:30 EST: 01:45 EDT has passed
+@example(now=utc("2026-03-08T07:00"), zone="America/New_York", at=time(2, 30))  # the gap's end
+def test_one_latest_reminder_time_per_zone_tells_exactly_who_is_late(now, zone, at):
+    """A patient is late (date_to_nudge without a zone change) exactly when their reminder time
+    is at most the zone's latest_reminder_passed, across gaps, repeated hours and midnights."""
+    latest = schedule.latest_reminder_passed(now, zone)
+    late = schedule.date_to_nudge(now, zone, at) is not None
+    assert late == (latest is not None and at <= latest)
+
+
+@settings(max_examples=400, deadline=None)
+@given(changed=st.one_of(near_a_change, any_instant), old=st.sampled_from(AWKWARD_ZONES),
+       new=st.sampled_from(AWKWARD_ZONES), at=any_time,
+       later=st.one_of(st.integers(0, 6 * 60), st.integers(0, 10 * 24 * 60)))
+@example(changed=SIX_PM_IN_NY, old=NY, new=TOKYO, at=SEVEN, later=0)
+def test_a_zone_change_older_than_the_carry_limit_carries_no_date(changed, old, new, at, later):
+    now = changed + schedule.CARRY_LIMIT + timedelta(minutes=later)
+    assert to_nudge(now, new, old, changed, at=at) == to_nudge(now, new, at=at)
+
+
+def test_a_carried_date_is_over_within_a_day_of_the_change():
+    """Reminder 23:59: New York at 19:01 to London (00:01 on the 27th). The 26th is due at 04:59
+    and stays so until 23:59 in London, when the 27th's own reminder takes over."""
+    changed, at = utc("2026-11-27T00:01"), time(23, 59)
+    assert to_nudge("2026-11-27T23:58:59", LONDON, NY, changed, at=at) == date(2026, 11, 26)
+    assert to_nudge("2026-11-27T23:59", LONDON, NY, changed, at=at) == date(2026, 11, 27)
+    assert utc("2026-11-27T23:59") - changed < timedelta(days=1) < schedule.CARRY_LIMIT
 
 
 # --- Missed days in a row, lapsed.
