@@ -34,6 +34,7 @@ Definitions, as the report page states them:
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -241,7 +242,8 @@ def build(viewer: User, now: datetime | None = None) -> Report:
         durations=[PatientDuration(p, stored[p.id].summary.treatments, stored[p.id].responding_treatments,
                                    stored[p.id].median_duration)
                    for p in patients if stored[p.id].summary.treatments],
-        adherence=[Adherence(days, sum(v) / len(v) if v else None, len(v)) for days, v in windows.items()],
+        # fsum: the mean does not depend on the order patients come in.
+        adherence=[Adherence(days, math.fsum(v) / len(v) if v else None, len(v)) for days, v in windows.items()],
         lapsed=len(lapsed),
         side_effects=side_effect_rates_of(checkins, any_level, severe),
         side_effect_checkins=checkins,

@@ -3,6 +3,7 @@ random sequences of writes and clock moves, compared after every step with
 durability.analyse_patient run from scratch. Runs on SQLite, and on PostgreSQL in CI."""
 import dataclasses
 import itertools
+import math
 from datetime import timedelta
 
 from hypothesis import HealthCheck, example, given, settings
@@ -232,7 +233,7 @@ def fresh_report(viewer, now):
         waned_by_7_count=report.waned_by_count(treatments),
         durations=sorted((p.id, len(data[p.id].analysis.treatments), data[p.id].analysis.responding_treatments,
                           data[p.id].analysis.median_duration) for p in patients if data[p.id].analysis.treatments),
-        adherence=[(days, sum(v) / len(v) if v else None, len(v)) for days, v in windows.items()],
+        adherence=[(days, math.fsum(v) / len(v) if v else None, len(v)) for days, v in windows.items()],
         lapsed=lapsed, side_effects=report.side_effect_rates(side_rows), side_effect_checkins=len(side_rows),
         three_treatments=report.three_treatments(((item.totals, item.analysis) for item in data.values()),
                                                  settings_now.mcid),
