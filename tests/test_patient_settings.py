@@ -131,3 +131,12 @@ def test_changing_zone_after_todays_nudge_brings_no_second_one(app, client, alic
         nudges.run(EVENING + timedelta(hours=hours))
     assert smtp.recipients == ["alice@example.test"]
     assert [r.local_date for r in nudge_rows(alice)] == [date(2026, 11, 26)]
+
+
+def test_a_new_zone_brings_the_stored_analysis_into_it_at_once(app, client, alice):
+    """Every date of the durability analysis is a local date: the change stores it anew."""
+    from monitor.models import PatientAnalysisRow
+    client.post("/me/settings", data=VALID)
+    db.session.expire_all()
+    row = db.session.get(PatientAnalysisRow, alice.id)
+    assert row is not None and row.timezone == "Europe/London"

@@ -7,7 +7,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 from sqlalchemy import select
 
-from .. import analysis
+from .. import analysis, stored_analysis
 from ..audit import record
 from ..charts import individual as patient_charts
 from ..charts import to_json
@@ -173,6 +173,9 @@ def settings():
     # change_timezone remembers the zone left behind: a change past midnight must not skip a reminder.
     patient.change_timezone(new["timezone"], utcnow())
     patient.reminder_time, patient.email_opt_out = new["reminder_time"], new["email_opt_out"]
+    if "timezone" in changed:
+        # Every date of the analysis is a local date: recomputed in the new zone with the change.
+        stored_analysis.refresh([patient])
     if changed:
         record("settings.changed", target_type="patient", target_id=patient.id, detail=", ".join(changed))
     db.session.commit()
