@@ -167,14 +167,14 @@ def measure(database_kind: str, *, patients: int = 2000, panel: int = 500, days:
             started = time.perf_counter()
             made = populate(patients, panel, days, rng)
             generated = time.perf_counter() - started
-            if database_kind == "postgresql":
-                # Planner statistics, as autovacuum gathers them on its own after a bulk load.
-                db.session.execute(text("analyze"))
-                db.session.commit()
             # As `flask --app monitor refresh-analysis` after a bulk load: every stored analysis.
             started = time.perf_counter()
             stored_analysis.refresh_stale(commit=db.session.commit)
             refreshed = time.perf_counter() - started
+            if database_kind == "postgresql":
+                # Planner statistics, as autovacuum gathers them on its own after a bulk load.
+                db.session.execute(text("analyze"))
+                db.session.commit()
             provider, admin, ids = made["panel_provider"], made["admin"], made["patients"]
             checkins = db.session.scalar(text("select count(*) from checkins"))
             db.session.remove()
