@@ -77,7 +77,7 @@ def load_user(key: str) -> User | None:
                                    .where(User.id == int(user_id))).first()
         user = found[0] if found else None
         # Held for the request: the database session keeps loaded rows only while they are referenced.
-        g.user_session_row = found[1] if found else None
+        g.sign_in_row = found[1] if found else None
     else:
         user = db.session.get(User, int(user_id))
     if user is None or user.session_epoch != int(epoch) or not user.active:
