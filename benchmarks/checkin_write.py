@@ -95,6 +95,19 @@ def gunicorn(app_spec: str, port: int, env: dict, cwd: str, log) -> subprocess.P
          app_spec], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log)
 
 
+def cpu_seconds(master: int) -> float:
+    """CPU time used so far by gunicorn's master and workers (Linux /proc). Per request, it
+    says what a request costs whatever else the machine is doing (a shared machine's other
+    work lowers requests a second, not this); the database server's own work is not in it."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    total = 0
+    for pid in [master, *map(int, children)]:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
 def wrk(url: str, script: str, connections: int, seconds: int) -> dict:
     done = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
                            "-s", script, url], capture_output=True, text=True, timeout=seconds + 60)
@@ -135,9 +148,13 @@ def add_history(patients: list[User], now: datetime, rng: random.Random, days: i
     return len(checkins)
 
 
+VARIANTS = 4  # forms per patient, with different totals: each save changes the analysis
+
+
 def sessions(app) -> list[dict]:
-    """A signed-in cookie and a valid check-in form for each benchmark patient."""
-    forms = []
+    """A signed-in cookie and valid check-in forms for each benchmark patient, in the order sent:
+    a patient's consecutive submissions carry different answers (a different total)."""
+    forms = [[] for _ in range(VARIANTS)]
     for n in range(PATIENTS):
         client = app.test_client()
         response = client.post("/login", data={"email": f"w{n}@bench.test", "password": PASSWORD,
@@ -146,10 +163,12 @@ def sessions(app) -> list[dict]:
         page = client.get("/checkin").get_data(as_text=True)
         day = re.search(r'<option[^>]*value="(\d{4}-\d\d-\d\d)"', page).group(1)
         cookie = client.get_cookie("session")
-        body = "&".join(f"{k}={v}" for k, v in {"csrf_token": _token(page), "local_date": day,
-                                                 "submission_key": "", **{f"q{i}": i % 4 for i in range(1, 8)}}.items())
-        forms.append({"cookie": f"session={cookie.value}", "body": body})
-    return forms
+        for v in range(VARIANTS):
+            body = "&".join(f"{k}={val}" for k, val in {
+                "csrf_token": _token(page), "local_date": day, "submission_key": "",
+                **{f"q{i}": (i + v) % 4 for i in range(1, 8)}}.items())
+            forms[v].append({"cookie": f"session={cookie.value}", "body": body})
+    return [form for variant in forms for form in variant]
 
 
 def _token(html: str) -> str:
@@ -169,7 +188,7 @@ end
 
 
 def measure(database_kind: str, *, connections: int = 32, seconds: int = 10, port: int | None = None,
-            history_days: int = HISTORY_DAYS) -> dict:
+            history_days: int = HISTORY_DAYS, app_spec: str = "monitor:create_app()") -> dict:
     """Requests a second, 99th percentile and errors of the bare ceiling and of the app, in one run."""
     port = port or int(os.environ.get("BENCH_PORT", "8765"))
     with database(database_kind) as url, tempfile.TemporaryDirectory() as tmp:
@@ -199,13 +218,16 @@ def measure(database_kind: str, *, connections: int = 32, seconds: int = 10, por
         results = {}
         for name, spec, at, cwd, lua, path in (
             ("bare", "bare:app", port, tmp, bare_script, "/write"),
-            ("app", "monitor:create_app()", port + 1, str(Path(__file__).parents[1]), script, "/checkin"),
+            ("app", app_spec, port + 1, str(Path(__file__).parents[1]), script, "/checkin"),
         ):
             with open(Path(tmp) / f"{name}.log", "w") as log:
                 server = gunicorn(spec, at, {**env, "BARE_DATABASE": url}, cwd, log)
                 wait_for(f"http://127.0.0.1:{at}/")
+                time.sleep(2)  # every worker booted: their start-up is not counted below
                 try:
+                    before = cpu_seconds(server.pid)
                     results[name] = wrk(f"http://127.0.0.1:{at}{path}", str(lua), connections, seconds)
+                    results[name]["cpu_ms"] = (cpu_seconds(server.pid) - before) * 1000 / results[name]["requests"]
                 finally:
                     server.terminate()
                     server.wait(timeout=30)
@@ -223,6 +245,7 @@ def measure(database_kind: str, *, connections: int = 32, seconds: int = 10, por
             "patients": PATIENTS, "history_days": history_days, "history_checkins": history,
             "bare_rate": bare["rate"], "bare_p99_ms": bare["p99_ms"], "bare_errors": bare["errors"],
             "app_rate": app_["rate"], "app_p99_ms": app_["p99_ms"], "app_errors": app_["errors"],
+            "bare_cpu_ms_per_request": bare["cpu_ms"], "app_cpu_ms_per_request": app_["cpu_ms"],
             "ratio": app_["rate"] / bare["rate"],
             "met": app_["rate"] / bare["rate"] >= 0.25 and app_["p99_ms"] <= 100 and app_["errors"] == 0}
 
@@ -234,15 +257,18 @@ def main():
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--port", type=int, default=None, help="the bare app's; the app's is the next (BENCH_PORT)")
     parser.add_argument("--history-days", type=int, default=HISTORY_DAYS, help="of each patient, up to yesterday")
+    parser.add_argument("--app", default="monitor:create_app()",
+                        help="the WSGI app to measure, from the repository's root (a variant under study)")
     args = parser.parse_args()
     r = measure(args.database, connections=args.connections, seconds=args.seconds, port=args.port,
-                history_days=args.history_days)
+                history_days=args.history_days, app_spec=args.app)
     print(f"{r['database']}, gunicorn -w {r['workers']}, wrk {r['connections']} connections for {r['seconds']} s; "
           f"{r['patients']} patients with {r['history_days']} days of history ({r['history_checkins']:,} check-ins)\n")
-    print("| what | requests/s | ratio to ceiling | p99 ms | errors |\n|---|---:|---:|---:|---:|")
+    print("| what | requests/s | ratio to ceiling | p99 ms | errors | CPU ms a request (gunicorn) |\n"
+          "|---|---:|---:|---:|---:|---:|")
     for name, key in (("bare ceiling", "bare"), ("check-in", "app")):
         print(f"| {name} | {r[key + '_rate']:,.0f} | {r[key + '_rate'] / r['bare_rate']:.2f} | "
-              f"{r[key + '_p99_ms']:,.0f} | {r[key + '_errors']} |")
+              f"{r[key + '_p99_ms']:,.0f} | {r[key + '_errors']} | {r[key + '_cpu_ms_per_request']:.2f} |")
 
 
 if __name__ == "__main__":
