@@ -84,4 +84,6 @@ def test_a_checkin_costs_a_fixed_small_number_of_queries_however_long_the_histor
     short = checkin_queries(client, 9)  # and replaced
     add_history(patient, provider, days=120)
     long = checkin_queries(client, 13)
-    assert long == short
+    # The sign-in row with the user; the day's check-in read, its revision and update; the
+    # refresh (settings, check-ins, sessions, two deletes, two inserts; a lock on PostgreSQL).
+    assert long == short <= 12
