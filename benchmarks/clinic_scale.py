@@ -143,7 +143,8 @@ def database(kind: str, prefix: str = "monitor_bench"):
         return
     admin_url = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     admin_url = admin_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    name = f"{prefix}_{os.getpid()}"
+    # BENCH_DB_PREFIX: parallel runs on a shared server each keep to their own names.
+    name = f"{os.environ.get('BENCH_DB_PREFIX', prefix + '_')}{os.getpid()}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'create database "{name}"'))

@@ -43,21 +43,8 @@ def register_extensions(app: Flask) -> None:
     # phone changes address whenever it moves between Wi-Fi and mobile data, so patients would be
     # signed out over and over. Sessions are kept and ended on the server (sessions.py) instead.
     login_manager.session_protection = None
-    sessions.init_app(app)
+    sessions.init_app(app)  # also Flask-Login's user loader: the user and their session row in one query
     audit.init_app(app)
-
-    from .models import User
-
-    @login_manager.user_loader
-    def load_user(key: str):
-        # The id carries the account's session epoch: a password change ends every other session.
-        user_id, _, epoch = key.partition(":")
-        if not user_id.isdigit() or not epoch.isdigit():
-            return None
-        user = db.session.get(User, int(user_id))
-        if user is None or user.session_epoch != int(epoch) or not user.active:
-            return None
-        return user
 
 
 def register_blueprints(app: Flask) -> None:

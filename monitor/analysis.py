@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -14,7 +15,7 @@ from . import durability
 from .clinic import get_clinic
 from .extensions import db
 from .models import CheckIn, Clinic, PatientStatus, PatientStatusChange, Treatment, User
-from .timeutil import local_today, to_local, utcnow
+from .timeutil import local_today, utcnow
 
 
 def settings_for(clinic: Clinic) -> durability.Settings:
@@ -39,8 +40,13 @@ class PatientData:
     treatments: list[Treatment] = field(default_factory=list)
     analysis: durability.PatientAnalysis | None = None
 
+    def __post_init__(self):
+        # The zone `today` was taken in, read once: a treatment's date is asked for many times
+        # per patient, and `patient` may be Flask-Login's current_user proxy.
+        self._zone = ZoneInfo(self.patient.timezone)
+
     def treatment_date(self, treatment: Treatment) -> date:
-        return to_local(treatment.administered_at, self.patient.timezone).date()
+        return treatment.administered_at.astimezone(self._zone).date()
 
     def first_treatment_on(self) -> dict[date, Treatment]:
         firsts: dict[date, Treatment] = {}

@@ -3,10 +3,12 @@ replaces it and keeps the earlier version as a revision."""
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from itertools import islice
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.util import identity_key
 
 from . import stored_analysis
 from .extensions import db
@@ -25,13 +27,22 @@ def allowed_dates(patient: User, now: datetime | None = None) -> list[date]:
 
 @dataclass
 class SaveResult:
-    checkin: CheckIn
+    checkin_id: int
     outcome: str  # "created", "replaced" or "duplicate" (the same form submitted twice)
+
+    @property
+    def checkin(self) -> CheckIn:
+        """The stored check-in, loaded when asked for (the web form needs only the outcome)."""
+        return db.session.get(CheckIn, self.checkin_id)
+
+
+# What a revision keeps of the check-in it replaces.
+KEPT = [*ITEM_CODES, "total", *(f"se_{k}" for k in SIDE_EFFECT_KEYS), "note", "submitted_at", "late_entry", "source",
+        "local_date"]
 
 
 def _copy_answers(source, target) -> None:
-    for name in [*ITEM_CODES, "total", *(f"se_{k}" for k in SIDE_EFFECT_KEYS), "note",
-                 "submitted_at", "late_entry", "source", "local_date"]:
+    for name in KEPT:
         setattr(target, name, getattr(source, name))
 
 
@@ -47,7 +58,7 @@ def _values(patient: User, local_date: date, answers: dict[str, int], side_effec
 
 
 def _replace(existing: CheckIn, values: dict, now: datetime) -> CheckInRevision:
-    """Store new values over a check-in, keeping the earlier ones as a revision."""
+    """Store new values over a loaded check-in, keeping the earlier ones as a revision."""
     # Added by id, not appended to existing.revisions: that would load every earlier revision.
     revision = CheckInRevision(checkin_id=existing.id, replaced_at=now)
     _copy_answers(existing, revision)
@@ -57,38 +68,56 @@ def _replace(existing: CheckIn, values: dict, now: datetime) -> CheckInRevision:
     return revision
 
 
+# The phone's save, in Core statements built once (issue 9: no ORM objects on the hot path):
+# one read, then an insert, or a revision and an update.
+_checkins, _revisions = CheckIn.__table__, CheckInRevision.__table__
+_FIND = select(_checkins).where(_checkins.c.patient_id == bindparam("p_id"), _checkins.c.local_date == bindparam("on"))
+_KEEP_REVISION = insert(_revisions)
+_UPDATE = update(_checkins).where(_checkins.c.id == bindparam("c_id"))
+
+
+@cache
+def _insert_unless_stored_in(dialect: str):
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert_(_checkins).on_conflict_do_nothing(index_elements=["patient_id", "local_date"])
+            .returning(_checkins.c.id))
+
+
+def _insert_unless_stored(values: dict) -> int | None:
+    """INSERT ... ON CONFLICT (patient_id, local_date) DO NOTHING: the new check-in's id, or None
+    when a concurrent request stored this date first. One statement, where a savepoint around
+    an insert that may fail costs three."""
+    statement = _insert_unless_stored_in(db.session.get_bind().dialect.name)
+    return db.session.execute(statement, values).scalar()
+
+
 def save_checkin(patient: User, local_date: date, answers: dict[str, int],
                  side_effects: dict[str, int | None], note: str | None, *,
                  submission_key: str | None = None, source: str = "web",
                  now: datetime | None = None) -> SaveResult:
     """Store a check-in for a date the caller has validated. Caller commits."""
     now = now or utcnow()
-    existing = db.session.scalar(
-        select(CheckIn).where(CheckIn.patient_id == patient.id, CheckIn.local_date == local_date)
-    )
-    if existing is not None and submission_key and existing.submission_key == submission_key:
-        return SaveResult(existing, "duplicate")
     values = _values(patient, local_date, answers, side_effects, note, now=now, source=source,
                      submission_key=submission_key)
+    existing = db.session.execute(_FIND, {"p_id": patient.id, "on": local_date}).first()
     if existing is None:
-        checkin = CheckIn(patient_id=patient.id, **values)
-        try:
-            # Added inside the savepoint: begin_nested() flushes pending objects before it starts.
-            with db.session.begin_nested():
-                db.session.add(checkin)
-        except IntegrityError:
-            # A concurrent request stored this date first: replace that one instead.
-            existing = db.session.scalar(
-                select(CheckIn).where(CheckIn.patient_id == patient.id, CheckIn.local_date == local_date)
-            )
-            if existing.submission_key and existing.submission_key == submission_key:
-                return SaveResult(existing, "duplicate")
-        else:
+        new_id = _insert_unless_stored({"patient_id": patient.id, **values})
+        if new_id is not None:
             stored_analysis.refresh([patient], now=now)
-            return SaveResult(checkin, "created")
-    _replace(existing, values, now)
+            return SaveResult(new_id, "created")
+        # A concurrent request stored this date first: replace that one instead.
+        existing = db.session.execute(_FIND, {"p_id": patient.id, "on": local_date}).first()
+    if submission_key and existing.submission_key == submission_key:
+        return SaveResult(existing.id, "duplicate")
+    db.session.execute(_KEEP_REVISION, {"checkin_id": existing.id, "replaced_at": now,
+                                        **{name: getattr(existing, name) for name in KEPT}})
+    db.session.execute(_UPDATE, {"c_id": existing.id, **values})
+    # A copy this session had loaded would keep the old values: it reads them again when used.
+    loaded = db.session.identity_map.get(identity_key(CheckIn, existing.id))
+    if loaded is not None:
+        db.session.expire(loaded)
     stored_analysis.refresh([patient], now=now)
-    return SaveResult(existing, "replaced")
+    return SaveResult(existing.id, "replaced")
 
 
 # Rows per round trip when saving many: a few statements per thousand check-ins.

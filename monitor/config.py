@@ -81,12 +81,25 @@ STATIC_DEFAULTS = {
 }
 
 
-def engine_options(url: str) -> dict:
+def engine_options(url: str, threads: int = 1) -> dict:
+    """Engine options for this database. `threads`: how many requests one web process serves
+    at once (gunicorn's --threads; 1 for its default sync workers), WEB_THREADS in defaults()."""
     options = dict(STATIC_DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"])
     if url.startswith("sqlite"):
         # SQLite has one writer at a time: the web app and overlapping send-nudges runs wait
         # up to 30 s for the lock instead of failing after pysqlite's default 5 s.
         options["connect_args"] = {"timeout": 30}
+        # A file does not drop connections: no "SELECT 1" before every transaction.
+        options["pool_pre_ping"] = False
+        return options
+    # Each worker process has its own pool, and holds a connection per request in progress.
+    # A connection kept for each of its threads, so no request pays for a new one (a thread
+    # beyond pool_size would open and close one per request); as many again may be opened
+    # briefly if ever needed. SQLAlchemy's default (5 kept, 10 more) would let 8 workers open
+    # 120 connections, over PostgreSQL's default max_connections of 100; this is 2 per worker
+    # with sync workers. A request that finds the pool exhausted fails after 10 s, well before
+    # gunicorn's 30 s worker timeout kills the worker.
+    options.update(pool_size=threads, max_overflow=threads, pool_timeout=10)
     return options
 
 
@@ -98,7 +111,8 @@ def defaults(instance_path: str) -> dict:
         "STATIC_CACHE_DIR": os.path.join(instance_path, "static-cache"),
         "SECRET_KEY": load_or_create_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": (url := database_url_from_env(instance_path)),
-        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
+        # WEB_THREADS: gunicorn's --threads, when run with gthread workers (the pool follows it).
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url, threads=int(os.environ.get("WEB_THREADS", "1") or 1)),
         # Mail: SMTP when MAIL_SERVER is set, else .eml files under instance/mail/.
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),

@@ -43,3 +43,42 @@ def test_save_many_stores_what_save_checkin_would(users, monkeypatch, batch):
     one_by_one = {(c.patient_id, c.local_date): columns(c) for c in db.session.scalars(select(CheckIn))}
     db.session.rollback()
     assert stored == one_by_one
+
+
+def test_a_date_stored_by_a_concurrent_request_meanwhile_is_replaced_not_refused(app, users):
+    """Between save_checkin's look for the date and its insert, another request (here a thread,
+    with its own connection) stores that date: the insert gives way and replaces it."""
+    import threading
+
+    from sqlalchemy import event
+
+    alice = users.patient_a
+    done = []
+
+    def meanwhile(conn, cursor, statement, *args):
+        if statement.startswith("INSERT INTO checkins") and threading.current_thread() is threading.main_thread() \
+                and not done:
+            def other_request():
+                with app.app_context():
+                    add_checkin(db.session.get(type(alice), alice.id), day(0), 3, submission_key="theirs")
+            thread = threading.Thread(target=other_request)
+            thread.start()
+            thread.join()
+            done.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", meanwhile)
+    try:
+        result = save_checkin(alice, day(0), answers_for(14), {}, None, submission_key="mine")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", meanwhile)
+    db.session.commit()
+    assert done and result.outcome == "replaced"
+    assert (result.checkin.total, result.checkin.submission_key) == (14, "mine")
+    assert [r.total for r in result.checkin.revisions] == [3]
+
+
+def test_a_checkin_loaded_before_it_is_replaced_reads_the_new_answers(users):
+    loaded = add_checkin(users.patient_a, day(0), 4)
+    assert loaded.total == 4
+    save_checkin(users.patient_a, day(0), answers_for(11), {}, None)
+    assert loaded.total == 11  # in the same transaction, before any commit

@@ -10,7 +10,7 @@ from monitor import create_app, timeutil
 from monitor.extensions import db
 from monitor.models import UserSession
 from monitor.sessions import SIGNED_OUT_MESSAGE
-from tests.factories import NOW, PASSWORD, login, message_text, read_outbox
+from tests.factories import NOW, PASSWORD, counted_queries, login, message_text, read_outbox
 
 NEW_PASSWORD = "a brand new long passphrase"
 
@@ -160,6 +160,33 @@ def test_last_seen_is_written_at_most_once_a_minute(client, users):
     at(seconds=70)
     client.get("/checkin")
     assert row_of(client).last_seen_at == NOW + timedelta(seconds=70)
+
+
+@pytest.mark.parametrize("later, still_signed_in", [(timedelta(minutes=29, seconds=59), True),
+                                                    (timedelta(minutes=30), False)])
+def test_unwritten_activity_makes_the_idle_limit_at_most_a_minute_early(client, users, later, still_signed_in):
+    """The touch is throttled (TOUCH_EVERY): activity within a minute of the last write is not
+    written, so the 30 idle minutes count from that write, less than a minute before it."""
+    login(client, users.patient_a)
+    at(seconds=59)
+    assert signed_in(client, "/checkin")
+    assert row_of(client).last_seen_at == NOW  # not written
+    timeutil.freeze(NOW + later)  # 29:00 or 29:01 after that activity
+    if still_signed_in:
+        assert signed_in(client, "/checkin")
+    else:
+        assert signed_out_with_neutral_message(client, "/checkin")
+
+
+def test_a_signed_in_request_reads_the_user_and_their_session_in_one_query(client, users):
+    """Issue 9: the sign-in bookkeeping of every request is one query (and no write while the
+    last one is under a minute old)."""
+    login(client, users.patient_a)
+    at(seconds=30)
+    with counted_queries() as statements:
+        assert client.get("/checkin").status_code == 200
+    bookkeeping = [s for s in statements if "user_sessions" in s or "FROM users" in s]
+    assert len(bookkeeping) == 1 and "JOIN user_sessions" in bookkeeping[0]  # and no write
 
 
 def test_a_password_change_ends_every_other_session_on_the_server(app, users):

@@ -39,7 +39,8 @@ def _parse_day(text: str | None, choices: list[date]) -> date | None:
 
 @bp.route("/checkin", methods=["GET", "POST"])
 def checkin():
-    patient = current_user
+    # The user itself, not the proxy: the save and the analysis refresh read it many times.
+    patient = current_user._get_current_object()
     dates = allowed_dates(patient)
     today = dates[0]
     form = CheckInForm()
