@@ -6,6 +6,7 @@ settings. No web code here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,13 @@ def settings_for(clinic: Clinic) -> durability.Settings:
         baseline_window=(clinic.baseline_window_start, clinic.baseline_window_end),
         nadir_window=(clinic.nadir_window_start, clinic.nadir_window_end),
     )
+
+
+class TreatmentTime(NamedTuple):
+    """What the analysis reads of a session: when it was. Lighter than a Treatment where a
+    whole panel's or a year's worth of them are read and nothing else about them is shown."""
+
+    administered_at: datetime
 
 
 @dataclass
@@ -57,13 +65,15 @@ class PatientData:
 
 def load(patients: list[User], *, since: date | None = None, now: datetime | None = None,
          settings: durability.Settings | None = None, with_checkins: bool = False,
-         analyse: bool = True, treatments_since: datetime | None = None) -> dict[int, PatientData]:
+         analyse: bool = True, treatments_since: datetime | None = None,
+         times_only: bool = False) -> dict[int, PatientData]:
     """Check-ins and sessions of these patients in two queries, analysed unless `analyse` is
     False (the caller then takes the stored analysis, monitor.stored_analysis).
 
     `since` limits the check-ins read, `treatments_since` the sessions (the analysis of older
     sessions then lacks their data, so pass them only with analyse=False or when those are not
-    shown). `with_checkins` keeps the full rows for tables."""
+    shown). `with_checkins` keeps the full rows for tables; `times_only` reads sessions as
+    TreatmentTime, not Treatment (the stored analysis's refresh, on every check-in)."""
     now = now or utcnow()
     settings = settings or settings_for(get_clinic())
     data = {p.id: PatientData(p, local_today(p.timezone, now)) for p in patients}
@@ -80,13 +90,19 @@ def load(patients: list[User], *, since: date | None = None, now: datetime | Non
             item.checkins.append(checkin)
             item.totals[checkin.local_date] = checkin.total
     else:
-        for patient_id, local_date, total in db.session.execute(query):
+        # Plain rows on the session's connection: no ORM loading step for a year of them.
+        for patient_id, local_date, total in db.session.connection().execute(query).all():
             data[patient_id].totals[local_date] = total
-    treatments = select(Treatment).where(Treatment.patient_id.in_(ids)).order_by(Treatment.administered_at, Treatment.id)
+    columns = (Treatment.patient_id, Treatment.administered_at) if times_only else (Treatment,)
+    treatments = select(*columns).where(Treatment.patient_id.in_(ids)).order_by(Treatment.administered_at, Treatment.id)
     if treatments_since is not None:
         treatments = treatments.where(Treatment.administered_at >= treatments_since)
-    for treatment in db.session.scalars(treatments):
-        data[treatment.patient_id].treatments.append(treatment)
+    if times_only:
+        for patient_id, at in db.session.connection().execute(treatments).all():
+            data[patient_id].treatments.append(TreatmentTime(at))
+    else:
+        for treatment in db.session.scalars(treatments):
+            data[treatment.patient_id].treatments.append(treatment)
     if analyse:
         for item in data.values():
             dates = [item.treatment_date(t) for t in item.treatments]

@@ -11,7 +11,6 @@ Every "day" here is the patient's own calendar date, as in SPEC 4 and 5."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 from datetime import date, datetime, time, timedelta, timezone
 
 from markupsafe import Markup
@@ -285,12 +284,6 @@ WINDOW_DAYS = max(ADHERENCE_DAYS + 1, SIDE_EFFECT_DAYS)
 TREATMENT_DAYS = max(sparkline.DAYS, WINDOW_DAYS)
 
 
-class TreatmentTime(NamedTuple):
-    """What the rows read of a session: when it was (a Treatment would do; this is lighter)."""
-
-    administered_at: datetime
-
-
 def _rows(statement) -> list:
     """Plain rows on the session's connection, fetched at once: no ORM loading step for a
     panel's worth of them."""
@@ -355,12 +348,12 @@ def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
     for item in data.values():
         item.totals = dict(sorted(item.totals.items()))
     for patient_id, at in _latest_before(Treatment.administered_at, Treatment.patient_id, cutoff, ids).items():
-        data[patient_id].treatments.append(TreatmentTime(at))
+        data[patient_id].treatments.append(analysis.TreatmentTime(at))
     for patient_id, at in _rows(
             select(Treatment.patient_id, Treatment.administered_at)
             .where(Treatment.patient_id.in_(ids), Treatment.administered_at >= cutoff)
             .order_by(Treatment.administered_at, Treatment.id)):
-        data[patient_id].treatments.append(TreatmentTime(at))
+        data[patient_id].treatments.append(analysis.TreatmentTime(at))
     return Recent(data, severe_dates, since)
 
 

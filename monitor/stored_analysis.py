@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import astuple, dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select
+from sqlalchemy import and_, case, delete, func, insert, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import analysis, durability, measures
@@ -90,13 +90,11 @@ def refresh(patients: list[User], *, now: datetime | None = None,
     settings = settings or clinic_settings()
     ids = sorted({p.id for p in patients})
     _lock(ids)
-    data = analysis.load(patients, now=now, settings=settings)
+    data = analysis.load(patients, now=now, settings=settings, times_only=True)
     old_pairs = Counter(count_pairs(db.session.scalars(
         select(PatientAnalysisRow.duration_pairs).where(PatientAnalysisRow.patient_id.in_(ids)))))
-    # ORM-enabled deletes: the session forgets the rows it had loaded, so a read after this
-    # refresh in the same transaction sees the new ones (tests/test_stored_analysis.py).
-    db.session.execute(delete(TreatmentResultRow).where(TreatmentResultRow.patient_id.in_(ids)))
-    db.session.execute(delete(ChangeSumRow).where(ChangeSumRow.patient_id.in_(ids)))
+    # ORM-enabled delete: the session forgets a summary row it had loaded, so a read after this
+    # refresh in the same transaction sees the new one (tests/test_stored_analysis.py).
     db.session.execute(delete(PatientAnalysisRow).where(PatientAnalysisRow.patient_id.in_(ids)))
     key = settings_key(settings)
     results, summaries, sums, new_pairs = [], [], [], Counter()
@@ -119,16 +117,35 @@ def refresh(patients: list[User], *, now: datetime | None = None,
             results.append(dict(patient_id=patient_id, treatment_date=result.treatment_date,
                                 interval_end=None if latest else result.interval_end,
                                 **{name: getattr(result, name) for name in RESULT_FIELDS}))
-    # render_nulls: one multi-row INSERT each, however the rows' empty values fall (the ORM
-    # otherwise leaves out None values and splits the rows into batches by which are None).
+    # render_nulls: one multi-row INSERT, however the rows' empty values fall (the ORM otherwise
+    # leaves out None values and splits the rows into batches by which are None).
     db.session.execute(insert(PatientAnalysisRow).execution_options(render_nulls=True), summaries)
-    if results:
-        db.session.execute(insert(TreatmentResultRow).execution_options(render_nulls=True), results)
-    if sums:
-        db.session.execute(insert(ChangeSumRow), sums)
+    _write_changes(TreatmentResultRow.__table__, ("patient_id", "treatment_date"), ids, results)
+    _write_changes(ChangeSumRow.__table__, ("patient_id", "day"), ids, sums)
     new_pairs.subtract(old_pairs)
     _add_counts({pair: n for pair, n in new_pairs.items() if n})
     return {patient_id: item.analysis for patient_id, item in data.items()}
+
+
+def _write_changes(table, key: tuple[str, str], patient_ids: list[int], rows: list[dict]) -> None:
+    """Make these patients' rows of `table` exactly `rows`, writing only what differs: a
+    check-in usually changes one or two of a year's 52 session results, and rewriting them all
+    held SQLite's single write lock through every evening check-in (issue 9)."""
+    columns = [table.c[name] for name in rows[0]] if rows else list(table.c)
+    stored = {tuple(row[:2]): tuple(row) for row in db.session.execute(
+        select(*(table.c[name] for name in key), *(c for c in columns if c.name not in key))
+        .where(table.c.patient_id.in_(patient_ids)))}
+    wanted = {}
+    for row in rows:
+        values = (row[key[0]], row[key[1]], *(row[c.name] for c in columns if c.name not in key))
+        wanted[values[:2]] = values
+    gone = [k for k, values in stored.items() if wanted.get(k) != values]
+    new = [dict(zip([*key, *(c.name for c in columns if c.name not in key)], values))
+           for k, values in wanted.items() if stored.get(k) != values]
+    if gone:
+        db.session.execute(table.delete().where(tuple_(table.c[key[0]], table.c[key[1]]).in_(gone)))
+    if new:
+        db.session.execute(table.insert(), new)
 
 
 def _is_current(row, zone: str, today: date, key: str) -> bool:

@@ -403,3 +403,32 @@ def test_the_clinic_counts_rebuild_themselves_if_a_row_goes_missing(app, users, 
     db.session.commit()
     assert stored_analysis.clinic_median_duration(settings_now, NOW) == expected == 5
     assert "clinic duration counts out of step" in caplog.text
+
+
+def test_a_checkin_rewrites_only_the_session_results_it_changes(app, users):
+    """A year's 52 session results are not rewritten by each evening check-in: only those whose
+    values change (here the latest), so SQLite's one write lock is held briefly."""
+    from sqlalchemy import event
+    patient = users.patient_a
+    today = local_today(patient.timezone, NOW)
+    for offset in range(-70, 0):
+        save_checkin(patient, today + timedelta(days=offset), answers_for(15 if offset % 7 in (5, 6) else 4), {}, None,
+                     now=NOW)
+    for offset in range(-63, 0, 7):
+        record_treatment(patient, TreatmentValues(administered_at=at_local(today + timedelta(days=offset)),
+                                                  route="lozenge", dose_mg=50), recorded_by=None, now=NOW)
+    db.session.commit()
+    written = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(("INSERT INTO TREATMENT_RESULTS", "DELETE FROM TREATMENT_RESULTS")):
+            written.append(cursor.rowcount)  # rows deleted or inserted
+
+    event.listen(db.engine, "after_cursor_execute", count)
+    try:
+        save_checkin(patient, today, answers_for(16), {}, None, now=NOW)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", count)
+    db.session.commit()
+    assert sum(written) == 2  # the latest result deleted and written anew; the 8 before it untouched
+    assert stored_analysis.for_patients([patient], now=NOW) == fresh([patient], NOW)
