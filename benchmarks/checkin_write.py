@@ -29,14 +29,13 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, time as clock, timedelta, timezone
-from decimal import Decimal
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clinic_scale import PATTERN, answers, database, migrated_app  # noqa: E402  (beside this file)
+from clinic_scale import database, history, migrated_app  # noqa: E402  (beside this file)
 from sqlalchemy import insert  # noqa: E402
 
 from monitor.extensions import db  # noqa: E402
@@ -125,22 +124,12 @@ def wrk(url: str, script: str, connections: int, seconds: int) -> dict:
 def add_history(patients: list[User], now: datetime, rng: random.Random, days: int = HISTORY_DAYS) -> int:
     """A year up to yesterday for each patient (bulk rows: the services would take minutes).
     How many check-ins."""
-    today = now.astimezone(ZoneInfo(ZONE)).date()
+    yesterday = now.astimezone(ZoneInfo(ZONE)).date() - timedelta(days=1)
     checkins, treatments = [], []
     for p in patients:
-        offset = rng.randrange(7)
-        for n in range(days):
-            day = today - timedelta(days=days - n)
-            if (n + offset) % 7 == 0:
-                at = datetime.combine(day, clock(10), tzinfo=ZoneInfo(ZONE)).astimezone(timezone.utc)
-                treatments.append({"patient_id": p.id, "administered_at": at, "route": "lozenge",
-                                   "dose_mg": Decimal(50), "created_at": at, "updated_at": at, "source": "web"})
-            if rng.random() < 0.10:
-                continue  # 10% of days missed
-            total = PATTERN[(n + offset) % 7] if n + offset >= 7 else 15
-            submitted = datetime.combine(day, clock(19), tzinfo=ZoneInfo(ZONE)).astimezone(timezone.utc)
-            checkins.append({"patient_id": p.id, "local_date": day, "total": total, "submitted_at": submitted,
-                             "late_entry": False, "source": "web", **answers(total)})
+        more_checkins, more_treatments = history(p.id, yesterday, days, rng, now)
+        checkins += more_checkins
+        treatments += more_treatments
     if checkins:
         db.session.execute(insert(CheckIn), checkins)
     if treatments:

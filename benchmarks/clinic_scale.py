@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import datetime, time as clock, timedelta, timezone
+from datetime import date, datetime, time as clock, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -55,6 +55,26 @@ def answers(total: int) -> dict[str, int]:
     return values
 
 
+def history(patient_id: int, last_day: date, days: int, rng: random.Random, now: datetime) -> tuple[list, list]:
+    """One patient's bulk rows, check-ins and treatments, for the `days` up to `last_day`: a
+    session every week, its benefit waning from day 5 (PATTERN), 10% of days missed."""
+    checkins, treatments = [], []
+    offset = rng.randrange(7)
+    for n in range(days):
+        day = last_day - timedelta(days=days - 1 - n)
+        if (n + offset) % 7 == 0:
+            at = datetime.combine(day, clock(10), tzinfo=ZoneInfo(ZONE)).astimezone(timezone.utc)
+            treatments.append({"patient_id": patient_id, "administered_at": at, "route": "lozenge",
+                               "dose_mg": Decimal(50), "created_at": at, "updated_at": at, "source": "web"})
+        if rng.random() < 0.10:
+            continue  # 10% of days missed
+        total = PATTERN[(n + offset) % 7] if n + offset >= 7 else 15
+        submitted = datetime.combine(day, clock(19), tzinfo=ZoneInfo(ZONE)).astimezone(timezone.utc)
+        checkins.append({"patient_id": patient_id, "local_date": day, "total": total,
+                         "submitted_at": min(submitted, now), "late_entry": False, "source": "web", **answers(total)})
+    return checkins, treatments
+
+
 def populate(patients: int, panel: int, days: int, rng: random.Random) -> dict:
     """Bulk rows (the services would take far longer for a year of a whole clinic)."""
     password_hash = hash_password(PASSWORD)
@@ -81,19 +101,9 @@ def populate(patients: int, panel: int, days: int, rng: random.Random) -> dict:
         treatments.clear()
 
     for p in people:
-        offset = rng.randrange(7)
-        for n in range(days):
-            day = today - timedelta(days=days - 1 - n)
-            if (n + offset) % 7 == 0:
-                at = datetime.combine(day, clock(10), tzinfo=ZoneInfo(ZONE)).astimezone(timezone.utc)
-                treatments.append({"patient_id": p.id, "administered_at": at, "route": "lozenge",
-                                   "dose_mg": Decimal(50), "created_at": at, "updated_at": at, "source": "web"})
-            if rng.random() < 0.10:
-                continue  # 10% of days missed
-            total = PATTERN[(n + offset) % 7] if n + offset >= 7 else 15
-            submitted = datetime.combine(day, clock(19), tzinfo=ZoneInfo(ZONE)).astimezone(timezone.utc)
-            checkins.append({"patient_id": p.id, "local_date": day, "total": total, "submitted_at": min(submitted, NOW),
-                             "late_entry": False, "source": "web", **answers(total)})
+        more_checkins, more_treatments = history(p.id, today, days, rng, NOW)
+        checkins += more_checkins
+        treatments += more_treatments
         if len(checkins) > 50_000:
             flush()
     flush()
