@@ -110,6 +110,16 @@ def load(patients: list[User], *, since: date | None = None, now: datetime | Non
     return data
 
 
+def latest_before(column, patient_column, before, patient_ids) -> dict[int, object]:
+    """Each patient's latest value of a column below `before` (a check-in's date, a session's
+    time): a correlated MAX per patient, which both databases answer from the (patient, column)
+    index in a few steps however long the history (a GROUP BY would read every row of it)."""
+    latest = select(func.max(column)).where(patient_column == User.id, column < before).scalar_subquery()
+    return {patient_id: value for patient_id, value in
+            db.session.connection().execute(select(User.id, latest).where(User.id.in_(patient_ids))).all()
+            if value is not None}
+
+
 def returns_to_active(patient_ids: list[int] | None = None) -> dict[int, datetime]:
     """When each patient last returned to "active" (one query). Missed days count only from
     then (schedule.counting_from), so days paused between courses are never "missed"."""
@@ -123,7 +133,3 @@ def returns_to_active(patient_ids: list[int] | None = None) -> dict[int, datetim
 
 def load_one(patient: User, **kwargs) -> PatientData:
     return load([patient], **kwargs)[patient.id]
-
-
-def clinic_cohort(data: dict[int, PatientData]) -> durability.Cohort:
-    return durability.cohort((d.totals, d.analysis) for d in data.values())

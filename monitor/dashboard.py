@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from markupsafe import Markup
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from . import analysis, durability, paging, schedule, sparkline, stored_analysis
@@ -290,16 +290,6 @@ def _rows(statement) -> list:
     return db.session.connection().execute(statement).all()
 
 
-def _latest_before(model_column, patient_column, before, patient_ids) -> dict[int, object]:
-    """Each patient's latest value of a column below `before`: a correlated MAX per patient,
-    which both databases answer from the (patient, column) index in a few steps, however long
-    the history (a GROUP BY would read every row of it)."""
-    latest = (select(func.max(model_column)).where(patient_column == User.id, model_column < before)
-              .scalar_subquery())
-    return {patient_id: value for patient_id, value in _rows(select(User.id, latest).where(User.id.in_(patient_ids)))
-            if value is not None}
-
-
 @dataclass
 class Recent:
     data: dict[int, analysis.PatientData]
@@ -332,7 +322,7 @@ def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
     # Missed days count back from the latest check-in before today: when the window has none,
     # the latest before the window. That is also the latest check-in of all when the window
     # has none at all; "rising" reads it with the RISE_DAYS before it.
-    prior = _latest_before(CheckIn.local_date, CheckIn.patient_id, since,
+    prior = analysis.latest_before(CheckIn.local_date, CheckIn.patient_id, since,
                            [i for i, item in data.items() if not any(d < item.today for d in item.totals)])
     latest = {i: max(item.totals) if item.totals else prior.get(i) for i, item in data.items()}
     older = {i: day for i, day in latest.items() if day is not None and day - timedelta(days=RISE_DAYS) < since}
@@ -347,7 +337,7 @@ def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
             data[patient_id].totals[local_date] = total
     for item in data.values():
         item.totals = dict(sorted(item.totals.items()))
-    for patient_id, at in _latest_before(Treatment.administered_at, Treatment.patient_id, cutoff, ids).items():
+    for patient_id, at in analysis.latest_before(Treatment.administered_at, Treatment.patient_id, cutoff, ids).items():
         data[patient_id].treatments.append(analysis.TreatmentTime(at))
     for patient_id, at in _rows(
             select(Treatment.patient_id, Treatment.administered_at)

@@ -284,12 +284,9 @@ def _recent(patients: list[User], now: datetime) -> dict[int, _Recent]:
     further = [p.id for p in active
                if not any(d < recent[p.id].today for d in recent[p.id].dates)
                or to_local(p.created_at, p.timezone).date() > since]
-    if further:
-        for patient_id, local_date in db.session.execute(
-                select(CheckIn.patient_id, func.max(CheckIn.local_date))
-                .where(CheckIn.patient_id.in_(further), CheckIn.local_date < since)
-                .group_by(CheckIn.patient_id)):
-            recent[patient_id].dates.add(local_date)
+    for patient_id, local_date in analysis.latest_before(CheckIn.local_date, CheckIn.patient_id, since,
+                                                          further).items():
+        recent[patient_id].dates.add(local_date)
     return recent
 
 

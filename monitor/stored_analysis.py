@@ -63,10 +63,6 @@ def _pairs_text(pairs: list[tuple[int, bool]]) -> str:
     return ",".join(f"{time}:{int(event)}" for time, event in pairs)
 
 
-def _pairs(text: str) -> list[tuple[int, bool]]:
-    return [(int(time), event == "1") for time, _, event in (item.partition(":") for item in text.split(",") if item)]
-
-
 def _valid_until(item: analysis.PatientData) -> date | None:
     """The first local date after today on which a dated row joins the analysis."""
     later = [d for t in item.treatments if (d := item.treatment_date(t)) > item.today]
@@ -231,15 +227,20 @@ def _stale_condition(key: str, todays: dict[str, date]):
                stored.computed_on > today, and_(stored.valid_until.is_not(None), stored.valid_until <= today))
 
 
-def stale_patient_ids(settings: durability.Settings, now: datetime | None = None, *, limit: int | None = None) -> list[int]:
-    """Patients whose stored analysis must be recomputed before it is read (two small queries:
-    the zones in use, then the stale ids, normally none)."""
+def stale_patient_ids(settings: durability.Settings, now: datetime | None = None, *, limit: int | None = None,
+                      patients: list[User] | None = None) -> list[int]:
+    """Patients (these, or every patient) whose stored analysis must be recomputed before it is
+    read: the stale ids, normally none (and first the zones in use, when no patients are given)."""
     now = now or utcnow()
-    zones = db.session.scalars(select(User.timezone).where(User.role == Role.PATIENT.value).distinct()).all()
+    if patients is None:
+        zones = db.session.scalars(select(User.timezone).where(User.role == Role.PATIENT.value).distinct()).all()
+        among = User.role == Role.PATIENT.value
+    else:
+        zones, among = {p.timezone for p in patients}, User.id.in_([p.id for p in patients])
     if not zones:
         return []
     query = (select(User.id).outerjoin(PatientAnalysisRow, PatientAnalysisRow.patient_id == User.id)
-             .where(User.role == Role.PATIENT.value, _stale_condition(settings_key(settings), _local_todays(zones, now)))
+             .where(among, _stale_condition(settings_key(settings), _local_todays(zones, now)))
              .order_by(User.id))
     if limit is not None:
         query = query.limit(limit)
@@ -305,10 +306,12 @@ class FiguresUpdating(Exception):
         self.stale = stale
 
 
-def _refresh_few_stale(settings: durability.Settings, now: datetime) -> None:
-    stale = stale_patient_ids(settings, now, limit=INLINE_REFRESH_MAX + 1)
+def _make_current(settings: durability.Settings, now: datetime, patients: list[User] | None = None) -> None:
+    """Recompute the stale analyses of these patients (or of every patient) before they are
+    read; FiguresUpdating when more are stale than a page recomputes."""
+    stale = stale_patient_ids(settings, now, limit=INLINE_REFRESH_MAX + 1, patients=patients)
     if len(stale) > INLINE_REFRESH_MAX:
-        raise FiguresUpdating(len(stale_patient_ids(settings, now)))
+        raise FiguresUpdating(len(stale_patient_ids(settings, now, patients=patients)))
     if stale:
         refresh(db.session.scalars(select(User).where(User.id.in_(stale))).all(), now=now, settings=settings)
 
@@ -318,7 +321,7 @@ def clinic_median_duration(settings: durability.Settings, now: datetime | None =
     treatments, clinic-wide, from the duration counts (stale patients recomputed first).
     Raises FiguresUpdating while too many patients are stale to recompute here."""
     now = now or utcnow()
-    _refresh_few_stale(settings, now)
+    _make_current(settings, now)
     _ensure_counts_match()
     counts = {(day, waned): n for day, waned, n in db.session.execute(
         select(ClinicDurationCount.day, ClinicDurationCount.waned, ClinicDurationCount.count)
@@ -356,18 +359,6 @@ def count_pairs(texts) -> dict[tuple[int, bool], int]:
     return {(int(time), event == "1"): n for token, n in tokens.items() for time, _, event in [token.partition(":")]}
 
 
-def _make_current(patients: list[User], now: datetime, settings: durability.Settings) -> None:
-    """Recompute these patients' stale analyses first (FiguresUpdating when there are too many)."""
-    todays = _local_todays({p.timezone for p in patients}, now)
-    stale = set(db.session.scalars(
-        select(User.id).outerjoin(PatientAnalysisRow, PatientAnalysisRow.patient_id == User.id)
-        .where(User.id.in_([p.id for p in patients]), _stale_condition(settings_key(settings), todays))))
-    if len(stale) > INLINE_REFRESH_MAX:
-        raise FiguresUpdating(len(stale))
-    if stale:
-        refresh([p for p in patients if p.id in stale], now=now, settings=settings)
-
-
 def summaries_for(patients: list[User], patient_ids, *, now: datetime | None = None,
                   settings: durability.Settings | None = None) -> dict[int, Stored]:
     """These patients' stored summaries, current (stale ones recomputed first; FiguresUpdating
@@ -377,7 +368,7 @@ def summaries_for(patients: list[User], patient_ids, *, now: datetime | None = N
         return {}
     now = now or utcnow()
     settings = settings or clinic_settings()
-    _make_current(patients, now, settings)
+    _make_current(settings, now, patients)
     stored = PatientAnalysisRow
     found = {}
     for row in db.session.connection().execute(select(
