@@ -5,7 +5,7 @@ import os
 from flask import Flask, redirect, render_template, url_for
 from flask_login import current_user
 
-from . import audit, config, sessions
+from . import audit, config, paging, sessions
 from .extensions import csrf, db, login_manager, migrate
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -77,6 +77,8 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(404, lambda e: page(404, "Not found", "There is nothing here."))
     app.register_error_handler(405, lambda e: page(405, "Not allowed", "That action is not available here."))
     app.register_error_handler(413, lambda e: page(413, "Too large", "That upload is too large."))
+    # A page number that is no page (paging.py): its own words, written there, hold no patient data.
+    app.register_error_handler(paging.NoSuchPage, lambda e: page(e.status, "No such page", str(e)))
 
     @app.errorhandler(500)
     def server_error(e):

@@ -22,10 +22,7 @@ def _search() -> str:
 # Endpoint "provider.dashboard"; the function has another name so as not to hide the module.
 @bp.get("/patients", endpoint="dashboard")
 def show_dashboard():
-    try:
-        page = paging.page_number(request.args.get("page"))
-    except paging.NoSuchPage as problem:
-        return render_template("errors/error.html", title="No such page", message=str(problem)), problem.status
+    page = paging.page_number(request.args.get("page"))
     shown = dashboard.build(current_user, flag=request.args.get("flag"), search=_search(), page=page)
     # The search text is a name: it stays out of the audit log.
     detail = f"{len(shown.rows)} of {shown.total} patients"

@@ -94,11 +94,8 @@ def patient(patient_id: int):
     patient = patient_or_404(current_user, patient_id)
     all_treatments = request.args.get("treatments") == "all"
     data = analysis.load_one(patient, with_checkins=True)
-    try:
-        page = paging.window(paging.page_number(request.args.get("page")), data.today,
-                             data.checkins[0].local_date if data.checkins else None, CHECKIN_DAYS)
-    except paging.NoSuchPage as problem:
-        return render_template("errors/error.html", title="No such page", message=str(problem)), problem.status
+    page = paging.window(paging.page_number(request.args.get("page")), data.today,
+                         data.checkins[0].local_date if data.checkins else None, CHECKIN_DAYS)
     audit.after_response("patient.viewed", target_type="patient", target_id=patient.id)
     sessions = treatments.treatments_for(patient)
     return render_template(

@@ -14,10 +14,7 @@ DURATIONS_PAGE_SIZE = 50
 
 @bp.get("/report", endpoint="report")
 def show_report():
-    try:
-        number = paging.page_number(request.args.get("page"))
-    except paging.NoSuchPage as problem:
-        return render_template("errors/error.html", title="No such page", message=str(problem)), problem.status
+    number = paging.page_number(request.args.get("page"))
     try:
         result = report.build(current_user)
     except stored_analysis.FiguresUpdating as updating:
