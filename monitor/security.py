@@ -3,9 +3,11 @@ expired CSRF token, and trusting a reverse proxy's forwarded headers (only when 
 proxies there are)."""
 from urllib.parse import urlsplit
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from wtforms import PasswordField
+from wtforms.fields.core import UnboundField
 
 # No inline script anywhere: charts read their JSON from data tags (static/js/charts.js).
 # plotly.js sets inline styles on the elements it draws, hence style-src 'unsafe-inline'.
@@ -14,9 +16,10 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
 HSTS = "max-age=31536000; includeSubDomains"
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 RESUBMIT_MESSAGE = "This page was open for a long time. Please check your answers and send again."
-# Never echoed back into a page: a password re-typed is better than one kept in HTML.
-SECRET_FIELDS = ("csrf_token",)
-SECRET_MARKERS = ("password",)
+REFUSED_MESSAGE = ("This form came from somewhere else or could not be checked. "
+                   "Go back, reload the page and submit again.")
+# The view attribute that offers_resubmit() sets: the form whose answers may be offered again.
+RESUBMIT_FORM = "resubmit_form"
 
 
 def init_app(app: Flask) -> None:
@@ -64,38 +67,69 @@ def refuse_nul_characters():
     return None
 
 
-def _same_origin() -> bool:
-    """True unless the browser says the POST came from another site (Origin, else Referer)."""
-    source = request.headers.get("Origin") or request.headers.get("Referer")
-    if not source or source == "null":
-        return True
-    parts = urlsplit(source)
-    return (parts.scheme, parts.netloc) == (request.scheme, request.host)
+def offers_resubmit(form_class):
+    """Mark a view whose answers are worth offering again after its CSRF token expired (a
+    check-in left open all night): only such views, and only `form_class`'s declared fields.
+    Put it below the route decorator."""
+    def mark(view):
+        setattr(view, RESUBMIT_FORM, form_class)
+        return view
+    return mark
 
 
-def _kept_fields() -> tuple[list[tuple[str, str]], bool]:
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def proven_same_origin() -> bool:
+    """True only when the browser says the POST came from this site: `Origin` equal to
+    BASE_URL's origin, or, without an Origin, a `Referer` on it. `Origin: null` (a sandboxed
+    frame, a no-referrer page, a redirect across sites), no header at all, or another site:
+    not proven. Browsers send Origin on every POST, so a real person's form always proves it."""
+    ours = _origin(current_app.config["BASE_URL"])
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin != "null" and _origin(origin) == ours
+    referer = request.headers.get("Referer")
+    return bool(referer) and _origin(referer) == ours
+
+
+def _declared_fields(form_class) -> tuple[list[tuple[str, str]], bool]:
+    """The posted values of the form's own fields, nothing else (no planted field can ride
+    along); passwords and the old token are never echoed into a page. (fields, dropped a password)."""
+    declared = {name: field.field_class for name, field in _unbound_fields(form_class)}
     fields, dropped = [], False
     for name, value in request.form.items(multi=True):
-        if name in SECRET_FIELDS:
+        if name not in declared or name == "csrf_token":
             continue
-        if any(marker in name.lower() for marker in SECRET_MARKERS):
+        if issubclass(declared[name], PasswordField):
             dropped = True
             continue
         fields.append((name, value))
     return fields, dropped
 
 
+def _unbound_fields(form_class):
+    """(name, unbound field) for every field a WTForms class declares, inherited ones included."""
+    for klass in reversed(form_class.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, UnboundField):
+                yield name, value
+
+
 def csrf_error(error: CSRFError):
-    """An expired or missing token on a form sent from this site (a phone kept the page open
-    all night, or the session cookie expired): offer to send the same answers again with a
-    fresh token instead of losing them. No JavaScript: a form of hidden inputs and a button.
-    A POST that another site sent gets the plain error page, so no site can have a person's
-    browser show them a ready-to-send form of its choosing."""
-    if request.method != "POST" or not _same_origin():
-        return render_template("errors/error.html", title="Please try again",
-                               message="This form came from somewhere else or could not be checked. "
-                                       "Go back, reload the page and submit again."), 400
-    fields, dropped = _kept_fields()
+    """An expired or missing token on a form that this site's page sent (a phone kept the
+    page open all night, or the session cookie expired): offer to send the same answers again
+    with a fresh token instead of losing them. No JavaScript: a form of hidden inputs and a
+    button. Anything not proven to come from this site, or a form not worth re-offering (an
+    admin's action), gets the plain error page: no other page can have a person's browser
+    show them a ready-to-send form of its choosing."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    form_class = getattr(view, RESUBMIT_FORM, None)
+    if request.method != "POST" or form_class is None or not proven_same_origin():
+        return render_template("errors/error.html", title="Please try again", message=REFUSED_MESSAGE), 400
+    fields, dropped = _declared_fields(form_class)
     action = request.full_path if request.query_string else request.path
     return render_template("errors/csrf_resubmit.html", message=RESUBMIT_MESSAGE, fields=fields,
                            dropped=dropped, action=action), 400

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from monitor import create_app
 from monitor.auth.views import safe_next
 from monitor.extensions import db
-from monitor.models import CheckIn
+from monitor.models import CheckIn, User
 from monitor.security import RESUBMIT_MESSAGE
 from tests.factories import PASSWORD, answers_for, login
 
@@ -101,6 +101,10 @@ def test_sign_in_never_redirects_off_site(client, users, target):
 
 # --- CSRF: an expired token keeps the person's answers ----------------------------------------
 
+# What a browser sends with a form from one of this site's pages (BASE_URL is http://localhost).
+OURS = {"Origin": "http://localhost"}
+
+
 @pytest.fixture
 def csrf_app(app):
     """The test app with CSRF protection on, as in production."""
@@ -159,7 +163,7 @@ def test_an_expired_token_offers_the_same_answers_again_and_they_are_stored_once
                "note": 'Slept badly <b>"again"</b> & woke at 4', "local_date": "2026-11-26",
                "submission_key": submission_key, "csrf_token": old_token}
 
-    r = client.post("/checkin", data=answers)
+    r = client.post("/checkin", data=answers, headers=OURS)
     assert r.status_code == 400
     html = r.get_data(as_text=True)
     assert RESUBMIT_MESSAGE in html
@@ -185,7 +189,7 @@ def test_an_expired_token_offers_the_same_answers_again_and_they_are_stored_once
 def test_a_missing_token_gets_the_same_friendly_page(csrf_app, users):
     client = csrf_app.test_client()
     sign_in(client, users.patient_a)
-    r = client.post("/checkin", data={**answers_for(5), "local_date": "2026-11-26"})
+    r = client.post("/checkin", data={**answers_for(5), "local_date": "2026-11-26"}, headers=OURS)
     assert r.status_code == 400
     assert RESUBMIT_MESSAGE in r.get_data(as_text=True)
     assert r.headers["Cache-Control"] == "no-store"
@@ -195,7 +199,7 @@ def test_a_missing_token_gets_the_same_friendly_page(csrf_app, users):
 def test_passwords_are_never_echoed_into_the_page(csrf_app, users):
     client = csrf_app.test_client()
     r = client.post("/login?next=/me", data={"email": users.patient_a.email, "password": PASSWORD,
-                                              "csrf_token": "expired-or-forged"})
+                                              "csrf_token": "expired-or-forged"}, headers=OURS)
     html = r.get_data(as_text=True)
     assert r.status_code == 400 and RESUBMIT_MESSAGE in html
     assert PASSWORD not in html
@@ -220,6 +224,59 @@ def test_a_post_from_this_site_by_origin_header_is_offered_again(csrf_app, users
     sign_in(client, users.patient_a)
     r = client.post("/checkin", data={**answers_for(3)}, headers={"Origin": "http://localhost"})
     assert RESUBMIT_MESSAGE in r.get_data(as_text=True)
+
+
+def test_a_same_origin_referer_without_origin_is_offered_again(csrf_app, users):
+    client = csrf_app.test_client()
+    sign_in(client, users.patient_a)
+    r = client.post("/checkin", data={**answers_for(3)}, headers={"Referer": "http://localhost/checkin"})
+    assert RESUBMIT_MESSAGE in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("headers", [
+    {},  # neither header: nothing proves where the form came from
+    {"Origin": "null"},  # a no-referrer or sandboxed page auto-posting (the retest's M3)
+    {"Origin": "null", "Referer": "http://localhost/checkin"},  # a forged Referer does not beat Origin
+    {"Origin": "https://localhost"},  # another scheme is another origin
+    {"Origin": "http://localhost.evil.example"},
+    {"Referer": "https://evil.example/http://localhost/"},
+    {"Referer": "null"},
+])
+def test_only_a_proven_same_origin_post_is_offered_again(csrf_app, users, headers):
+    client = csrf_app.test_client()
+    sign_in(client, users.patient_a)
+    r = client.post("/checkin", data={**answers_for(21), "note": "planted"}, headers=headers)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert RESUBMIT_MESSAGE not in html and "planted" not in html and "Send again" not in html
+    assert checkins() == 0
+
+
+def test_only_the_forms_declared_fields_are_served_again(csrf_app, users):
+    """An attacker's extra fields (here aimed at another form's action) never ride along."""
+    client = csrf_app.test_client()
+    sign_in(client, users.patient_a)
+    r = client.post("/checkin", data={**answers_for(4), "local_date": "2026-11-26", "provider_ids": "99",
+                                      "role": "admin", "next": "//evil.example"}, headers=OURS)
+    kept = dict(hidden_inputs(r.get_data(as_text=True)))
+    assert RESUBMIT_MESSAGE in r.get_data(as_text=True)
+    assert {"provider_ids", "role", "next"}.isdisjoint(kept)
+    assert kept["q1"] == str(answers_for(4)["q1"]) and kept["local_date"] == "2026-11-26"
+
+
+def test_an_admins_panel_move_is_never_served_again(csrf_app, users):
+    """The retest's M3: an admin's action (moving a patient between panels) posted without a
+    valid token gets the plain refusal even from this site, and nothing moves."""
+    client = csrf_app.test_client()
+    csrf_app.config["TWO_FACTOR_REQUIRED_FOR_STAFF"] = False
+    sign_in(client, users.admin)
+    before = {p.id for p in users.patient_a.providers}
+    r = client.post(f"/patients/{users.patient_a.id}/care-team",
+                    data={"providers": str(users.provider_b.id)}, headers=OURS)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and RESUBMIT_MESSAGE not in html and "Send again" not in html
+    db.session.expire_all()
+    assert {p.id for p in db.session.get(User, users.patient_a.id).providers} == before
 
 
 def test_a_nul_character_in_any_field_is_refused_before_the_database(client, users):

@@ -11,11 +11,13 @@ from ..clinic import get_clinic, update_settings
 from ..extensions import db
 from ..models import Role, User, care_team
 from ..timeutil import timezone_choices
+from ..security import offers_resubmit
 from . import bp
 from .forms import ClinicSettingsForm, StaffForm
 
 
 @bp.route("/clinic", methods=["GET", "POST"])
+@offers_resubmit(ClinicSettingsForm)
 def clinic_settings():
     clinic = get_clinic()
     form = ClinicSettingsForm()

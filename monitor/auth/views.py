@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import User
 from ..passwords import hash_password, needs_rehash, verify_password
 from ..timeutil import utcnow
+from ..security import offers_resubmit
 from . import bp
 from .forms import GENERIC_CODE_ERROR, GENERIC_LOGIN_ERROR, CodeForm, LoginForm, RequestResetForm, SetPasswordForm
 
@@ -34,6 +35,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@offers_resubmit(LoginForm)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("index"))

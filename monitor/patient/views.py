@@ -17,6 +17,7 @@ from ..extensions import db
 from ..instruments import DAILY_STEM, ITEM_CODES, ROUTE_LABELS, SIDE_EFFECT_KEYS, band_for
 from ..models import CheckIn, Treatment
 from ..timeutil import is_valid_timezone, local_today, timezone_choices, to_local, utcnow
+from ..security import offers_resubmit
 from . import bp
 from .forms import CheckInForm, SettingsForm
 
@@ -38,6 +39,7 @@ def _parse_day(text: str | None, choices: list[date]) -> date | None:
 
 
 @bp.route("/checkin", methods=["GET", "POST"])
+@offers_resubmit(CheckInForm)
 def checkin():
     # The user itself, not the proxy: the save and the analysis refresh read it many times.
     patient = current_user._get_current_object()
@@ -155,6 +157,7 @@ def trend():
 
 
 @bp.route("/me/settings", methods=["GET", "POST"])
+@offers_resubmit(SettingsForm)
 def settings():
     """Time zone, reminder time and reminder emails. Check-in dates and the reminder follow the
     zone chosen here; changing it mid-day never brings a second reminder for a date."""

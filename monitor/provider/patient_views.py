@@ -14,6 +14,7 @@ from ..extensions import db
 from ..instruments import ITEMS, ROUTE_LABELS, SEVERE_SIDE_EFFECT, SIDE_EFFECTS, band_for
 from ..models import CheckIn, CheckInRevision, User
 from ..timeutil import timezone_choices, to_local, utcnow
+from ..security import offers_resubmit
 from . import bp
 from .forms import EnrolForm
 
@@ -27,6 +28,7 @@ LATEST_TREATMENTS = 10
 # --- Enrolment.
 
 @bp.route("/patients/new", methods=["GET", "POST"])
+@offers_resubmit(EnrolForm)
 def enrol():
     form = EnrolForm()
     form.timezone.choices = [SelectChoice(zone) for zone in timezone_choices()]

@@ -9,6 +9,7 @@ from ..clinic import get_clinic
 from ..extensions import db
 from ..instruments import ROUTE_LABELS
 from ..timeutil import to_local
+from ..security import offers_resubmit
 from . import bp
 from .forms import TreatmentForm
 
@@ -26,6 +27,7 @@ def list_treatments(patient_id: int):
 
 
 @bp.route("/patients/<int:patient_id>/treatments/new", methods=["GET", "POST"])
+@offers_resubmit(TreatmentForm)
 def new_treatment(patient_id: int):
     patient = patient_or_404(current_user, patient_id)
     form = TreatmentForm(clinic_timezone=get_clinic().timezone)
@@ -43,6 +45,7 @@ def new_treatment(patient_id: int):
 
 
 @bp.route("/patients/<int:patient_id>/treatments/<int:treatment_id>/edit", methods=["GET", "POST"])
+@offers_resubmit(TreatmentForm)
 def edit_treatment(patient_id: int, treatment_id: int):
     patient = patient_or_404(current_user, patient_id)
     treatment = treatments.find_treatment(patient, treatment_id, for_update=request.method == "POST")
