@@ -27,9 +27,12 @@ def find_by_email(email: str) -> User | None:
 
 
 def set_password(user: User, password: str) -> None:
+    """Caller commits."""
     user.password_hash = hash_password(password)
     # Ends every other signed-in session of this account (see the user loader).
     user.session_epoch = (user.session_epoch or 0) + 1
+    # A reset or invitation link mailed before the change no longer works after it.
+    tokens.revoke_unused(user)
 
 
 def absolute_url(endpoint: str, **values) -> str:

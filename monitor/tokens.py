@@ -55,13 +55,14 @@ def redeem(token: AccountToken) -> bool:
     return result.rowcount == 1
 
 
-def revoke_unused(user: User, purpose: str) -> None:
-    """A newer link replaces older ones, so only the latest email works."""
-    db.session.execute(
-        update(AccountToken)
-        .where(AccountToken.user_id == user.id, AccountToken.purpose == purpose, AccountToken.used_at.is_(None))
-        .values(used_at=utcnow())
-    )
+def revoke_unused(user: User, purpose: str | None = None) -> None:
+    """A newer link replaces older ones, so only the latest email works. Without a purpose,
+    every outstanding link of the account dies: its password changed, or it was deactivated,
+    and a link mailed before that must not set a password after it. Caller commits."""
+    stmt = update(AccountToken).where(AccountToken.user_id == user.id, AccountToken.used_at.is_(None))
+    if purpose is not None:
+        stmt = stmt.where(AccountToken.purpose == purpose)
+    db.session.execute(stmt.values(used_at=utcnow()))
 
 
 # --- The unsubscribe link: the patient's id, signed for this one purpose (its own salt).

@@ -15,9 +15,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import argon2
+import pyotp
 from argon2 import PasswordHasher
 from sqlalchemy import event, select
 
+from monitor import timeutil, twofactor
 from monitor.checkins import save_checkin
 from monitor.extensions import db
 from monitor.models import AuditEvent, CheckIn, Role, Treatment, User
@@ -228,3 +230,20 @@ def read_outbox(app) -> list[email.message.EmailMessage]:
 def message_text(msg) -> str:
     """The plain-text part of a message."""
     return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+# --- The second factor.
+
+def code_at(user_or_secret, instant=None) -> str:
+    """The authenticator code of a user (or a secret) at an instant, now unless given."""
+    secret = user_or_secret if isinstance(user_or_secret, str) else user_or_secret.totp_secret
+    return pyotp.TOTP(secret).at(instant or timeutil.utcnow())
+
+
+def enable_two_factor(user) -> list[str]:
+    """Turn the factor on directly, as the enrolment page would; returns the recovery codes."""
+    user.totp_secret = pyotp.random_base32()
+    user.totp_enabled_at = NOW - timedelta(days=1)
+    codes = twofactor.new_recovery_codes(user)
+    db.session.commit()
+    return codes

@@ -13,7 +13,7 @@ from monitor import mail
 from monitor.extensions import db
 from monitor.models import User
 from monitor.passwords import verify_password
-from tests.factories import NOW, PASSWORD, add_patient, events, login, message_text, read_outbox
+from tests.factories import NOW, PASSWORD, add_patient, add_provider, events, login, message_text, read_outbox
 from tests.test_privacy import assert_no_health_words, visible_text
 
 NEW_PASSWORD = "a brand new long passphrase"
@@ -21,6 +21,13 @@ NEW_PASSWORD = "a brand new long passphrase"
 
 def actions():
     return [e.action for e in events()]
+
+
+def invitation_for(user):
+    """An invitation issued and stored, as a view would (its message, unsent)."""
+    msg = invitation(user)
+    db.session.commit()
+    return msg
 
 
 def link_path(msg) -> str:
@@ -103,6 +110,11 @@ def test_outdated_hash_parameters_are_upgraded_at_login(client, users, productio
     ("//evil.example/", "/"),
     ("/\\evil.example", "/"),
     ("javascript:alert(1)", "/"),
+    # The retest's L3: a CR/LF (or any control character) answered 500 after signing in.
+    ("/me\r\nSet-Cookie: planted=1", "/"),
+    ("/me\nX-Injected: 1", "/"),
+    ("/me\x07", "/"),
+    ("/me\x7f", "/"),
 ])
 def test_next_only_redirects_within_the_site(client, users, target, expected):
     r = client.post("/login", query_string={"next": target},
@@ -134,6 +146,43 @@ def test_reset_for_unknown_email_says_the_same_and_sends_nothing(client, app, us
     text = "If that address has an account, we have emailed it a link"
     assert text in known.get_data(as_text=True) and text in unknown.get_data(as_text=True)
     assert len(read_outbox(app)) == 1
+
+
+def test_an_outstanding_reset_link_dies_when_the_password_changes(client, app, users):
+    """The retest's L1: a link mailed before a password change no longer sets a password after it."""
+    client.post("/account/reset", data={"email": users.patient_a.email})
+    path = link_path(read_outbox(app)[0])
+    login(client, users.patient_a)
+    r = client.post("/account/password", data={"current_password": PASSWORD, "password": NEW_PASSWORD,
+                                               "confirm": NEW_PASSWORD})
+    assert r.status_code == 302
+    client.post("/logout")
+    assert client.get(path).status_code == 404
+    assert client.post(path, data={"password": "an intruders new passphrase", "confirm": "an intruders new passphrase"}).status_code == 404
+    db.session.refresh(users.patient_a)
+    assert verify_password(users.patient_a.password_hash, NEW_PASSWORD)
+
+
+def test_using_one_link_kills_the_accounts_other_links(client, app, users):
+    """A password set from an invitation also ends an older reset link (and the other way round)."""
+    client.post("/account/reset", data={"email": users.patient_a.email})
+    reset = link_path(read_outbox(app)[0])
+    invited = link_path(invitation_for(users.patient_a))
+    assert client.post(invited, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
+    client.post("/logout")
+    assert client.get(reset).status_code == 404
+
+
+def test_deactivating_staff_kills_their_outstanding_invitation(client, app, users):
+    newcomer = add_provider("new.provider@clinic.test", password=False)
+    path = link_path(invitation_for(newcomer))
+    admin = app.test_client()
+    app.config["TWO_FACTOR_REQUIRED_FOR_STAFF"] = False
+    login(admin, users.admin)
+    assert admin.post(f"/admin/staff/{newcomer.id}/active", data={"active": "0"}).status_code in (302, 303)
+    # Reactivated later, the old link still does not work: an admin sends a new one.
+    assert admin.post(f"/admin/staff/{newcomer.id}/active", data={"active": "1"}).status_code in (302, 303)
+    assert client.get(path).status_code == 404
 
 
 def test_reset_link_expires(client, app, users):

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from monitor import passwords, ratelimit, timeutil
 from monitor.extensions import db
 from monitor.models import RateLimitHit
-from tests.factories import NOW, PASSWORD, events, login, read_outbox
+from tests.factories import NOW, PASSWORD, code_at, enable_two_factor, events, login, read_outbox
+
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -84,19 +85,84 @@ def test_the_sixth_sign_in_attempt_on_one_account_is_refused_without_checking_th
     assert b"Please wait 15 minutes" in response.data
     assert response.headers["Cache-Control"] == "no-store"
     [event] = refusals()
-    assert event.detail == "auth.login: 5 per account in 15 min"
+    assert event.detail == "auth.login: 5 per account and address in 15 min"
     assert event.ip == "203.0.113.7"
     assert "alice" not in (event.detail or "")
 
 
-def test_the_account_limit_follows_the_normalised_email_across_addresses(limited_app, users):
+def test_the_pair_limit_follows_the_normalised_email(limited_app, users):
     client = limited_app.test_client()
     spellings = ["alice@example.test", " Alice@Example.TEST", "ALICE@example.test ", "alice@EXAMPLE.test", "alice@example.test"]
-    for n, email in enumerate(spellings):
-        assert attempt(client, email, address=f"198.51.100.{n}").status_code == 200
-    assert attempt(client, "alice@example.test", address="198.51.100.99").status_code == 429
-    # Another account is untouched.
-    assert attempt(client, users.patient_b.email, address="198.51.100.99").status_code == 200
+    for email in spellings:
+        assert attempt(client, email).status_code == 200
+    assert attempt(client, "alice@example.test").status_code == 429
+    # Another account from the same address is untouched, and so is this one from elsewhere.
+    assert attempt(client, users.patient_b.email).status_code == 200
+    assert attempt(client, users.patient_a.email, password=PASSWORD, address="198.51.100.99").status_code == 302
+
+
+def test_successful_sign_ins_never_count(limited_app, users):
+    """The retest's L2: a provider signing in again and again on their devices met "too many
+    attempts". Only failures count."""
+    for _ in range(8):
+        assert attempt(limited_app.test_client(), users.patient_a.email, password=PASSWORD).status_code == 302
+    client = limited_app.test_client()
+    for _ in range(4):
+        assert attempt(client, users.patient_a.email).status_code == 200
+    assert attempt(client, users.patient_a.email, password=PASSWORD).status_code == 302
+    assert refusals() == []
+
+
+def test_a_stranger_cannot_lock_the_owner_out(limited_app, users):
+    """Failures from a stranger's addresses slow the account down, but the owner's right password
+    from the phone they signed in on before still works at once; from a new device, after a
+    short wait that doubles with each further failure."""
+    owner = limited_app.test_client()
+    assert attempt(owner, users.patient_a.email, password=PASSWORD, address="192.0.2.10").status_code == 302
+    assert owner.get_cookie("device") is not None  # this phone is now one of the account's devices
+    assert "alice" not in owner.get_cookie("device").value and str(users.patient_a.id) != owner.get_cookie("device").value
+    owner.post("/logout", data={})
+
+    stranger = limited_app.test_client()
+    for n in range(10):  # two guesses each from five addresses: no pair or address limit is reached
+        assert attempt(stranger, users.patient_a.email, address=f"203.0.113.{n // 2}").status_code == 200
+    # Now slowed: ten failures, the last just now, mean a wait of 2 seconds.
+    slowed = attempt(stranger, users.patient_a.email, address="203.0.113.200")
+    assert slowed.status_code == 429 and int(slowed.headers["Retry-After"]) == 2
+    assert "account slowed" in refusals()[-1].detail
+    # The owner, from their usual phone (even at a new address): straight in.
+    assert attempt(owner, users.patient_a.email, password=PASSWORD, address="198.51.100.7").status_code == 302
+    # From a new device, the owner waits out the delay like anyone, then is in.
+    fresh = limited_app.test_client()
+    assert attempt(fresh, users.patient_a.email, password=PASSWORD, address="198.51.100.8").status_code == 429
+    timeutil.freeze(NOW + timedelta(seconds=3))
+    assert attempt(fresh, users.patient_a.email, password=PASSWORD, address="198.51.100.8").status_code == 302
+
+
+def test_the_delay_doubles_with_each_failure_and_is_capped(limited_app, users):
+    stranger = limited_app.test_client()
+    waits = []
+    clock = NOW
+    for n in range(22):
+        response = attempt(stranger, users.patient_a.email, address=f"203.0.113.{n}")
+        if response.status_code == 429:
+            wait = int(response.headers["Retry-After"])
+            waits.append(wait)
+            clock += timedelta(seconds=wait)
+            timeutil.freeze(clock)
+            assert attempt(stranger, users.patient_a.email, address=f"203.0.113.{n}").status_code == 200
+    assert waits[:4] == [2, 4, 8, 16]
+    assert max(waits) <= 15 * 60
+
+
+def test_a_device_cookie_for_another_account_does_not_help(limited_app, users):
+    bob = limited_app.test_client()
+    assert attempt(bob, users.patient_b.email, password=PASSWORD).status_code == 302
+    stranger = limited_app.test_client()
+    for n in range(10):
+        attempt(stranger, users.patient_a.email, address=f"203.0.113.{n}")
+    # Bob's phone carries Bob's device mark: it is not one of Alice's devices.
+    assert attempt(bob, users.patient_a.email, password=PASSWORD, address="198.51.100.9").status_code == 429
 
 
 def test_one_address_trying_many_accounts_is_refused_after_twenty(limited_app, users, verifications):
@@ -156,21 +222,27 @@ def test_guesses_at_one_link_are_limited_per_token(limited_app, users, path):
     assert client.post(path + "another-token", data={}, environ_base={"REMOTE_ADDR": "192.0.2.50"}).status_code == 404
 
 
-def test_the_second_factor_is_limited_per_pending_user(limited_app, users, monkeypatch):
-    """Keyed by endpoint name; the view is a stand-in, so this holds whatever auth.verify does."""
-    stand_in = lambda: ("checked", 200)  # noqa: E731
-    if "auth.verify" in limited_app.view_functions:
-        monkeypatch.setitem(limited_app.view_functions, "auth.verify", stand_in)
-    else:
-        limited_app.add_url_rule("/test-only/verify", endpoint="auth.verify", methods=["POST"], view_func=stand_in)
-    path = next(r.rule for r in limited_app.url_map.iter_rules() if r.endpoint == "auth.verify")
+def test_the_second_factor_is_limited_per_pending_user(limited_app, users):
+    """Five wrong codes for one pending user, from any addresses, then a wait."""
+    enable_two_factor(users.patient_a)
     client = limited_app.test_client()
-    with client.session_transaction() as session:
-        session["2fa_user_id"] = users.patient_a.id
+    assert attempt(client, users.patient_a.email, password=PASSWORD).headers["Location"].endswith("/login/verify")
     for n in range(5):
-        assert client.post(path, data={"code": "000000"}, environ_base={"REMOTE_ADDR": f"192.0.2.{n}"}).status_code != 429
-    assert client.post(path, data={"code": "000000"}, environ_base={"REMOTE_ADDR": "192.0.2.77"}).status_code == 429
+        r = client.post("/login/verify", data={"code": "000000"}, environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
+        assert r.status_code == 200
+    r = client.post("/login/verify", data={"code": "000000"}, environ_base={"REMOTE_ADDR": "192.0.2.77"})
+    assert r.status_code == 429
     assert refusals()[0].detail == "auth.verify: 5 per account in 15 min"
+
+
+def test_right_second_factor_codes_never_count(limited_app, users):
+    enable_two_factor(users.patient_a)
+    for step in range(7):
+        timeutil.freeze(NOW + timedelta(seconds=30 * step))
+        client = limited_app.test_client()
+        attempt(client, users.patient_a.email, password=PASSWORD)
+        r = client.post("/login/verify", data={"code": code_at(users.patient_a)})
+        assert r.status_code == 302, step
 
 
 @pytest.mark.parametrize("path, data", [
@@ -221,11 +293,12 @@ def test_the_database_store_keeps_no_email_and_prunes_expired_rows(app, users, m
     client = app.test_client()
     attempt(client, users.patient_a.email)
     keys = db.session.scalars(select(RateLimitHit.key)).all()
-    assert len(keys) == 2 and not any("alice" in key for key in keys)
+    # A failed sign-in counts for the account at this address, the address, and the account.
+    assert len(keys) == 3 and not any("alice" in key for key in keys)
     monkeypatch.setattr(ratelimit, "PRUNE_ONE_IN", 1)
     timeutil.freeze(NOW + timedelta(hours=2))
     attempt(client, users.patient_b.email)
-    assert db.session.scalar(select(func.count()).select_from(RateLimitHit)) == 2  # only the new pair
+    assert db.session.scalar(select(func.count()).select_from(RateLimitHit)) == 3  # only the new ones
 
 
 def test_an_unreachable_redis_falls_back_to_the_database(app, users):
@@ -244,7 +317,7 @@ def test_redis_counts_atomically_in_a_sorted_set(app, users):
     try:
         attempt(app.test_client(), users.patient_a.email)
         keys = sorted(k.decode() for k in r.scan_iter(match=prefix + "*"))
-        assert len(keys) == 2 and all(r.type(k) == b"zset" and r.zcard(k) == 1 for k in keys)
+        assert len(keys) == 3 and all(r.type(k) == b"zset" and r.zcard(k) == 1 for k in keys)
         assert all(0 < r.ttl(k) <= 15 * 60 + 1 for k in keys)
         assert not any("alice" in k for k in keys)
         assert db.session.scalar(select(func.count()).select_from(RateLimitHit)) == 0

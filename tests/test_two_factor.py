@@ -4,34 +4,19 @@ import hashlib
 import re
 from datetime import timedelta
 
-import pyotp
 import pytest
 from sqlalchemy import func, select
 
 from monitor import timeutil, twofactor
 from monitor.extensions import db
 from monitor.models import RecoveryCode, UserSession
-from tests.factories import NOW, PASSWORD, events, login, message_text, read_outbox
+from tests.factories import NOW, PASSWORD, code_at, enable_two_factor, events, login, message_text, read_outbox
 
 GENERIC = "That code did not work."
 
 
 def actions():
     return [e.action for e in events()]
-
-
-def code_at(user_or_secret, instant=None) -> str:
-    secret = user_or_secret if isinstance(user_or_secret, str) else user_or_secret.totp_secret
-    return pyotp.TOTP(secret).at(instant or timeutil.utcnow())
-
-
-def enable(user) -> list[str]:
-    """Turn the factor on directly, as the enrolment page would; returns the recovery codes."""
-    user.totp_secret = pyotp.random_base32()
-    user.totp_enabled_at = NOW - timedelta(days=1)
-    codes = twofactor.new_recovery_codes(user)
-    db.session.commit()
-    return codes
 
 
 def shown_secret(client) -> str:
@@ -98,7 +83,7 @@ def test_staff_enrolment_shows_a_qr_code_and_key_then_ten_recovery_codes_once(cl
 
 
 def test_with_totp_the_password_alone_signs_nobody_in(client, users):
-    enable(users.patient_a)
+    enable_two_factor(users.patient_a)
     r = password_step(client, users.patient_a)
     assert r.headers["Location"] == "/login/verify"
     assert client.get("/checkin").status_code == 302
@@ -112,7 +97,7 @@ def test_with_totp_the_password_alone_signs_nobody_in(client, users):
 
 
 def test_staff_with_totp_are_asked_for_it_and_keep_next(client, users):
-    enable(users.provider_a)
+    enable_two_factor(users.provider_a)
     r = client.post("/login", query_string={"next": "/report"},
                     data={"email": users.provider_a.email, "password": PASSWORD})
     assert r.headers["Location"] == "/login/verify"
@@ -122,7 +107,7 @@ def test_staff_with_totp_are_asked_for_it_and_keep_next(client, users):
 
 
 def test_a_wrong_code_is_refused_with_a_generic_message_and_audited(client, users):
-    enable(users.patient_a)
+    enable_two_factor(users.patient_a)
     password_step(client, users.patient_a)
     wrong = f"{(int(code_at(users.patient_a)) + 1) % 1000000:06d}"
     r = client.post("/login/verify", data={"code": wrong})
@@ -132,7 +117,7 @@ def test_a_wrong_code_is_refused_with_a_generic_message_and_audited(client, user
 
 
 def test_a_code_cannot_be_used_twice(client, users):
-    enable(users.patient_a)
+    enable_two_factor(users.patient_a)
     code = code_at(users.patient_a)
     password_step(client, users.patient_a)
     assert client.post("/login/verify", data={"code": code}).status_code == 302
@@ -149,7 +134,7 @@ def test_a_code_cannot_be_used_twice(client, users):
 
 
 def test_one_step_of_clock_drift_is_allowed_and_no_more(client, users):
-    enable(users.patient_a)
+    enable_two_factor(users.patient_a)
     password_step(client, users.patient_a)
     too_old = code_at(users.patient_a, NOW - timedelta(seconds=60))
     assert client.post("/login/verify", data={"code": too_old}).status_code == 200
@@ -158,7 +143,7 @@ def test_one_step_of_clock_drift_is_allowed_and_no_more(client, users):
 
 
 def test_a_recovery_code_works_once(client, users):
-    codes = enable(users.patient_a)
+    codes = enable_two_factor(users.patient_a)
     password_step(client, users.patient_a)
     r = client.post("/login/verify", data={"code": codes[3].upper()})
     assert r.status_code == 302
@@ -174,7 +159,7 @@ def test_a_recovery_code_works_once(client, users):
 
 
 def test_the_password_step_is_forgotten_after_five_minutes(client, users):
-    enable(users.patient_a)
+    enable_two_factor(users.patient_a)
     password_step(client, users.patient_a)
     timeutil.freeze(NOW + timedelta(minutes=5, seconds=30))
     r = client.post("/login/verify", data={"code": code_at(users.patient_a)})
@@ -183,7 +168,7 @@ def test_the_password_step_is_forgotten_after_five_minutes(client, users):
 
 
 def test_repeated_wrong_codes_lock_the_second_step(client, users):
-    enable(users.patient_a)
+    enable_two_factor(users.patient_a)
     password_step(client, users.patient_a)
     for _ in range(twofactor.MAX_FAILURES):
         client.post("/login/verify", data={"code": "12345x"})
@@ -193,7 +178,7 @@ def test_repeated_wrong_codes_lock_the_second_step(client, users):
 
 
 def test_a_password_reset_link_does_not_skip_the_second_factor(client, app, users):
-    enable(users.patient_a)
+    enable_two_factor(users.patient_a)
     client.post("/account/reset", data={"email": users.patient_a.email})
     path = "/" + message_text(read_outbox(app)[0]).split("http://localhost/", 1)[1].split()[0]
     new = "a brand new long passphrase"
@@ -239,12 +224,12 @@ def test_turning_it_on_ends_sessions_elsewhere_that_had_no_second_factor(app, us
 
 def test_a_session_without_the_second_factor_ends_once_the_account_has_one(client, users):
     login(client, users.patient_a)
-    enable(users.patient_a)  # turned on from another device
+    enable_two_factor(users.patient_a)  # turned on from another device
     assert client.get("/checkin").status_code == 302
 
 
 def test_a_patient_can_turn_it_off_with_a_code(client, users):
-    enable(users.patient_a)
+    enable_two_factor(users.patient_a)
     password_step(client, users.patient_a)
     client.post("/login/verify", data={"code": code_at(users.patient_a)})
     timeutil.freeze(NOW + timedelta(seconds=30))
@@ -262,7 +247,7 @@ def test_a_patient_can_turn_it_off_with_a_code(client, users):
 
 
 def test_staff_cannot_turn_it_off(client, users):
-    enable(users.provider_a)
+    enable_two_factor(users.provider_a)
     password_step(client, users.provider_a)
     client.post("/login/verify", data={"code": code_at(users.provider_a)})
     timeutil.freeze(NOW + timedelta(seconds=30))
@@ -274,7 +259,7 @@ def test_staff_cannot_turn_it_off(client, users):
 
 
 def test_new_recovery_codes_replace_the_old_ones(client, users):
-    old = enable(users.patient_a)
+    old = enable_two_factor(users.patient_a)
     password_step(client, users.patient_a)
     client.post("/login/verify", data={"code": code_at(users.patient_a)})
     assert client.post("/account/security/recovery-codes", data={"code": "000000"}).status_code == 302
@@ -289,7 +274,7 @@ def test_new_recovery_codes_replace_the_old_ones(client, users):
 
 
 def test_reset_two_factor_command_for_a_lost_phone(app, runner, users):
-    enable(users.provider_a)
+    enable_two_factor(users.provider_a)
     result = runner.invoke(args=["reset-two-factor", users.provider_a.email])
     assert result.exit_code == 0, result.output
     db.session.refresh(users.provider_a)

@@ -5,7 +5,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
-from .. import accounts, mail, sessions, stored_analysis
+from .. import accounts, mail, sessions, stored_analysis, tokens
 from ..audit import record
 from ..clinic import get_clinic, update_settings
 from ..extensions import db
@@ -117,6 +117,7 @@ def set_staff_active(user_id: int):
         user.active = active
         if not active:
             sessions.end_all(user)
+            tokens.revoke_unused(user)  # an invitation or reset link mailed earlier dies too
         record("staff.reactivated" if active else "staff.deactivated", target_type="user", target_id=user.id)
         db.session.commit()
         flash(f"{user.display_name} is {'reactivated' if active else 'deactivated'}.", "info")

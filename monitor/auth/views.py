@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from .. import accounts, mail, sessions, tokens, twofactor
+from .. import accounts, mail, ratelimit, sessions, tokens, twofactor
 from ..accounts import find_by_email, set_password
 from ..audit import record
 from ..extensions import db
@@ -25,8 +25,11 @@ PENDING_SECONDS = 5 * 60
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site paths: refuses //host, scheme:, and backslash tricks."""
+    """Only same-site paths: refuses //host, scheme:, backslash tricks, and any control
+    character (a CR/LF would split the Location header)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
@@ -47,6 +50,7 @@ def login():
             record("login.failed", target_type="user", target_id=user.id if user else None,
                    detail=None if user else "unknown account")
             db.session.commit()
+            ratelimit.failed()
             flash(GENERIC_LOGIN_ERROR, "error")
             return render_template("auth/login.html", form=form), 200
         if needs_rehash(user.password_hash):
@@ -60,6 +64,7 @@ def login():
         sessions.sign_in(user, remember=form.remember.data, second_factor=False)
         record("login", target_type="user", target_id=user.id, actor=user)
         db.session.commit()
+        ratelimit.remember_device(user)
         if sessions.needs_enrolment(user):
             return redirect(url_for("auth.enrol_two_factor"))
         return redirect(next_url or url_for("index"))
@@ -102,6 +107,7 @@ def verify():
         kind = twofactor.check_code(user, form.code.data)
         if kind is None:
             db.session.commit()
+            ratelimit.failed()
             flash(GENERIC_CODE_ERROR, "error")
             return render_template("auth/verify.html", form=form), 200
         if kind == "totp":
@@ -110,6 +116,7 @@ def verify():
         sessions.sign_in(user, remember=remember, second_factor=True)
         record("login", target_type="user", target_id=user.id, actor=user)
         db.session.commit()
+        ratelimit.remember_device(user)
         if kind == "recovery":
             flash(f"You used a recovery code. {twofactor.remaining_recovery_codes(user)} remain; "
                   "you can make new ones under Sign-in security.", "info")
