@@ -82,7 +82,7 @@ DEVICE_DAYS = 400  # the longest lifetime browsers allow a cookie
 # to guess its way to the account's secrets either. Counted per signed-in account.
 SIGNED_IN_RULES: dict[str, tuple[Limit, ...]] = {
     endpoint: _limits(5, 20, QUARTER_HOUR)
-    for endpoint in ("auth.change_password", "auth.end_other_sessions",
+    for endpoint in ("auth.change_password", "auth.end_other_sessions", "auth.enrol_two_factor",
                      "auth.regenerate_recovery_codes", "auth.disable_two_factor")
 }
 RULES.update(SIGNED_IN_RULES)

@@ -249,6 +249,7 @@ def test_right_second_factor_codes_never_count(limited_app, users):
     ("/account/password", {"current_password": "a wrong guess", "password": "a brand new long passphrase",
                            "confirm": "a brand new long passphrase"}),
     ("/account/security/sessions/end-others", {"current_password": "a wrong guess"}),
+    ("/account/security/two-factor", {"code": "000000", "current_password": "a wrong guess"}),
     ("/account/security/recovery-codes", {"code": "000000"}),
     ("/account/security/two-factor/disable", {"code": "000000"}),
 ])

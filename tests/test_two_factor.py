@@ -60,13 +60,13 @@ def test_staff_enrolment_shows_a_qr_code_and_key_then_ten_recovery_codes_once(cl
     assert users.provider_a.totp_secret is None
     assert twofactor.display_secret(secret) in client.get("/account/security/two-factor").get_data(as_text=True)
 
-    r = client.post("/account/security/two-factor", data={"code": "000000" if code_at(secret) != "000000" else "111111"})
+    r = client.post("/account/security/two-factor", data={"code": "000000" if code_at(secret) != "000000" else "111111", "current_password": PASSWORD})
     assert GENERIC in r.get_data(as_text=True)
     assert client.get("/patients").status_code == 302
     db.session.refresh(users.provider_a)
     assert users.provider_a.totp_secret is None  # a wrong code keeps nothing
 
-    r = client.post("/account/security/two-factor", data={"code": code_at(secret)})
+    r = client.post("/account/security/two-factor", data={"code": code_at(secret), "current_password": PASSWORD})
     assert r.status_code == 200
     shown = re.findall(r"<code>([a-z0-9]{5}-[a-z0-9]{5})</code>", r.get_data(as_text=True))
     assert len(shown) == 10 and len(set(shown)) == 10
@@ -194,7 +194,7 @@ def test_a_patient_can_opt_in_and_then_needs_a_code_to_sign_in(client, users):
     page = client.get("/account/security").get_data(as_text=True)
     assert "Two-step sign-in is <strong>off</strong>" in page
     secret = shown_secret(client)
-    r = client.post("/account/security/two-factor", data={"code": code_at(secret)})
+    r = client.post("/account/security/two-factor", data={"code": code_at(secret), "current_password": PASSWORD})
     assert r.status_code == 200 and "recovery codes" in r.get_data(as_text=True)
     client.post("/logout")
     timeutil.freeze(NOW + timedelta(seconds=30))
@@ -214,7 +214,7 @@ def test_turning_it_on_ends_sessions_elsewhere_that_had_no_second_factor(app, us
     login(laptop, users.patient_a)
     secret = shown_secret(laptop)
     opened = db.session.scalars(select(UserSession)).all()
-    laptop.post("/account/security/two-factor", data={"code": code_at(secret)})
+    laptop.post("/account/security/two-factor", data={"code": code_at(secret), "current_password": PASSWORD})
     # Ended on the server at once, not only refused at the phone's next request.
     ended = db.session.scalars(select(UserSession).where(UserSession.ended_at.is_not(None))).all()
     assert len(opened) == 2 and len(ended) == 1
@@ -233,11 +233,11 @@ def test_a_patient_can_turn_it_off_with_a_code(client, users):
     password_step(client, users.patient_a)
     client.post("/login/verify", data={"code": code_at(users.patient_a)})
     timeutil.freeze(NOW + timedelta(seconds=30))
-    r = client.post("/account/security/two-factor/disable", data={"code": "000000"})
-    assert r.status_code == 302
+    r = client.post("/account/security/two-factor/disable", data={"code": "000000", "current_password": PASSWORD})
+    assert r.status_code == 400
     db.session.refresh(users.patient_a)
     assert users.patient_a.totp_enabled_at is not None
-    client.post("/account/security/two-factor/disable", data={"code": code_at(users.patient_a)})
+    client.post("/account/security/two-factor/disable", data={"code": code_at(users.patient_a), "current_password": PASSWORD})
     db.session.refresh(users.patient_a)
     assert users.patient_a.totp_enabled_at is None and users.patient_a.totp_secret is None
     assert db.session.scalar(select(RecoveryCode)) is None
@@ -251,7 +251,7 @@ def test_staff_cannot_turn_it_off(client, users):
     password_step(client, users.provider_a)
     client.post("/login/verify", data={"code": code_at(users.provider_a)})
     timeutil.freeze(NOW + timedelta(seconds=30))
-    r = client.post("/account/security/two-factor/disable", data={"code": code_at(users.provider_a)})
+    r = client.post("/account/security/two-factor/disable", data={"code": code_at(users.provider_a), "current_password": PASSWORD})
     assert r.status_code == 404
     db.session.refresh(users.provider_a)
     assert users.provider_a.totp_enabled_at is not None
@@ -262,9 +262,9 @@ def test_new_recovery_codes_replace_the_old_ones(client, users):
     old = enable_two_factor(users.patient_a)
     password_step(client, users.patient_a)
     client.post("/login/verify", data={"code": code_at(users.patient_a)})
-    assert client.post("/account/security/recovery-codes", data={"code": "000000"}).status_code == 302
+    assert client.post("/account/security/recovery-codes", data={"code": "000000", "current_password": PASSWORD}).status_code == 400
     timeutil.freeze(NOW + timedelta(seconds=30))
-    r = client.post("/account/security/recovery-codes", data={"code": code_at(users.patient_a)})
+    r = client.post("/account/security/recovery-codes", data={"code": code_at(users.patient_a), "current_password": PASSWORD})
     new = re.findall(r"<code>([a-z0-9]{5}-[a-z0-9]{5})</code>", r.get_data(as_text=True))
     assert len(new) == 10
     client.post("/logout")
@@ -283,3 +283,46 @@ def test_reset_two_factor_command_for_a_lost_phone(app, runner, users):
     assert "2fa.reset" in actions()
     missing = runner.invoke(args=["reset-two-factor", "nobody@example.test"])
     assert missing.exit_code == 1 and "no account has the email" in missing.output
+
+
+# --- The retest's M2: an intruder holding only a session (a phone left unlocked, a stolen cookie).
+
+def test_an_intruder_with_a_session_cannot_turn_the_second_factor_on(app, client, users):
+    owner_elsewhere = app.test_client()
+    login(owner_elsewhere, users.patient_a)
+    login(client, users.patient_a)  # the intruder's copy of a signed-in session
+    secret = shown_secret(client)
+    for password in (None, "a wrong guess at it"):
+        data = {"code": code_at(secret)} if password is None else {"code": code_at(secret), "current_password": password}
+        r = client.post("/account/security/two-factor", data=data)
+        assert r.status_code == 400
+        db.session.refresh(users.patient_a)
+        assert users.patient_a.totp_enabled_at is None and users.patient_a.totp_secret is None
+    assert "That is not your current password." in r.get_data(as_text=True)
+    assert "reauth.failed" in actions()
+    # The owner's own session was not ended, and the owner's password still signs in alone.
+    assert owner_elsewhere.get("/checkin").status_code == 200
+    assert password_step(app.test_client(), users.patient_a).headers["Location"] == "/"
+
+
+def test_an_intruder_with_a_session_cannot_replace_recovery_codes_or_turn_the_factor_off(client, users):
+    old = enable_two_factor(users.patient_a)
+    password_step(client, users.patient_a)
+    client.post("/login/verify", data={"code": code_at(users.patient_a)})
+    timeutil.freeze(NOW + timedelta(seconds=30))
+    # Even holding a current code (a glance at the owner's phone), a session without the password is not enough.
+    for path in ("/account/security/recovery-codes", "/account/security/two-factor/disable"):
+        r = client.post(path, data={"code": code_at(users.patient_a), "current_password": "a wrong guess at it"})
+        assert r.status_code == 400, path
+    db.session.refresh(users.patient_a)
+    assert users.patient_a.totp_enabled_at is not None
+    client.post("/logout")
+    password_step(client, users.patient_a)
+    assert client.post("/login/verify", data={"code": old[0]}).status_code == 302  # the old codes still work
+
+
+def test_the_enrolment_page_warns_before_other_sessions_end(app, client, users):
+    login(app.test_client(), users.patient_a)
+    login(client, users.patient_a)
+    page = " ".join(client.get("/account/security/two-factor").get_data(as_text=True).split())
+    assert "signs you out on your 1 other browser or device; you stay signed in here" in page

@@ -30,6 +30,14 @@ class CodeForm(FlaskForm):
     code = StringField("Code", validators=[DataRequired(message="Enter the code."), Length(max=32)])
 
 
+class PasswordAndCodeForm(FlaskForm):
+    """Changing how one signs in (turning the second factor on, new recovery codes, turning it
+    off) asks for the password in the same form: a session left open or stolen is not enough."""
+    current_password = PasswordField("Your password", validators=[
+        DataRequired(message="Enter your password."), Length(max=1024)])
+    code = StringField("Code", validators=[DataRequired(message="Enter the code."), Length(max=32)])
+
+
 class RequestResetForm(FlaskForm):
     email = EmailField("Email", validators=[
         DataRequired(message="Enter your email."),

@@ -1,8 +1,10 @@
 """The signed-in "Sign-in security" page: the second factor and recovery codes, changing the
 password, and the account's signed-in sessions (ASVS V7.5: see them and end the others).
 
-Ending the other sessions and changing the password ask for the password again, so a session
-left open on a shared computer cannot lock its owner out or hide itself."""
+Everything that changes how one signs in or ends other sessions asks for the password again in
+the same form (turning the second factor on or off, new recovery codes, changing the password,
+signing out elsewhere), so a session left open on a shared computer, or stolen, cannot lock its
+owner out or hide itself (the retest's M2)."""
 from flask import abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 
@@ -14,12 +16,12 @@ from ..extensions import db
 from ..passwords import verify_password
 from ..timeutil import to_local, utcnow
 from . import bp
-from .forms import GENERIC_CODE_ERROR, ChangePasswordForm, CodeForm, ConfirmPasswordForm
+from .forms import GENERIC_CODE_ERROR, ChangePasswordForm, ConfirmPasswordForm, PasswordAndCodeForm
 
 WRONG_PASSWORD = "That is not your current password."
 
 
-def _render_security(user, *, end_form=None, status=200):
+def _render_security(user, *, end_form=None, form=None, status=200):
     this = sessions.current()
     rows = [{
         "this_device": this is not None and row.id == this.id,
@@ -28,7 +30,7 @@ def _render_security(user, *, end_form=None, status=200):
         "address": row.ip or "unknown",
         "kept": row.remember,
     } for row in sessions.live_for(user)]
-    return render_template("auth/security.html", user=user, form=CodeForm(),
+    return render_template("auth/security.html", user=user, form=form or PasswordAndCodeForm(),
                            remaining=twofactor.remaining_recovery_codes(user),
                            sessions=rows, end_form=end_form or ConfirmPasswordForm()), status
 
@@ -40,6 +42,18 @@ def _password_matches(user, form_field) -> bool:
     record("reauth.failed", target_type="user", target_id=user.id)
     form_field.errors = [*form_field.errors, WRONG_PASSWORD]
     return False
+
+
+def _refused(user, form):
+    """The security page again (400) unless the form holds the password and a good code."""
+    if not form.validate_on_submit() or not _password_matches(user, form.current_password):
+        db.session.commit()
+        return _render_security(user, form=form, status=400)
+    if twofactor.check_code(user, form.code.data) is None:
+        form.code.errors = [*form.code.errors, GENERIC_CODE_ERROR]
+        db.session.commit()
+        return _render_security(user, form=form, status=400)
+    return None
 
 
 @bp.get("/account/security")
@@ -96,37 +110,36 @@ def enrol_two_factor():
     if user.totp_enabled_at is not None:
         return redirect(url_for("auth.security"))
     secret = twofactor.pending_secret(session)
-    form = CodeForm()
-    if form.validate_on_submit():
+    form = PasswordAndCodeForm()
+    if form.validate_on_submit() and _password_matches(user, form.current_password):
         codes = twofactor.confirm_enrolment(user, secret, form.code.data)
-        if codes is None:
-            record("2fa.failed", target_type="user", target_id=user.id, detail="enrolment")
-            db.session.commit()
-            flash(GENERIC_CODE_ERROR, "error")
-        else:
+        if codes is not None:
             this_session = sessions.current()
             this_session.second_factor_at = utcnow()
-            # Sessions elsewhere were opened without the factor: they end now.
+            # Sessions elsewhere were opened without the factor: they end now (the page said so).
             sessions.end_all(user, keep=this_session)
             record("2fa.enrolled", target_type="user", target_id=user.id)
             db.session.commit()
             session.pop(twofactor.PENDING_SECRET, None)
             return render_template("auth/recovery_codes.html", codes=codes)
+        record("2fa.failed", target_type="user", target_id=user.id, detail="enrolment")
+        form.code.errors = [*form.code.errors, GENERIC_CODE_ERROR]
+    db.session.commit()  # a wrong password or code is audited
     uri = twofactor.provisioning_uri(user, secret, get_clinic().name)
     return render_template("auth/enrol.html", form=form, qr=twofactor.qr_data_uri(uri),
-                           secret=twofactor.display_secret(secret),
-                           required=sessions.needs_enrolment(user))
+                           secret=twofactor.display_secret(secret), user=user,
+                           others=len(sessions.live_for(user)) - 1,
+                           required=sessions.needs_enrolment(user)), 400 if form.errors else 200
 
 
 @bp.post("/account/security/recovery-codes")
 @login_required
 def regenerate_recovery_codes():
     user = current_user._get_current_object()
-    form = CodeForm()
-    if not form.validate_on_submit() or twofactor.check_code(user, form.code.data) is None:
-        db.session.commit()
-        flash(GENERIC_CODE_ERROR, "error")
-        return redirect(url_for("auth.security"))
+    form = PasswordAndCodeForm()
+    refused = _refused(user, form)
+    if refused:
+        return refused
     codes = twofactor.new_recovery_codes(user)
     record("2fa.recovery_codes_replaced", target_type="user", target_id=user.id)
     db.session.commit()
@@ -139,11 +152,10 @@ def disable_two_factor():
     user = current_user._get_current_object()
     if not user.is_patient:
         abort(404)  # required for staff
-    form = CodeForm()
-    if not form.validate_on_submit() or twofactor.check_code(user, form.code.data) is None:
-        db.session.commit()
-        flash(GENERIC_CODE_ERROR, "error")
-        return redirect(url_for("auth.security"))
+    form = PasswordAndCodeForm()
+    refused = _refused(user, form)
+    if refused:
+        return refused
     twofactor.disable(user)
     record("2fa.disabled", target_type="user", target_id=user.id)
     db.session.commit()
