@@ -228,3 +228,36 @@ def read_outbox(app) -> list[email.message.EmailMessage]:
 def message_text(msg) -> str:
     """The plain-text part of a message."""
     return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+# --- Keys derived from SECRET_KEY (monitor/crypto.py), worked out here independently.
+
+def derived_key(secret: str, purpose: str) -> bytes:
+    """The key monitor/crypto.py must derive for this purpose: HKDF-SHA256, no salt,
+    info "monitor/<purpose>". Written out, so a test fails if the derivation changes (stored
+    values and the 0010 migration depend on it)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"monitor/{purpose}".encode()).derive(
+        secret.encode())
+
+
+def keyed_recovery_hash(code: str, secret: str) -> str:
+    """What recovery_codes.code_hash must hold for a code: HMAC(key, sha256 of the code)."""
+    import hashlib
+    import hmac
+
+    unkeyed = hashlib.sha256(code.replace("-", "").lower().encode()).hexdigest()
+    return hmac.new(derived_key(secret, "recovery-code"), unkeyed.encode(), hashlib.sha256).hexdigest()
+
+
+@contextmanager
+def secret_keys(app, current: str, *fallbacks: str):
+    """Run the block with another SECRET_KEY (and SECRET_KEY_FALLBACKS), as after a rotation."""
+    saved = app.config["SECRET_KEY"], app.config.get("SECRET_KEY_FALLBACKS")
+    app.config["SECRET_KEY"], app.config["SECRET_KEY_FALLBACKS"] = current, list(fallbacks)
+    try:
+        yield
+    finally:
+        app.config["SECRET_KEY"], app.config["SECRET_KEY_FALLBACKS"] = saved
