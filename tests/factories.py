@@ -8,6 +8,8 @@ in for an earlier request. tests/test_test_layout.py keeps test modules from gro
 import email
 import email.message
 import email.policy
+import hashlib
+import hmac
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -16,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 import argon2
 from argon2 import PasswordHasher
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import event, select
 
 from monitor.checkins import save_checkin
@@ -233,21 +237,14 @@ def message_text(msg) -> str:
 # --- Keys derived from SECRET_KEY (monitor/crypto.py), worked out here independently.
 
 def derived_key(secret: str, purpose: str) -> bytes:
-    """The key monitor/crypto.py must derive for this purpose: HKDF-SHA256, no salt,
-    info "monitor/<purpose>". Written out, so a test fails if the derivation changes (stored
-    values and the 0010 migration depend on it)."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+    """The key monitor/crypto.py must derive for a purpose (HKDF-SHA256, info "monitor/<purpose>")."""
+    # Written out, not imported: stored values and the 0010 migration depend on the derivation.
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"monitor/{purpose}".encode()).derive(
         secret.encode())
 
 
 def keyed_recovery_hash(code: str, secret: str) -> str:
     """What recovery_codes.code_hash must hold for a code: HMAC(key, sha256 of the code)."""
-    import hashlib
-    import hmac
-
     unkeyed = hashlib.sha256(code.replace("-", "").lower().encode()).hexdigest()
     return hmac.new(derived_key(secret, "recovery-code"), unkeyed.encode(), hashlib.sha256).hexdigest()
 
