@@ -34,6 +34,7 @@ def init_app(app) -> None:
     app.cli.add_command(reset_two_factor_command)
     app.cli.add_command(export_durability_command)
     app.cli.add_command(refresh_analysis_command)
+    app.cli.add_command(rotate_secrets_command)
     from . import nudges_cli  # send-nudges
     nudges_cli.init_app(app)
 
@@ -279,3 +280,23 @@ def reset_two_factor_command(email):
     record("2fa.reset", target_type="user", target_id=user.id, detail="cli")
     db.session.commit()
     click.echo(f"The second factor of account {user.id} is off and its sessions have ended.")
+
+
+# --- rotate-secrets ------------------------------------------------------------------------
+
+@click.command("rotate-secrets", short_help="Re-encrypt stored secrets under the current SECRET_KEY.")
+def rotate_secrets_command():
+    """After a new SECRET_KEY is set with the previous one in SECRET_KEY_FALLBACKS: encrypts
+    every stored second-factor secret under the new key, so that the fallback can then be
+    dropped. Safe to run again; when some secret no configured key decrypts, nothing changes."""
+    from . import twofactor
+
+    rotated, current, lost = twofactor.reencrypt_secrets()
+    if lost:
+        _fail([f"the second-factor secret of {len(lost)} account(s) (ids {', '.join(map(str, lost))}) "
+               "cannot be decrypted with SECRET_KEY or SECRET_KEY_FALLBACKS: add the key they were "
+               "made with to SECRET_KEY_FALLBACKS, or reset them with reset-two-factor"])
+    record("secrets.rotated", detail=f"{rotated} second-factor secrets re-encrypted")
+    db.session.commit()
+    click.echo(f"{rotated} second-factor secret(s) re-encrypted under the current SECRET_KEY; "
+               f"{current} already were.")

@@ -40,6 +40,13 @@ def load_or_create_secret_key(instance_path: str) -> str:
     return key
 
 
+def secret_key_fallbacks_from_env() -> list[str]:
+    """SECRET_KEY_FALLBACKS: earlier keys, still accepted while a rotation is under way
+    (monitor/crypto.py), separated by commas or spaces. A list, as Flask wants: a plain string
+    would be read as one key per character."""
+    return (os.environ.get("SECRET_KEY_FALLBACKS") or "").replace(",", " ").split()
+
+
 def _env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None:
@@ -110,6 +117,7 @@ def defaults(instance_path: str) -> dict:
         # Fingerprinted and compressed copies of the static files (monitor/static_files.py).
         "STATIC_CACHE_DIR": os.path.join(instance_path, "static-cache"),
         "SECRET_KEY": load_or_create_secret_key(instance_path),
+        "SECRET_KEY_FALLBACKS": secret_key_fallbacks_from_env(),
         "SQLALCHEMY_DATABASE_URI": (url := database_url_from_env(instance_path)),
         # WEB_THREADS: gunicorn's --threads, when run with gthread workers (the pool follows it).
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url, threads=int(os.environ.get("WEB_THREADS", "1") or 1)),
@@ -140,6 +148,7 @@ def defaults_for_tests(instance_path: str) -> dict:
         "STATIC_CACHE_DIR": os.path.join(tempfile.gettempdir(), "monitor-static-cache"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
         "SECRET_KEY": "test-secret-key-not-for-production",
+        "SECRET_KEY_FALLBACKS": [],
         "MAIL_SERVER": None,
         "MAIL_PORT": 25,
         "MAIL_USE_TLS": False,

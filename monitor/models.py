@@ -120,9 +120,10 @@ class User(UserMixin, db.Model):
     # Bumped on password change so that Flask-Login drops every other session (monitor/sessions.py
     # also ends their server-side records).
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
-    # Second factor (TOTP, RFC 6238): the base32 secret, when it was confirmed, and the last
-    # time step accepted, so that a code cannot be replayed within its 30-second window.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Second factor (TOTP, RFC 6238): the base32 secret, encrypted (twofactor.store_secret: a
+    # Fernet token of 140 characters), when it was confirmed, and the last time step accepted,
+    # so that a code cannot be replayed within its 30-second window.
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
@@ -388,7 +389,7 @@ class ProviderDigest(DeliveryFields, db.Model):
 
 
 class RecoveryCode(db.Model):
-    """One-time codes for when the authenticator is lost. Only a hash is kept."""
+    """One-time codes for when the authenticator is lost. Only a keyed hash is kept (twofactor.py)."""
 
     __tablename__ = "recovery_codes"
     id: Mapped[int] = mapped_column(primary_key=True)

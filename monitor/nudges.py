@@ -36,7 +36,7 @@ from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
-from . import mail, schedule, tokens
+from . import crypto, mail, schedule, tokens
 from .accounts import absolute_url
 from .extensions import db
 from .models import (
@@ -266,9 +266,10 @@ def _pages(query) -> Iterator[list]:
 
 def _message_id(kind: str, owner_id: int, day: date) -> str:
     # One Message-ID per recipient and date: were a copy ever sent twice, mail systems that
-    # drop duplicate Message-IDs (Gmail does) would show it once.
+    # drop duplicate Message-IDs (Gmail does) would show it once. Keyed (crypto.keyed_hash), so
+    # it names nobody: the header is read by every server on the way.
     host = urlsplit(current_app.config.get("BASE_URL") or "").hostname or "monitor.local"
-    return f"<{kind}-{owner_id}-{day:%Y%m%d}@{host}>"
+    return f"<{kind}-{crypto.keyed_hash(f'{kind}:{owner_id}:{day:%Y%m%d}', 'message-id')[:32]}@{host}>"
 
 
 def _with_message_id(msg: EmailMessage, message_id: str) -> EmailMessage:

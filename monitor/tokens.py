@@ -1,10 +1,11 @@
-"""Single-use, expiring account links: invitations and password resets; and the signed,
+"""Single-use, expiring account links: invitations and password resets; and the encrypted,
 stateless token of a nudge email's unsubscribe link.
 
 The raw token travels only in the emailed link; the database keeps its SHA-256, so a leaked
 backup cannot be used to take over accounts. Redeeming is a conditional UPDATE, so two
 clicks racing each other cannot both succeed."""
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 
+from . import crypto
 from .extensions import db
 from .models import AccountToken, User
 from .timeutil import utcnow
@@ -65,25 +67,38 @@ def revoke_unused(user: User, purpose: str | None = None) -> None:
     db.session.execute(stmt.values(used_at=utcnow()))
 
 
-# --- The unsubscribe link: the patient's id, signed for this one purpose (its own salt).
+# --- The unsubscribe link: the patient's id, encrypted for this one purpose (crypto.py), so
+# the link neither shows nor can be made for anyone's id, and each email's link differs.
 
-UNSUBSCRIBE_SALT = "nudge-unsubscribe"
-
-
-def _unsubscribe_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=UNSUBSCRIBE_SALT)
+UNSUBSCRIBE_PURPOSE = "nudge-unsubscribe"
+# Links in emails sent before that carried the id in clear, signed with this salt (itsdangerous):
+# still honoured, so that an unsubscribe link already in an inbox keeps working (a link that
+# stops working breeds complaints, and the id in it is already in the inbox whatever we do).
+# They verify under the current SECRET_KEY only, so the next key rotation ends them; remove
+# _legacy_unsubscribe_user_id in the first release at least 60 days after this one is deployed.
+LEGACY_UNSUBSCRIBE_SALT = "nudge-unsubscribe"
 
 
 def unsubscribe_token(user_id: int) -> str:
-    return _unsubscribe_serializer().dumps(user_id)
+    return crypto.encrypt(str(user_id), UNSUBSCRIBE_PURPOSE)
 
 
 def unsubscribe_user_id(token: str) -> int | None:
     """The user id a genuine unsubscribe token carries; None for anything else."""
     if len(token) > 200:
         return None
+    if "." in token:  # never in a Fernet token (URL-safe base64); always in an itsdangerous one
+        return _legacy_unsubscribe_user_id(token)
     try:
-        user_id = _unsubscribe_serializer().loads(token)
+        text = crypto.decrypt(token, UNSUBSCRIBE_PURPOSE)
+    except crypto.CannotDecrypt:
+        return None
+    return int(text) if re.fullmatch(r"[1-9][0-9]{0,17}", text) else None
+
+
+def _legacy_unsubscribe_user_id(token: str) -> int | None:
+    try:
+        user_id = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=LEGACY_UNSUBSCRIBE_SALT).loads(token)
     except BadSignature:
         return None
     return user_id if isinstance(user_id, int) and not isinstance(user_id, bool) else None

@@ -1,12 +1,14 @@
 """The second factor: time-based one-time codes (TOTP, RFC 6238) and one-time recovery codes.
 
 Required for providers and admins, optional for patients (OWASP ASVS V6). No Flask views here:
-auth/views.py calls these. The secret is generated on the server and kept on the user row; it
-counts only once confirmed with a code (totp_enabled_at). Recovery codes are kept as SHA-256
-hashes and each works once.
+auth/views.py calls these. The secret is generated on the server and kept on the user row,
+encrypted (crypto.encrypt: a copy of the database alone does not yield it); it counts only once
+confirmed with a code (totp_enabled_at). Recovery codes are kept as keyed hashes (HMAC under a
+key derived from SECRET_KEY, of their SHA-256) and each works once.
 """
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from datetime import timedelta
@@ -15,6 +17,7 @@ import pyotp
 import segno
 from sqlalchemy import delete, func, or_, select, update
 
+from . import crypto
 from .audit import record
 from .extensions import db
 from .models import AuditEvent, RecoveryCode, User
@@ -27,6 +30,10 @@ RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 # A stolen password must not buy unlimited guesses at a 6-digit code.
 MAX_FAILURES = 10
 FAILURE_WINDOW = timedelta(minutes=15)
+# The keyed hash of recovery codes: its own key, not the encryption key of the secrets.
+RECOVERY_PURPOSE = "recovery-code"
+
+log = logging.getLogger(__name__)
 
 
 PENDING_SECRET = "totp_pending"
@@ -59,14 +66,35 @@ def _step(now) -> int:
     return int(now.timestamp()) // STEP_SECONDS
 
 
+def store_secret(user: User, secret: str | None) -> None:
+    """Keep the secret on the user row, encrypted. Caller commits."""
+    user.totp_secret = None if secret is None else crypto.encrypt(secret)
+
+
+def stored_secret(user: User) -> str | None:
+    """The user's secret in the clear; None when there is none or it cannot be decrypted (then
+    the factor refuses every code and an admin resets it: reset-two-factor)."""
+    if not user.totp_secret:
+        return None
+    try:
+        return crypto.decrypt(user.totp_secret)
+    except crypto.CannotDecrypt:
+        log.error("the second-factor secret of user %s cannot be decrypted: was SECRET_KEY changed "
+                  "without the old one in SECRET_KEY_FALLBACKS?", user.id)
+        return None
+
+
 def verify_totp(user: User, code: str, now=None) -> bool:
     """A current code (one step of clock drift either way) not older than the last one accepted.
     The step is claimed with a conditional UPDATE, so two requests racing with the same code
     cannot both succeed."""
     code = re.sub(r"\s", "", code or "")
-    if not user.totp_secret or not re.fullmatch(r"\d{6}", code):
+    if not re.fullmatch(r"\d{6}", code):
         return False
-    totp = pyotp.TOTP(user.totp_secret)
+    secret = stored_secret(user)
+    if secret is None:
+        return False
+    totp = pyotp.TOTP(secret)
     current = _step(now or utcnow())
     matched = None
     for step in (current - 1, current, current + 1):
@@ -90,8 +118,14 @@ def _normalise_recovery(code: str) -> str:
     return re.sub(r"[\s-]", "", (code or "").lower())
 
 
-def _hash_recovery(code: str) -> str:
+def _unkeyed_recovery_hash(code: str) -> str:
+    # What was stored before the keyed hash (0010_secrets_at_rest): the migration keyed those
+    # rows without knowing the codes, so the keyed hash is taken of this.
     return hashlib.sha256(_normalise_recovery(code).encode()).hexdigest()
+
+
+def _hash_recovery(code: str) -> str:
+    return crypto.keyed_hash(_unkeyed_recovery_hash(code), RECOVERY_PURPOSE)
 
 
 def new_recovery_codes(user: User) -> list[str]:
@@ -112,7 +146,9 @@ def use_recovery_code(user: User, code: str) -> bool:
         return False
     return db.session.execute(
         update(RecoveryCode)
-        .where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash_recovery(code),
+        .where(RecoveryCode.user_id == user.id,
+               # Under SECRET_KEY or a fallback: codes made before a rotation keep working.
+               RecoveryCode.code_hash.in_(crypto.keyed_hashes(_unkeyed_recovery_hash(code), RECOVERY_PURPOSE)),
                RecoveryCode.used_at.is_(None))
         .values(used_at=utcnow())
         .execution_options(synchronize_session=False)
@@ -140,7 +176,8 @@ def confirm_enrolment(user: User, secret: str, code: str) -> list[str] | None:
     (and nothing about the secret is kept). Caller commits."""
     if user.totp_enabled_at is not None:
         return None
-    user.totp_secret, user.totp_last_step = secret, None
+    store_secret(user, secret)
+    user.totp_last_step = None
     if not verify_totp(user, code):
         user.totp_secret = None
         return None
@@ -174,3 +211,26 @@ def check_code(user: User, code: str) -> str | None:
     elif kind == "recovery":
         record("2fa.recovery_used", target_type="user", target_id=user.id, actor=user)
     return kind
+
+
+def reencrypt_secrets() -> tuple[int, int, list[int]]:
+    """Encrypt every stored secret under the current SECRET_KEY (after a rotation, while the old
+    key is in SECRET_KEY_FALLBACKS): (how many were re-encrypted, how many already were current,
+    the ids of users whose secret no configured key decrypts). When there are any of those,
+    nothing is changed. Caller commits."""
+    rows = db.session.execute(select(User.id, User.totp_secret).where(User.totp_secret.is_not(None))
+                              .order_by(User.id)).all()
+    stale = [(user_id, token) for user_id, token in rows if not crypto.is_current(token)]
+    new, lost = {}, []
+    for user_id, token in stale:
+        try:
+            new[user_id] = crypto.reencrypt(token)
+        except crypto.CannotDecrypt:
+            lost.append(user_id)
+    if lost:
+        return 0, len(rows) - len(stale), lost
+    for (user_id, old), token in zip(stale, new.values()):
+        # Conditional: a secret changed meanwhile (a new enrolment) is already current.
+        db.session.execute(update(User).where(User.id == user_id, User.totp_secret == old)
+                           .values(totp_secret=token).execution_options(synchronize_session=False))
+    return len(new), len(rows) - len(stale), []

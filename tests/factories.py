@@ -8,6 +8,8 @@ in for an earlier request. tests/test_test_layout.py keeps test modules from gro
 import email
 import email.message
 import email.policy
+import hashlib
+import hmac
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -17,6 +19,8 @@ from zoneinfo import ZoneInfo
 import argon2
 import pyotp
 from argon2 import PasswordHasher
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import event, select
 
 from monitor import timeutil, twofactor
@@ -236,14 +240,40 @@ def message_text(msg) -> str:
 
 def code_at(user_or_secret, instant=None) -> str:
     """The authenticator code of a user (or a secret) at an instant, now unless given."""
-    secret = user_or_secret if isinstance(user_or_secret, str) else user_or_secret.totp_secret
+    secret = user_or_secret if isinstance(user_or_secret, str) else twofactor.stored_secret(user_or_secret)
     return pyotp.TOTP(secret).at(instant or timeutil.utcnow())
 
 
 def enable_two_factor(user) -> list[str]:
     """Turn the factor on directly, as the enrolment page would; returns the recovery codes."""
-    user.totp_secret = pyotp.random_base32()
+    twofactor.store_secret(user, pyotp.random_base32())
     user.totp_enabled_at = NOW - timedelta(days=1)
     codes = twofactor.new_recovery_codes(user)
     db.session.commit()
     return codes
+
+
+# --- Keys derived from SECRET_KEY (monitor/crypto.py), worked out here independently.
+
+def derived_key(secret: str, purpose: str) -> bytes:
+    """The key monitor/crypto.py must derive for a purpose (HKDF-SHA256, info "monitor/<purpose>")."""
+    # Written out, not imported: stored values and the 0010 migration depend on the derivation.
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"monitor/{purpose}".encode()).derive(
+        secret.encode())
+
+
+def keyed_recovery_hash(code: str, secret: str) -> str:
+    """What recovery_codes.code_hash must hold for a code: HMAC(key, sha256 of the code)."""
+    unkeyed = hashlib.sha256(code.replace("-", "").lower().encode()).hexdigest()
+    return hmac.new(derived_key(secret, "recovery-code"), unkeyed.encode(), hashlib.sha256).hexdigest()
+
+
+@contextmanager
+def secret_keys(app, current: str, *fallbacks: str):
+    """Run the block with another SECRET_KEY (and SECRET_KEY_FALLBACKS), as after a rotation."""
+    saved = app.config["SECRET_KEY"], app.config.get("SECRET_KEY_FALLBACKS")
+    app.config["SECRET_KEY"], app.config["SECRET_KEY_FALLBACKS"] = current, list(fallbacks)
+    try:
+        yield
+    finally:
+        app.config["SECRET_KEY"], app.config["SECRET_KEY_FALLBACKS"] = saved

@@ -3,6 +3,7 @@ asked for) and the account's sessions (V7.5.2: see them, end the others after gi
 password again)."""
 from sqlalchemy import select
 
+from monitor import twofactor
 from monitor.extensions import db
 from monitor.models import UserSession
 from monitor.passwords import verify_password
@@ -83,7 +84,7 @@ def test_staff_with_a_second_factor_keep_it_on_the_new_session(client, users):
     login(client, users.provider_a)
     row = row_of(client)
     row.second_factor_at = NOW
-    users.provider_a.totp_secret = "JBSWY3DPEHPK3PXP"
+    twofactor.store_secret(users.provider_a, "JBSWY3DPEHPK3PXP")
     users.provider_a.totp_enabled_at = NOW
     db.session.commit()
     assert signed_in(client, "/patients")

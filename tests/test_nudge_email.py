@@ -1,6 +1,8 @@
 """What a nudge email says, and what it must never say (SPEC 5): received by a real SMTP
 server on loopback, then checked word by word, in the spirit of Healthchecks.io's helpers
 that assert what an email does not contain."""
+import hashlib
+import hmac
 import re
 from datetime import date, datetime, timedelta, timezone
 from html.parser import HTMLParser
@@ -11,7 +13,7 @@ import pytest
 from monitor import nudges
 from monitor.clinic import get_clinic
 from monitor.extensions import db
-from tests.factories import add_checkin, add_patient, add_provider, add_treatment
+from tests.factories import add_checkin, add_patient, add_provider, add_treatment, derived_key
 from tests.test_nudges import EVENING
 
 # Words that would tell a reader of the inbox (a partner, an employer's mail server, a shared
@@ -139,12 +141,41 @@ def test_a_first_name_is_escaped_in_the_html(app, smtp):
     assert "&lt;b&gt;Al&lt;/b&gt;" in html and "<b>Al</b>" not in html
 
 
+MESSAGE_ID = re.compile(r"<nudge-([0-9a-f]{32})@localhost>")
+
+
+def message_id_candidates(secret: str, ids, on: str) -> dict[str, int]:
+    """The Message-ID each of these patient ids would get on this date under a key derived from
+    `secret`: what someone holding that secret could try."""
+    key = derived_key(secret, "message-id")
+    return {hmac.new(key, f"nudge:{i}:{on}".encode(), hashlib.sha256).hexdigest()[:32]: i for i in ids}
+
+
 def test_each_patient_and_date_has_one_stable_message_id(app, smtp):
     alice = add_patient("alice@example.test")
+    bob = add_patient("bob@example.test")
     nudges.run(EVENING)
     nudges.run(EVENING + timedelta(days=1))
-    ids = [m["Message-ID"] for m in smtp.messages]
-    assert ids == [f"<nudge-{alice.id}-20261126@localhost>", f"<nudge-{alice.id}-20261127@localhost>"]
+    sent = {(str(m["To"]), n // 2): m["Message-ID"] for n, m in enumerate(smtp.messages)}
+    assert len(sent) == 4 and len(set(sent.values())) == 4
+    assert all(MESSAGE_ID.fullmatch(i) for i in sent.values())
+    # The same recipient and date give the same id again: a copy sent twice would collapse.
+    assert nudges._message_id("nudge", alice.id, date(2026, 11, 26)) == sent[("alice@example.test", 0)]
+    assert nudges._message_id("nudge", bob.id, date(2026, 11, 27)) == sent[("bob@example.test", 1)]
+
+
+def test_the_message_id_names_nobody_without_the_key(app, smtp):
+    alice = add_patient("alice@example.test")
+    nudges.run(EVENING)
+    [msg] = smtp.messages
+    local = MESSAGE_ID.fullmatch(msg["Message-ID"]).group(1)
+    assert "20261126" not in local
+    ids = range(1, 10_001)
+    # Every id tried, unkeyed or under another key: none gives this Message-ID...
+    assert local not in message_id_candidates("another-secret", ids, "20261126")
+    assert local not in {hashlib.sha256(f"nudge:{i}:20261126".encode()).hexdigest()[:32] for i in ids}
+    # ...while with the app's SECRET_KEY it is alice's, and only hers.
+    assert message_id_candidates(app.config["SECRET_KEY"], ids, "20261126").get(local) == alice.id
 
 
 def test_the_nudge_says_nothing_that_changes_with_the_patients_results(app, smtp):

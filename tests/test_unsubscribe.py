@@ -1,16 +1,21 @@
 """One-click unsubscribe (SPEC 5, RFC 8058): a GET only asks, a POST (the mail client's, with no
-CSRF token and no sign-in) turns nudges off; a token signed for anything else, or altered, is 404."""
+CSRF token and no sign-in) turns nudges off; the link's token carries the patient's id encrypted
+(no one can read it or make one without SECRET_KEY); a token made for anything else, or altered,
+is 404."""
+import base64
+import json
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
+from cryptography.fernet import Fernet, InvalidToken
 from itsdangerous import URLSafeSerializer
 
-from monitor import nudges
+from monitor import crypto, nudges
 from monitor.extensions import db
 from monitor.models import User
-from monitor.tokens import unsubscribe_token as make_token
-from tests.factories import add_patient, events, login
+from monitor.tokens import UNSUBSCRIBE_PURPOSE, unsubscribe_token as make_token
+from tests.factories import add_patient, derived_key, events, login, secret_keys
 from tests.test_nudges import EVENING
 
 
@@ -29,10 +34,11 @@ def opted_out(user) -> bool:
 
 def test_get_shows_a_confirm_button_and_changes_nothing(app, client):
     alice = add_patient("alice@example.test")
-    response = client.get(f"/unsubscribe/{make_token(alice.id)}")
+    token = make_token(alice.id)
+    response = client.get(f"/unsubscribe/{token}")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert f'<form method="post" action="/unsubscribe/{make_token(alice.id)}">' in page
+    assert f'<form method="post" action="/unsubscribe/{token}">' in page
     assert "Stop reminder emails" in page
     assert "alice@example.test" not in page
     assert not opted_out(alice)
@@ -66,37 +72,102 @@ def test_other_patients_are_untouched(app, client):
 
 
 def tampered(token: str) -> str:
-    return token[:-1] + ("A" if token[-1] != "A" else "B")
+    return token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
 
 
-def other_purpose_token(app, user_id: int, salt: str) -> str:
-    return URLSafeSerializer(app.config["SECRET_KEY"], salt=salt).dumps(user_id)
+def flipped(token: str, at: int) -> str:
+    """The token with one bit of its decoded bytes changed (IV, ciphertext or tag by position)."""
+    raw = bytearray(base64.urlsafe_b64decode(token))
+    raw[at] ^= 1
+    return base64.urlsafe_b64encode(bytes(raw)).decode()
+
+
+def legacy_token(app, payload, salt: str = "nudge-unsubscribe", secret: str | None = None) -> str:
+    """A link as emailed before the ids were encrypted: the id in clear, signed (itsdangerous)."""
+    return URLSafeSerializer(secret or app.config["SECRET_KEY"], salt=salt).dumps(payload)
+
+
+def token_under(app, secret: str, user_id: int) -> str:
+    with secret_keys(app, secret):
+        return make_token(user_id)
+
+
+def swapped_payload(app, uid: int) -> str:
+    # A legacy token whose payload is another id, its signature kept.
+    good, other = legacy_token(app, uid), legacy_token(app, uid + 1)
+    return other.split(".")[0] + "." + good.split(".")[1]
 
 
 @pytest.mark.parametrize("make_bad", [
-    lambda app, uid: other_purpose_token(app, uid, "password-reset"),    # signed for something else
-    lambda app, uid: other_purpose_token(app, uid, "itsdangerous"),      # the library's default salt
-    lambda app, uid: URLSafeSerializer("another-secret", salt="nudge-unsubscribe").dumps(uid),
+    lambda app, uid: legacy_token(app, uid, salt="password-reset"),      # signed for something else
+    lambda app, uid: legacy_token(app, uid, salt="itsdangerous"),        # the library's default salt
+    lambda app, uid: legacy_token(app, uid, secret="another-secret"),
+    lambda app, uid: swapped_payload(app, uid),
+    lambda app, uid: crypto.encrypt(str(uid)),                          # encrypted for another purpose
+    lambda app, uid: token_under(app, "another-secret", uid),           # under a key we do not hold
     lambda app, uid: tampered(make_token(uid)),
-    lambda app, uid: make_token(uid).replace(make_token(uid).split(".")[0], make_token(uid + 1).split(".")[0]),
+    lambda app, uid: flipped(make_token(uid), 0),                       # the version byte
+    lambda app, uid: flipped(make_token(uid), 20),                      # the IV
+    lambda app, uid: flipped(make_token(uid), 40),                      # the ciphertext
+    lambda app, uid: flipped(make_token(uid), -1),                      # the HMAC
+    lambda app, uid: make_token(uid)[:-10],
     lambda app, uid: make_token(uid + 1000),                            # nobody's
     lambda app, uid: "not-a-token",
+    lambda app, uid: quote("gAAAAAé" * 5),                              # not ASCII
     lambda app, uid: "x" * 300,
 ])
-def test_a_token_for_another_purpose_or_tampered_is_404(app, client, make_bad):
+def test_a_token_for_another_purpose_or_tampered_is_the_friendly_404(app, client, make_bad):
     alice = add_patient("alice@example.test")
     token = make_bad(app, alice.id)
-    assert client.get(f"/unsubscribe/{token}").status_code == 404
-    assert client.post(f"/unsubscribe/{token}").status_code == 404
+    for response in (client.get(f"/unsubscribe/{token}"), client.post(f"/unsubscribe/{token}")):
+        assert response.status_code == 404
+        assert "There is nothing here." in response.get_data(as_text=True)
     assert not opted_out(alice)
 
 
 def test_a_token_with_another_payload_is_404(app, client):
     alice = add_patient("alice@example.test")
     for payload in ("1", [alice.id], {"id": alice.id}, True):
-        token = URLSafeSerializer(app.config["SECRET_KEY"], salt="nudge-unsubscribe").dumps(payload)
-        assert client.post(f"/unsubscribe/{token}").status_code == 404
+        assert client.post(f"/unsubscribe/{legacy_token(app, payload)}").status_code == 404
+    for text in (f" {alice.id}", f"0{alice.id}", f"-{alice.id}", f"{alice.id}.0", "1e1", json.dumps([alice.id]), ""):
+        assert client.post(f"/unsubscribe/{crypto.encrypt(text, UNSUBSCRIBE_PURPOSE)}").status_code == 404
     assert not opted_out(alice)
+
+
+def test_the_token_does_not_carry_the_id_readably(app):
+    user_id = 987654321
+    token = make_token(user_id)
+    raw = base64.urlsafe_b64decode(token)
+    assert str(user_id) not in token and b"987654321" not in raw
+    assert base64.urlsafe_b64encode(b"987654321").decode().rstrip("=") not in token  # the old link's payload
+    # Without SECRET_KEY it cannot be opened: not with a key derived from another secret...
+    with pytest.raises(InvalidToken):
+        Fernet(base64.urlsafe_b64encode(derived_key("another-secret", UNSUBSCRIBE_PURPOSE))).decrypt(token)
+    # ...while the key the app derives from its own opens it (so the test above means something).
+    key = derived_key(app.config["SECRET_KEY"], UNSUBSCRIBE_PURPOSE)
+    assert Fernet(base64.urlsafe_b64encode(key)).decrypt(token) == b"987654321"
+    # Each email's link differs, so two links cannot be matched up as the same patient's.
+    assert make_token(user_id) != token
+
+
+def test_a_link_already_in_an_inbox_still_works(app, client):
+    """Emails sent before the ids were encrypted carry the old signed token: honoured for now."""
+    alice = add_patient("alice@example.test")
+    old_link = f"/unsubscribe/{legacy_token(app, alice.id)}"
+    assert client.get(old_link).status_code == 200
+    assert client.post(old_link).status_code == 200
+    assert opted_out(alice)
+
+
+def test_a_key_rotation_keeps_new_links_while_the_old_key_is_a_fallback_and_ends_old_format_ones(app, client):
+    alice = add_patient("alice@example.test")
+    link, old_link = make_token(alice.id), legacy_token(app, alice.id)
+    old_key = app.config["SECRET_KEY"]
+    with secret_keys(app, "a-new-secret-key", old_key):
+        assert client.get(f"/unsubscribe/{link}").status_code == 200
+        assert client.get(f"/unsubscribe/{old_link}").status_code == 404  # the rotation ends the transition
+    with secret_keys(app, "a-new-secret-key"):
+        assert client.get(f"/unsubscribe/{link}").status_code == 404
 
 
 def test_staff_accounts_cannot_be_unsubscribed_this_way(app, client, users):

@@ -1,5 +1,5 @@
 """One-click unsubscribe from nudge emails (SPEC 5; RFC 8058), reached from the email's link
-without signing in (views.py). The signed link itself is made in monitor/tokens.py."""
+without signing in (views.py). The link's token is made in monitor/tokens.py."""
 from flask import Blueprint
 
 bp = Blueprint("unsubscribe", __name__)

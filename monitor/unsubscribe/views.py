@@ -1,10 +1,11 @@
 """One-click unsubscribe from nudge emails (SPEC 5; RFC 8058).
 
-The link carries the patient's id signed for this one purpose (tokens.unsubscribe_token), so
-a token made for anything else, or altered, is refused like an address that does not exist.
-It does not sign anyone in. A GET only shows a confirmation button, because mail scanners follow
-links; the POST, which mail clients send on their own for `List-Unsubscribe-Post`, turns the
-emails off. That POST carries no CSRF token: the signature is what protects it."""
+The link carries the patient's id encrypted for this one purpose (tokens.unsubscribe_token):
+unreadable and unforgeable without SECRET_KEY, so a token made for anything else, or altered,
+is refused like an address that does not exist. It does not sign anyone in. A GET only shows a
+confirmation button, because mail scanners follow links; the POST, which mail clients send on
+their own for `List-Unsubscribe-Post`, turns the emails off. That POST carries no CSRF token:
+the token's authentication (Fernet's HMAC) is what protects it."""
 from flask import abort, render_template
 
 from .. import tokens
