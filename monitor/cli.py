@@ -19,7 +19,7 @@ from .audit import record
 from .clinic import get_clinic
 from .extensions import db
 from .models import Role, User
-from .passwords import hash_password, password_problem
+from .passwords import hash_password, known_words, password_problem
 from .timeutil import is_valid_timezone
 
 NAME_MAX_LENGTH = 80  # User.first_name / last_name
@@ -67,7 +67,7 @@ def create_user_command(email, role, provider_emails, tz, first_name, last_name)
     if problems:
         _fail(problems)  # before asking for a password that would be thrown away
     password = _read_password()
-    if problem := password_problem(password):
+    if problem := password_problem(password, known_words(first_name, last_name, email, get_clinic().name)):
         _fail([problem])
     user = User(email=email, role=role, timezone=tz, first_name=first_name.strip(),
                 last_name=last_name.strip(), password_hash=hash_password(password))
