@@ -5,7 +5,7 @@ import os
 from flask import Flask, redirect, render_template, url_for
 from flask_login import current_user
 
-from . import audit, config, paging, private_files, sessions
+from . import audit, config, paging, private_files, serving, sessions
 from .extensions import csrf, db, login_manager, migrate
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         # Whatever an earlier release or a checkout left under instance/ with wider modes.
         private_files.make_tree_private(app.instance_path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serving.init_app(app)  # no token of an account link in the logs
     return app
 
 

@@ -13,7 +13,7 @@ from werkzeug.serving import run_simple
 from sqlalchemy import select
 from email_validator import EmailNotValidError, validate_email
 
-from . import analysis, demo, exports, imports, stored_analysis
+from . import analysis, demo, exports, imports, serving, stored_analysis
 from .accounts import ROLES, DuplicateEmail, add_account, find_by_email, normalise_email
 from .audit import record
 from .clinic import get_clinic
@@ -257,8 +257,10 @@ def demo_command(host, port):
     # Made-up patients on a developer's machine: staff may look around without an authenticator
     # app. A real clinic (flask run, gunicorn) always requires the second factor for staff.
     current_app.config["TWO_FACTOR_REQUIRED_FOR_STAFF"] = False
-    # Flask ignores app.run() inside its own CLI, so serve with Werkzeug directly.
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    # Flask ignores app.run() inside its own CLI, so serve with Werkzeug directly; its request
+    # handler names no versions (serving.py).
+    run_simple(host, port, current_app._get_current_object(), threaded=True,
+               request_handler=serving.RequestHandler)
 
 
 # --- reset-two-factor ----------------------------------------------------------------------
