@@ -13,7 +13,7 @@ from werkzeug.serving import run_simple
 from sqlalchemy import select
 from email_validator import EmailNotValidError, validate_email
 
-from . import analysis, demo, exports, imports, serving, stored_analysis
+from . import analysis, demo, digits, exports, imports, serving, stored_analysis
 from .accounts import ROLES, DuplicateEmail, add_account, find_by_email, normalise_email
 from .audit import record
 from .clinic import get_clinic
@@ -234,9 +234,29 @@ def _print_demo_summary(summary) -> None:
 
 # --- demo ----------------------------------------------------------------------------------
 
+class _Port(click.ParamType):
+    """A TCP port written with the digits 0-9 (click's int would read "٥٠٠٠" as 5000)."""
+
+    name = "port"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        try:
+            port = digits.whole_number(str(value).strip(), "--port")
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+        if not 1 <= port <= 65535:
+            self.fail("--port must be from 1 to 65535.", param, ctx)
+        return port
+
+
+PORT = _Port()
+
+
 @click.command("demo", short_help="Migrate, seed the demo clinic if empty, and serve it.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=PORT)
 @with_appcontext
 def demo_command(host, port):
     """The README's one-line start: the embedded SQLite database under instance/, migrated,
