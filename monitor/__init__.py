@@ -5,15 +5,16 @@ import os
 from flask import Flask, redirect, render_template, url_for
 from flask_login import current_user
 
-from . import audit, config, paging, sessions
+from . import audit, config, paging, private_files, serving, sessions
 from .extensions import csrf, db, login_manager, migrate
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
+def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
+    """The app; `instance_path` moves the instance folder (tests), which is private (0700)."""
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    private_files.private_folder(app.instance_path)
     if test_config is None:
         app.config.from_mapping(config.defaults(app.instance_path))
         app.config.from_pyfile("config.py", silent=True)
@@ -21,6 +22,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Tests never read or write the developer's instance/ secret or database.
         app.config.from_mapping(config.defaults_for_tests(app.instance_path))
         app.config.from_mapping(test_config)
+    # Before anything connects: SQLite would create the file 0644, and its -wal and -shm alike.
+    private_files.private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -28,7 +31,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_cli(app)
     register_security(app)
     register_static_files(app)
+    if test_config is None:
+        # Whatever an earlier release or a checkout left under instance/ with wider modes.
+        private_files.make_tree_private(app.instance_path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serving.init_app(app)  # no token of an account link in the logs
     return app
 
 

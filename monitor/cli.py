@@ -13,13 +13,13 @@ from werkzeug.serving import run_simple
 from sqlalchemy import select
 from email_validator import EmailNotValidError, validate_email
 
-from . import analysis, demo, exports, imports, stored_analysis
+from . import analysis, demo, digits, exports, imports, serving, stored_analysis
 from .accounts import ROLES, DuplicateEmail, add_account, find_by_email, normalise_email
 from .audit import record
 from .clinic import get_clinic
 from .extensions import db
 from .models import Role, User
-from .passwords import hash_password, password_problem
+from .passwords import hash_password, known_words, password_problem
 from .timeutil import is_valid_timezone
 
 NAME_MAX_LENGTH = 80  # User.first_name / last_name
@@ -68,7 +68,7 @@ def create_user_command(email, role, provider_emails, tz, first_name, last_name)
     if problems:
         _fail(problems)  # before asking for a password that would be thrown away
     password = _read_password()
-    if problem := password_problem(password):
+    if problem := password_problem(password, known_words(first_name, last_name, email, get_clinic().name)):
         _fail([problem])
     user = User(email=email, role=role, timezone=tz, first_name=first_name.strip(),
                 last_name=last_name.strip(), password_hash=hash_password(password))
@@ -235,9 +235,29 @@ def _print_demo_summary(summary) -> None:
 
 # --- demo ----------------------------------------------------------------------------------
 
+class _Port(click.ParamType):
+    """A TCP port written with the digits 0-9 (click's int would read "٥٠٠٠" as 5000)."""
+
+    name = "port"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        try:
+            port = digits.whole_number(str(value).strip(), "--port")
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+        if not 1 <= port <= 65535:
+            self.fail("--port must be from 1 to 65535.", param, ctx)
+        return port
+
+
+PORT = _Port()
+
+
 @click.command("demo", short_help="Migrate, seed the demo clinic if empty, and serve it.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=PORT)
 @with_appcontext
 def demo_command(host, port):
     """The README's one-line start: the embedded SQLite database under instance/, migrated,
@@ -258,8 +278,10 @@ def demo_command(host, port):
     # Made-up patients on a developer's machine: staff may look around without an authenticator
     # app. A real clinic (flask run, gunicorn) always requires the second factor for staff.
     current_app.config["TWO_FACTOR_REQUIRED_FOR_STAFF"] = False
-    # Flask ignores app.run() inside its own CLI, so serve with Werkzeug directly.
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    # Flask ignores app.run() inside its own CLI, so serve with Werkzeug directly; its request
+    # handler names no versions (serving.py).
+    run_simple(host, port, current_app._get_current_object(), threaded=True,
+               request_handler=serving.RequestHandler)
 
 
 # --- reset-two-factor ----------------------------------------------------------------------

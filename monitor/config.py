@@ -6,6 +6,8 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from . import private_files
+
 
 def database_url_from_env(instance_path: str) -> str:
     """DATABASE_URL selects the database; the embedded default is SQLite in instance/.
@@ -29,14 +31,12 @@ def load_or_create_secret_key(instance_path: str) -> str:
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_hex(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_files.private_folder(path.parent)
     # O_EXCL: two workers starting at once must not each write a different key.
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        private_files.write_private_file(path, key.encode())
     except FileExistsError:
         return path.read_text().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
     return key
 
 

@@ -2,19 +2,21 @@
 from wtforms import EmailField, HiddenField, StringField
 from wtforms.validators import DataRequired, Email, Length, StopValidation, ValidationError
 
-from . import accounts, submissions
+from . import accounts, digits, submissions
 
 
 class ParsedField(StringField):
-    """A text input whose value is read by a parser that raises ValueError with the message to show.
+    """A text input for a number, a date or a time, read by a parser that raises ValueError
+    with the message to show. Only the digits 0-9 reach the parser (monitor/digits.py).
 
     `value` holds the parsed result (None when empty or invalid); `data` keeps what was typed,
     so a refused form shows the person their own input."""
 
-    def __init__(self, label, parser, required_message=None, **kwargs):
+    def __init__(self, label, parser, required_message=None, what=None, **kwargs):
         super().__init__(label, **kwargs)
         self.parser = parser
         self.required_message = required_message
+        self.what = what  # names the field in a message; default: its label
         self.value = None
 
     def pre_validate(self, form):
@@ -24,6 +26,8 @@ class ParsedField(StringField):
             if self.required_message:
                 raise StopValidation(self.required_message)
             return
+        if message := digits.problem(text, self.what or self.label.text):
+            raise StopValidation(message)
         try:
             self.value = self.parser(text)
         except ValueError as e:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from . import treatments
+from . import digits, treatments
 from .accounts import find_by_email, normalise_email
 from .audit import record
 from .checkins import save_many
@@ -265,9 +265,16 @@ def _header_ok(columns: list[str], line: int, required: list[str], optional: lis
 
 # --- Cell checks: each returns (value, message); message None when the cell is fine -------------
 
+def _foreign_digits(text: str) -> str | None:
+    """Digits of another script ("٣") are refused in every number, date and time (digits.py)."""
+    return digits.problem(text, f"'{text}'")
+
+
 def _score(text: str, *, required: bool) -> tuple[int | None, str | None]:
     if text == "":
         return None, (f"missing (a whole number from {ITEM_MIN} to {ITEM_MAX} is required)" if required else None)
+    if problem := _foreign_digits(text):
+        return None, problem
     if not _WHOLE_NUMBER.fullmatch(text):
         return None, f"'{text}' is not a whole number (use {ITEM_MIN} to {ITEM_MAX})"
     value = int(text)
@@ -279,6 +286,8 @@ def _score(text: str, *, required: bool) -> tuple[int | None, str | None]:
 def _iso_date(text: str) -> tuple[date | None, str | None]:
     if text == "":
         return None, "missing (a date like 2026-03-31 is required)"
+    if problem := _foreign_digits(text):
+        return None, problem
     if not _ISO_DATE.fullmatch(text):
         return None, f"'{text}' is not a date in the form YYYY-MM-DD"
     try:
@@ -291,6 +300,8 @@ def _dose(text: str) -> tuple[Decimal | None, str | None]:
     """The staff form's rule (treatments.parse_dose): positive, 2 decimal places, at most 10,000 mg."""
     if text == "":
         return None, "missing (a dose in mg such as 56 or 0.5 is required)"
+    if problem := _foreign_digits(text):
+        return None, problem
     if text.startswith("-"):
         return None, "The dose must be more than 0 mg."  # parse_dose would only say "not a number"
     try:
@@ -306,6 +317,8 @@ def _treatment_instant(text: str, clinic_tz: str, now: datetime) -> tuple[dateti
     occurrence (fold=0). Either way the date must lie in the window the form allows."""
     if text == "":
         return None, "missing (a date and time like 2026-03-31T10:30 is required)"
+    if problem := _foreign_digits(text):
+        return None, problem
     if _ISO_DATE.fullmatch(text):
         return None, f"'{text}' has no time of day; write it like {text}T10:30"
     if not _ISO_DATETIME.fullmatch(text):

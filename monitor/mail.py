@@ -11,6 +11,8 @@ from pathlib import Path
 
 from flask import current_app, render_template
 
+from . import private_files
+
 log = logging.getLogger(__name__)
 
 
@@ -74,7 +76,7 @@ def _send_smtp(msg: EmailMessage, config) -> None:
 
 
 def _write_eml(msg: EmailMessage, directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+    private_files.private_folder(directory)  # 0700, and 0600 below: emails hold sign-in links
     path = directory / f"{uuid.uuid4().hex}.eml"
-    path.write_bytes(bytes(msg))
+    private_files.write_private_file(path, bytes(msg))
     log.info("mail written to %s", path)

@@ -65,7 +65,7 @@ def test_the_new_password_follows_the_same_rules_as_everywhere(client, users):
     before = users.patient_a.password_hash
     for new, confirm, message in [
         ("short", None, "at least 12 characters"),
-        ("password1234", None, "too common"),
+        ("password1234", None, "Too easy to guess"),
         (NEW_PASSWORD, "something else entirely", "The two new passwords do not match."),
         ("", None, "Choose a password."),
     ]:

@@ -272,13 +272,8 @@ def test_there_is_no_open_sign_up(client):
 
 @pytest.mark.parametrize("password", ["q1w2e3r4t5y6", "1QAZ2WSX3EDC", " sojdlg123aljg "])
 def test_common_passwords_are_refused_whatever_their_case(password):
-    assert "too common" in passwords.password_problem(password)
-
-
-def test_the_common_password_list_is_shipped_and_long():
-    assert len(passwords.common_passwords()) > 19000
-    assert passwords.password_problem("a long and unusual phrase") is None
-    assert passwords.password_problem("x" * 64) is None  # long passwords are allowed
+    # More in tests/test_password_strength.py.
+    assert passwords.password_problem(password).startswith("Too easy to guess")
 
 
 def test_logout_clears_the_whole_session(client, users):

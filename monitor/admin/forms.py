@@ -17,7 +17,7 @@ CRISIS_TEXT_MAX = 500
 
 
 def whole(label: str, low: int, high: int):
-    def parse(text: str) -> int:
+    def parse(text: str) -> int:  # ParsedField has refused digits other than 0-9
         try:
             value = int(text)
         except ValueError:
@@ -60,21 +60,26 @@ class ClinicSettingsForm(FlaskForm):
         DataRequired(message="Enter the crisis line text: every patient page shows it."),
         Length(max=CRISIS_TEXT_MAX, message=f"The crisis line text must be at most {CRISIS_TEXT_MAX} characters.")])
     mcid = ParsedField("Smallest meaningful change (MCID), points", whole("The MCID", 1, 21),
-                       "Enter the MCID.", render_kw=_NUMBER)
-    wane_fraction = ParsedField("Wane fraction", wane_fraction, "Enter the wane fraction.",
+                       "Enter the MCID.", what="The MCID", render_kw=_NUMBER)
+    wane_fraction = ParsedField("Wane fraction", wane_fraction, "Enter the wane fraction.", what="The wane fraction",
                                 render_kw={"inputmode": "decimal", "autocomplete": "off"})
     confirm_days = ParsedField("Days that confirm a wane", whole("Days that confirm a wane", 1, 7),
-                               "Enter how many days confirm a wane.", render_kw=_NUMBER)
+                               "Enter how many days confirm a wane.", what="Days that confirm a wane", render_kw=_NUMBER)
     baseline_window_start = ParsedField("Baseline window: first day", whole("The baseline window's first day", -14, -1),
-                                        "Enter the baseline window's first day.", render_kw=_NUMBER)
+                                        "Enter the baseline window's first day.",
+                                        what="The baseline window's first day", render_kw=_NUMBER)
     baseline_window_end = ParsedField("Baseline window: last day", whole("The baseline window's last day", -14, -1),
-                                      "Enter the baseline window's last day.", render_kw=_NUMBER)
+                                      "Enter the baseline window's last day.",
+                                      what="The baseline window's last day", render_kw=_NUMBER)
     nadir_window_start = ParsedField("Nadir window: first day", whole("The nadir window's first day", 1, 14),
-                                     "Enter the nadir window's first day.", render_kw=_NUMBER)
+                                     "Enter the nadir window's first day.",
+                                     what="The nadir window's first day", render_kw=_NUMBER)
     nadir_window_end = ParsedField("Nadir window: last day", whole("The nadir window's last day", 1, 14),
-                                   "Enter the nadir window's last day.", render_kw=_NUMBER)
+                                   "Enter the nadir window's last day.",
+                                   what="The nadir window's last day", render_kw=_NUMBER)
     lapse_days = ParsedField("Missed days that make a patient lapsed", whole("Missed days before lapsed", 1, 30),
-                             "Enter how many missed days make a patient lapsed.", render_kw=_NUMBER)
+                             "Enter how many missed days make a patient lapsed.",
+                             what="Missed days before lapsed", render_kw=_NUMBER)
 
     def validate_timezone(self, field):
         if not is_valid_timezone(field.data or ""):

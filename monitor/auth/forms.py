@@ -1,15 +1,32 @@
+from flask import request
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
-from ..passwords import MAX_LENGTH, password_problem
+from .. import tokens
+from ..clinic import get_clinic
+from ..passwords import MAX_LENGTH, known_words, password_problem
 
 
 def strong_password(form, field):
-    """SPEC 6 / ASVS V6: length and the common-password list, nothing else (passwords.py)."""
-    problem = password_problem(field.data or "")
+    """SPEC 6 / ASVS V6: a length and how hard it is to guess, knowing the account's names and
+    email and the clinic's name (passwords.py); no composition rules."""
+    user = form.owner()
+    known = known_words(user.first_name, user.last_name, user.email, get_clinic().name) if user else ()
+    problem = password_problem(field.data or "", known)
     if problem:
         raise ValidationError(problem)
+
+
+def _link_owner():
+    """The account an invitation or reset link in this URL is for (its view checked the link)."""
+    raw = (request.view_args or {}).get("token")
+    for purpose in (tokens.INVITATION, tokens.PASSWORD_RESET):
+        token = tokens.find_valid(raw, purpose) if raw else None
+        if token is not None:
+            return token.user
+    return None
 
 
 # The same words whatever went wrong: they must not tell which part was right.
@@ -48,6 +65,11 @@ class RequestResetForm(FlaskForm):
 
 
 class SetPasswordForm(FlaskForm):
+    """A first password (invitation) or a new one (reset), from an emailed link."""
+
+    def owner(self):
+        return _link_owner()
+
     password = PasswordField("New password", validators=[DataRequired(message="Choose a password."),
                                                          Length(max=MAX_LENGTH), strong_password])
     confirm = PasswordField("Repeat the password", validators=[
@@ -65,6 +87,9 @@ class ConfirmPasswordForm(FlaskForm):
 
 
 class ChangePasswordForm(FlaskForm):
+    def owner(self):
+        return current_user if current_user.is_authenticated else None
+
     current_password = PasswordField("Current password", validators=[
         DataRequired(message="Enter your current password."), Length(max=1024)])
     password = PasswordField("New password", validators=[DataRequired(message="Choose a password."),

@@ -8,6 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, StopValidation, ValidationError
 from wtforms.widgets import TimeInput
 
+from .. import digits
 from ..form_fields import SubmissionKeyField
 from ..instruments import DAILY_OPTIONS, ITEMS, NOTE_MAX_LENGTH, SIDE_EFFECT_OPTIONS, SIDE_EFFECTS
 from ..timeutil import is_valid_timezone
@@ -17,10 +18,11 @@ class ScoreField(Field):
     """A radio group of whole-number scores (rendered by the template's radio_group macro)
     whose messages name the problem: missing, not a whole number, or out of range."""
 
-    def __init__(self, label, choices, required, **kwargs):
+    def __init__(self, label, choices, required, what="The answer", **kwargs):
         super().__init__(label, **kwargs)
         self.choices = choices
         self.required = required
+        self.what = what  # names the field in a message
         self.raw = None
 
     def process_data(self, value):
@@ -42,6 +44,8 @@ class ScoreField(Field):
             if self.required:
                 raise ValidationError("Choose an answer.")
             return
+        if message := digits.problem(raw, self.what):
+            raise ValidationError(message)
         allowed = [value for value, _ in self.choices]
         if self.data is None:
             raise ValidationError("The answer must be a whole number.")
@@ -67,16 +71,20 @@ class CheckInForm(FlaskForm):
         return [self[f"se_{key}"] for key, _ in SIDE_EFFECTS]
 
 
-for _code, _wording in ITEMS:
-    setattr(CheckInForm, _code, ScoreField(_wording, DAILY_OPTIONS, required=True))
+for _number, (_code, _wording) in enumerate(ITEMS, 1):
+    setattr(CheckInForm, _code, ScoreField(_wording, DAILY_OPTIONS, required=True,
+                                           what=f"The answer to question {_number}"))
 for _key, _label in SIDE_EFFECTS:
-    setattr(CheckInForm, f"se_{_key}", ScoreField(_label, SIDE_EFFECT_OPTIONS, required=False))
+    setattr(CheckInForm, f"se_{_key}", ScoreField(_label, SIDE_EFFECT_OPTIONS, required=False,
+                                                  what=f"The answer for {_label.lower()}"))
 
 
 # --- Settings: time zone, reminder time, reminder emails (SPEC 5).
 
 def parse_reminder_time(text: str) -> time:
     """HH:MM on a 24-hour clock, as an <input type=time> sends it (seconds, if any, dropped)."""
+    if message := digits.problem(text, "The reminder time"):
+        raise ValueError(message)
     match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?", text)
     if not match:
         raise ValueError("Enter the time as hours and minutes on a 24-hour clock, for example 19:00.")

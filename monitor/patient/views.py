@@ -7,7 +7,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 from sqlalchemy import select
 
-from .. import analysis, stored_analysis
+from .. import analysis, digits, stored_analysis
 from ..audit import record
 from ..charts import individual as patient_charts
 from ..charts import to_json
@@ -142,7 +142,7 @@ TREND_PERIODS = (30, 90)
 @bp.get("/me/trend")
 def trend():
     """The patient's own last 30 or 90 days with sessions marked, sized for a phone."""
-    days = request.args.get("days", type=int, default=30)
+    days = request.args.get("days", type=lambda text: digits.whole_number(text, "days"), default=30)
     if days not in TREND_PERIODS:
         days = 30
     patient = current_user

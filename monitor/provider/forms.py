@@ -7,7 +7,7 @@ from wtforms import SelectField, SelectMultipleField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, ValidationError
 
-from .. import treatments
+from .. import digits, treatments
 from ..instruments import ROUTES
 from ..form_fields import ParsedField, SubmissionKeyField, name_field, new_account_email
 from ..timeutil import is_valid_timezone
@@ -29,7 +29,8 @@ class EnrolForm(FlaskForm):
         allowed = {choice.value for choice in field.choices}
         if not field.data:
             raise ValidationError("Choose at least one provider.")
-        if any(value not in allowed for value in field.data):
+        # coerce=int reads "٣" as 3: only ids written with 0-9 are ids (monitor/digits.py).
+        if any(value not in allowed for value in field.data) or any(map(digits.foreign_digit, field.raw_data or [])):
             raise ValidationError("Choose providers from the list.")
 
 
@@ -42,7 +43,7 @@ class TreatmentForm(FlaskForm):
 
     administered_at = ParsedField(
         "Date and time", treatments.parse_local_datetime,
-        required_message="Enter the date and time of the session.",
+        required_message="Enter the date and time of the session.", what="The date and time",
         render_kw={"type": "datetime-local"},
     )
     route = SelectField(
@@ -50,13 +51,17 @@ class TreatmentForm(FlaskForm):
         choices=[SelectChoice("", "Choose a route")] + [SelectChoice(key, label) for key, label in ROUTES],
     )
     dose_mg = ParsedField("Dose (mg)", treatments.parse_dose, required_message="Enter the dose in mg.",
-                          render_kw=_DECIMAL)
-    bp_systolic_before = ParsedField("Systolic before (mmHg)", treatments.parse_systolic, render_kw=_WHOLE)
-    bp_diastolic_before = ParsedField("Diastolic before (mmHg)", treatments.parse_diastolic, render_kw=_WHOLE)
-    bp_systolic_after = ParsedField("Systolic after (mmHg)", treatments.parse_systolic, render_kw=_WHOLE)
-    bp_diastolic_after = ParsedField("Diastolic after (mmHg)", treatments.parse_diastolic, render_kw=_WHOLE)
+                          what="The dose", render_kw=_DECIMAL)
+    bp_systolic_before = ParsedField("Systolic before (mmHg)", treatments.parse_systolic,
+                                     what="The systolic pressure before", render_kw=_WHOLE)
+    bp_diastolic_before = ParsedField("Diastolic before (mmHg)", treatments.parse_diastolic,
+                                      what="The diastolic pressure before", render_kw=_WHOLE)
+    bp_systolic_after = ParsedField("Systolic after (mmHg)", treatments.parse_systolic,
+                                    what="The systolic pressure after", render_kw=_WHOLE)
+    bp_diastolic_after = ParsedField("Diastolic after (mmHg)", treatments.parse_diastolic,
+                                     what="The diastolic pressure after", render_kw=_WHOLE)
     dissociation_score = ParsedField("Clinician-rated dissociation score (optional)", treatments.parse_dissociation,
-                                     render_kw=_WHOLE)
+                                     what="The dissociation score", render_kw=_WHOLE)
     notes = TextAreaField("Notes (optional)", validators=[
         Length(max=treatments.NOTES_MAX_LENGTH,
                message=f"The notes must be at most {treatments.NOTES_MAX_LENGTH:,} characters."),

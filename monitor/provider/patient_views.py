@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from .. import accounts, analysis, audit, care_team, mail, paging, patient_status, treatments
+from .. import accounts, analysis, audit, care_team, digits, mail, paging, patient_status, treatments
 from ..access import patient_or_404, refuse
 from ..charts import page as patient_charts
 from ..clinic import get_clinic
@@ -119,7 +119,7 @@ def change_care_team(patient_id: int):
     if not current_user.is_admin:
         refuse(target_type="patient", target_id=patient.id)
     try:
-        chosen = {int(value) for value in request.form.getlist("providers")}
+        chosen = {digits.whole_number(value, "A provider") for value in request.form.getlist("providers")}
     except ValueError:
         chosen = {-1}  # not an id: "choose providers from the list"
     try:

@@ -1,0 +1,27 @@
+"""gunicorn's settings for this app (monitor/serving.py says why):
+
+    gunicorn -c python:monitor.gunicorn_conf -w 2 -b 127.0.0.1:8000 'monitor:create_app()'
+
+Options given on the command line (--access-logfile, -w, ...) still apply on top of these."""
+import gunicorn
+from gunicorn.glogging import Logger
+
+from monitor.serving import add_filter_once
+
+# Before 20.1 gunicorn's Server header carried its version ("gunicorn/19.9.0"); from 20.1 it
+# says only "gunicorn".
+if gunicorn.version_info < (20, 1):
+    raise RuntimeError(f"gunicorn {gunicorn.__version__} names its version in every response; use 23 or later")
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with the tokens of account links taken out of the access log (the
+    request line and the referrer) and the error log ("Error handling request <uri>")."""
+
+    def setup(self, cfg):
+        super().setup(cfg)  # also run again when gunicorn reloads its configuration
+        add_filter_once(self.access_log)
+        add_filter_once(self.error_log)
+
+
+logger_class = RedactingLogger
