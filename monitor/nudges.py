@@ -314,10 +314,11 @@ def nudge_message(recipient: Recipient) -> EmailMessage:
 
 
 def send_nudges(now: datetime, summary: RunSummary) -> None:
-    due, summary.stuck = due_nudges(now)
-    if summary.stuck:
+    due, stuck = due_nudges(now)
+    summary.stuck += stuck
+    if stuck:
         log.warning("%s nudge(s) of the current dates are stuck in 'sending' (a run ended mid-send); "
-                    "they are not resent", summary.stuck)
+                    "they are not resent", stuck)
     _deliver_all(Nudge, due, now, summary, summary.nudges, nudge_message, _still_due)
 
 
@@ -469,7 +470,8 @@ def run(now: datetime | None = None, *, dry_run: bool = False) -> RunSummary:
         db.session.rollback()
         return summary
     # Emails that requests produced first: someone may be waiting for a password reset.
-    summary.stuck += outbox.deliver_queued(now, summary.mail, summary.streak)
+    queued = outbox.deliver_due(now, streak=summary.streak)
+    summary.mail, summary.stuck = queued.mail, queued.stuck
     send_nudges(now, summary)
     send_digests(now, summary)
     return summary
