@@ -105,11 +105,12 @@ def _report(summary: nudges.RunSummary | outbox.OutboxRun) -> None:
     if summary.dry_run:
         for record_id in summary.would_mail:
             click.echo(f"would deliver queued email {record_id}")
-        for r in getattr(summary, "would_nudge", ()):
-            click.echo(f"would nudge patient {r.id} for {r.local_date.isoformat()}")
-        for r in getattr(summary, "would_digest", ()):
-            click.echo(f"would send a digest to staff {r.id} for {r.local_date.isoformat()} "
-                       f"({r.patient_count} lapsed)")
+        if isinstance(summary, nudges.RunSummary):
+            for r in summary.would_nudge:
+                click.echo(f"would nudge patient {r.id} for {r.local_date.isoformat()}")
+            for r in summary.would_digest:
+                click.echo(f"would send a digest to staff {r.id} for {r.local_date.isoformat()} "
+                           f"({r.patient_count} lapsed)")
     click.echo(summary.line())
 
 
