@@ -26,6 +26,8 @@ from .timeutil import is_valid_timezone
 
 NAME_MAX_LENGTH = 80  # User.first_name / last_name
 
+log = logging.getLogger(__name__)
+
 
 def init_app(app) -> None:
     app.cli.add_command(create_user_command)
@@ -242,7 +244,8 @@ def _print_demo_summary(summary) -> None:
 @with_appcontext
 def demo_command(host, port):
     """The README's one-line start: the embedded SQLite database under instance/, migrated,
-    filled with the demo clinic when it has no accounts yet, served by Flask's server."""
+    filled with the demo clinic when it has no accounts yet, served by Flask's server; the
+    emails its pages queue are delivered every few seconds by this same process."""
     if os.environ.get("DATABASE_URL"):
         # Never put made-up patients into a real clinic's database.
         _fail(["the demo runs only on the embedded SQLite database; unset DATABASE_URL"])
@@ -285,7 +288,7 @@ def _deliver_mail_until(app, stop: threading.Event) -> None:
                 outbox.deliver_due()
             except Exception:  # noqa: BLE001 (a thread has no caller to raise to; try again soon)
                 db.session.rollback()
-                logging.getLogger(__name__).exception("demo: delivering the outbox failed")
+                log.exception("demo: delivering the outbox failed")
             finally:
                 db.session.remove()
         if stop.wait(DEMO_MAIL_SECONDS):
