@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from . import accounts, delivery
@@ -155,14 +155,14 @@ def _wipe_stuck(now: datetime) -> int:
     """Rows an earlier run left in "sending" (it ended between sending and recording) are never
     sent again, so the link they hold goes; how many were found (each is reported once)."""
     table = OutboxMessage.__table__
-    found = db.session.execute(
-        update(table)
-        .where(delivery.stuck(table, now), or_(table.c.message.is_not(None), table.c.requested_address.is_not(None)))
-        .values(**WIPED)
-    ).rowcount
+    holding = and_(delivery.stuck(table, now),
+                   or_(table.c.message.is_not(None), table.c.requested_address.is_not(None)))
+    # Read first: a run that finds nothing (nearly every run) writes nothing.
+    if db.session.scalar(select(table.c.id).where(holding).limit(1)) is None:
+        return 0
+    found = db.session.execute(update(table).where(holding).values(**WIPED)).rowcount
     db.session.commit()  # its own transaction: the wipe stands whatever the sends do
-    if found:
-        log.warning("%s outbox message(s) left in 'sending' by a run that ended mid-send: not resent", found)
+    log.warning("%s outbox message(s) left in 'sending' by a run that ended mid-send: not resent", found)
     return found
 
 
