@@ -44,7 +44,8 @@ def absolute_url(endpoint: str, **values) -> str:
 
 def invitation(user: User) -> EmailMessage:
     """A single-use link to set a password, as an email; older unused invitations stop
-    working. Audited. The caller commits, then sends: a link is emailed only once it is stored."""
+    working. Audited. The caller queues it (outbox.py) and commits: the link and its email are
+    stored together, and sent only once both are."""
     tokens.revoke_unused(user, tokens.INVITATION)
     hours = current_app.config["INVITATION_TTL_HOURS"]
     raw = tokens.issue(user, tokens.INVITATION, timedelta(hours=hours))
@@ -53,13 +54,14 @@ def invitation(user: User) -> EmailMessage:
                                link=absolute_url("auth.accept_invitation", token=raw), hours=hours)
 
 
-def password_reset(user: User) -> EmailMessage:
+def password_reset(user: User, *, detail: str | None = None) -> EmailMessage:
     """A single-use link to choose a new password, as an email; older unused ones stop
-    working. Audited. The caller commits, then sends."""
+    working. Audited (`detail`: which request asked). The outbox's runner calls this when it
+    looks up the address a reset was asked for, and stores the email with the link."""
     tokens.revoke_unused(user, tokens.PASSWORD_RESET)
     minutes = current_app.config["PASSWORD_RESET_TTL_MINUTES"]
     raw = tokens.issue(user, tokens.PASSWORD_RESET, timedelta(minutes=minutes))
-    record("account.reset_requested", target_type="user", target_id=user.id, actor=user)
+    record("account.reset_issued", target_type="user", target_id=user.id, actor=user, detail=detail)
     return mail.render_message("password_reset", user.email, first_name=user.first_name,
                                link=absolute_url("auth.reset_password", token=raw), minutes=minutes)
 

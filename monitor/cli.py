@@ -1,8 +1,10 @@
 """Command-line tools: `flask --app monitor <command>`. Each command parses its arguments,
 calls a function that does the work, and prints the outcome; problems go to stderr with a
 non-zero exit status and nothing stored."""
+import logging
 import os
 import sys
+import threading
 from typing import NoReturn
 
 import click
@@ -13,7 +15,7 @@ from werkzeug.serving import run_simple
 from sqlalchemy import select
 from email_validator import EmailNotValidError, validate_email
 
-from . import analysis, demo, digits, exports, imports, serving, stored_analysis
+from . import analysis, demo, digits, exports, imports, outbox, serving, stored_analysis
 from .accounts import ROLES, DuplicateEmail, add_account, find_by_email, normalise_email
 from .audit import record
 from .clinic import get_clinic
@@ -23,6 +25,8 @@ from .passwords import hash_password, known_words, password_problem
 from .timeutil import is_valid_timezone
 
 NAME_MAX_LENGTH = 80  # User.first_name / last_name
+
+log = logging.getLogger(__name__)
 
 
 def init_app(app) -> None:
@@ -261,7 +265,8 @@ PORT = _Port()
 @with_appcontext
 def demo_command(host, port):
     """The README's one-line start: the embedded SQLite database under instance/, migrated,
-    filled with the demo clinic when it has no accounts yet, served by Flask's server."""
+    filled with the demo clinic when it has no accounts yet, served by Flask's server; the
+    emails its pages queue are delivered every few seconds by this same process."""
     if os.environ.get("DATABASE_URL"):
         # Never put made-up patients into a real clinic's database.
         _fail(["the demo runs only on the embedded SQLite database; unset DATABASE_URL"])
@@ -278,10 +283,38 @@ def demo_command(host, port):
     # Made-up patients on a developer's machine: staff may look around without an authenticator
     # app. A real clinic (flask run, gunicorn) always requires the second factor for staff.
     current_app.config["TWO_FACTOR_REQUIRED_FOR_STAFF"] = False
-    # Flask ignores app.run() inside its own CLI, so serve with Werkzeug directly; its request
-    # handler names no versions (serving.py).
-    run_simple(host, port, current_app._get_current_object(), threaded=True,
-               request_handler=serving.RequestHandler)
+    app = current_app._get_current_object()
+    # No runner is scheduled on a developer's machine: this process delivers what requests
+    # queue (invitations, resets), as .eml files under instance/mail/ unless MAIL_SERVER is set.
+    stop = threading.Event()
+    courier = threading.Thread(target=_deliver_mail_until, args=(app, stop), name="demo-mail", daemon=True)
+    courier.start()
+    try:
+        # Flask ignores app.run() inside its own CLI, so serve with Werkzeug directly; its
+        # request handler names no versions (serving.py).
+        run_simple(host, port, app, threaded=True, request_handler=serving.RequestHandler)
+    finally:
+        stop.set()
+        courier.join(timeout=DEMO_MAIL_SECONDS + 30)
+
+
+# How often the demo delivers its outbox.
+DEMO_MAIL_SECONDS = 3
+
+
+def _deliver_mail_until(app, stop: threading.Event) -> None:
+    """The demo's own runner: the outbox delivered every few seconds until `stop` is set."""
+    while True:
+        with app.app_context():
+            try:
+                outbox.deliver_due()
+            except Exception:  # noqa: BLE001 (a thread has no caller to raise to; try again soon)
+                db.session.rollback()
+                log.exception("demo: delivering the outbox failed")
+            finally:
+                db.session.remove()
+        if stop.wait(DEMO_MAIL_SECONDS):
+            return
 
 
 # --- reset-two-factor ----------------------------------------------------------------------

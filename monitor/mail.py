@@ -1,4 +1,5 @@
 """The one mail transport: SMTP when MAIL_SERVER is set, otherwise .eml files under instance/mail.
+Only the runner sends (outbox.py, nudges.py): a request queues its emails in the outbox.
 
 Every email is a template triple under templates/email/: NAME.subject.txt, NAME.txt, NAME.html."""
 import logging
@@ -46,17 +47,6 @@ def deliver(msg: EmailMessage) -> None:
         _send_smtp(msg, config)
     else:
         _write_eml(msg, Path(config["MAIL_FILE_DIR"]))
-
-
-def try_deliver(msg: EmailMessage) -> bool:
-    """deliver(), reporting whether it went, for a request that stored its work first (an
-    account whose invitation can be sent again later). The log names no recipient."""
-    try:
-        deliver(msg)
-    except OSError:  # SMTP refused or unreachable
-        log.exception("email not sent")
-        return False
-    return True
 
 
 def _send_smtp(msg: EmailMessage, config) -> None:

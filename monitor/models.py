@@ -15,6 +15,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     Numeric,
     SmallInteger,
     String,
@@ -340,18 +341,18 @@ class PatientStatusChange(db.Model):
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
-# The life of a nudge or digest record: created and claimed together ("sending"), then "sent";
-# a failed send is "failed" until its next attempt, "abandoned" after the last; "skipped" when
-# the day's check-in arrived between the claim and the send.
+# The life of an email's record (a nudge, a digest, an outbox message): claimed ("sending"),
+# then "sent"; a failed send is "failed" until its next attempt, "abandoned" after the last;
+# "skipped" when it was no longer wanted (the day's check-in arrived between the claim and the
+# send; a newer invitation replaced a queued one; a reset was asked for an address with no account).
 DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "abandoned", "skipped")
 _DELIVERY_STATUS_CHECK = "status in (" + ", ".join(f"'{s}'" for s in DELIVERY_STATUSES) + ")"
 
 
-class DeliveryFields:
-    """Columns shared by nudges and digests: one record per recipient and local date, claimed
-    with a conditional UPDATE before anything is sent (monitor.nudges)."""
+class DeliveryState:
+    """An email's attempts, claimed with a conditional UPDATE before anything is sent
+    (monitor/delivery.py): shared by nudges, digests and the outbox."""
 
-    local_date: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -360,6 +361,12 @@ class DeliveryFields:
     # An exception class name only (e.g. ConnectionRefusedError): messages can hold addresses.
     last_error: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeliveryFields(DeliveryState):
+    """Nudges and digests: one record per recipient and local date (monitor.nudges)."""
+
+    local_date: Mapped[date] = mapped_column(Date)
 
 
 class Nudge(DeliveryFields, db.Model):
@@ -496,3 +503,24 @@ class TreatmentResultRow(db.Model):
     wane_day: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
     last_observed_day: Mapped[int | None] = mapped_column(Integer)
+
+
+class OutboxMessage(DeliveryState, db.Model):
+    """An email a request produced (an invitation, a password reset), queued in the request's
+    own transaction and delivered by the runner (monitor/outbox.py). The message holds a live
+    single-use link: it is wiped once the row will never be sent again; the rest is kept."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(_DELIVERY_STATUS_CHECK, name="status"),
+        # What the runner looks for: rows still to be tried.
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # the email template: "invitation", "password_reset"
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # A password reset is asked for by address, and the runner looks the address up (so that
+    # the answer costs the same whether or not it has an account); wiped once looked up.
+    requested_address: Mapped[str | None] = mapped_column(String(254))
+    # The whole email (RFC 5322 bytes) until it is sent, abandoned or skipped.
+    message: Mapped[bytes | None] = mapped_column(LargeBinary)

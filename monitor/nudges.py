@@ -1,19 +1,12 @@
 """Nudges and provider digests (SPEC 5): who is due, claim, send. mail.py is the transport;
-schedule.py decides the dates; the command line is nudges_cli.py.
+schedule.py decides the dates; delivery.py the claims and retries; the command line is
+nudges_cli.py, and a run delivers the outbox of emails that requests produced first (outbox.py).
 
-Exactly once per recipient and local date, however many runners run at once:
-
-1. Each nudge (digest) has one row per patient (provider) and local date, created with
-   INSERT ... ON CONFLICT DO NOTHING: every runner ends up looking at the same row.
-2. A runner owns an attempt only when its conditional UPDATE moves that row from "pending" or
-   "failed" (fewer than MAX_ATTEMPTS attempts, backoff over) to "sending" and so reports one
-   row changed. The database serialises competing UPDATEs of a row (PostgreSQL's row lock,
-   then a re-check of the WHERE clause against the committed row; SQLite's database lock),
-   so for each attempt exactly one runner sees a change and every other sees none.
-3. The claim is committed before the email leaves; only then does the owner send, and it
-   records "sent", or "failed" with a time for the next attempt, or "abandoned" after the
-   last. A row left in "sending" (the process died between sending and recording) is never
-   sent again automatically: a second reminder is worse than none. It is logged.
+Exactly once per recipient and local date, however many runners run at once: each nudge
+(digest) has one row per patient (provider) and local date, created with INSERT ... ON
+CONFLICT DO NOTHING, so every runner ends up looking at the same row; then that row is claimed,
+sent and recorded as delivery.py describes. A patient who checks in between the claim and the
+send is not nudged ("skipped").
 
 Only the patient's current local date is nudged: a date that is over is missed, not nudged,
 except the one date a zone change past midnight would skip (schedule.date_to_nudge). Logs and
@@ -22,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import smtplib
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,12 +24,13 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, select, update
+from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
-from . import crypto, mail, schedule, tokens
+from . import crypto, delivery, mail, outbox, schedule, tokens
 from .accounts import absolute_url
+from .delivery import Streak, Tally
 from .extensions import db
 from .models import (
     CheckIn,
@@ -54,19 +47,8 @@ from .timeutil import is_valid_timezone, utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
-# Wait before the 2nd and the 3rd attempt.
-BACKOFF = (timedelta(minutes=2), timedelta(minutes=10))
-CLAIMABLE = ("pending", "failed")
-# What a failed delivery raises: refused, unreachable, timed out (SMTPException is an OSError).
-SEND_ERRORS = (OSError, smtplib.SMTPException)
-# After this many failed deliveries in a row, a run stops sending and leaves the rest unclaimed
-# for the next run, rather than waiting out a timeout per recipient while the server is down.
-STOP_AFTER_CONSECUTIVE_FAILURES = 3
 CHUNK = 500  # ids per IN (...) list
 PAGE = 500  # recipients (or lapsed patients) read per query
-# A row in "sending" for longer than this was left by a run that ended mid-send (reported only).
-STUCK_AFTER = timedelta(minutes=10)
 
 NUDGE_SUBJECT = "Your daily check-in"
 
@@ -74,33 +56,29 @@ NUDGE_SUBJECT = "Your daily check-in"
 # --- What a run did.
 
 @dataclass
-class Tally:
-    sent: int = 0
-    failed: int = 0       # will be retried on a later run
-    abandoned: int = 0    # the last attempt failed
-    not_sent: int = 0     # another runner had it, or the check-in arrived meanwhile
-
-    def text(self) -> str:
-        return f"{self.sent} sent, {self.failed} failed, {self.abandoned} abandoned, {self.not_sent} not sent"
-
-
-@dataclass
 class RunSummary:
     now: datetime
     dry_run: bool = False
+    mail: Tally = field(default_factory=Tally)  # the outbox (outbox.py)
     nudges: Tally = field(default_factory=Tally)
     digests: Tally = field(default_factory=Tally)
-    stopped_early: bool = False
-    stuck: int = 0  # rows of the current dates left in "sending" by an earlier run
+    streak: Streak = field(default_factory=Streak)
+    stuck: int = 0  # rows left in "sending" by an earlier run (of the current dates, for nudges)
+    would_mail: list[int] = field(default_factory=list)
     would_nudge: list[Recipient] = field(default_factory=list)
     would_digest: list[DigestRecipient] = field(default_factory=list)
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.streak.stop
 
     def line(self) -> str:
         when = self.now.isoformat(timespec="seconds")
         if self.dry_run:
-            return (f"send-nudges {when} (dry run, nothing sent): {len(self.would_nudge)} nudge(s) and "
-                    f"{len(self.would_digest)} digest(s) would be sent.")
-        line = f"send-nudges {when}: nudges {self.nudges.text()}; digests {self.digests.text()}."
+            return (f"send-nudges {when} (dry run, nothing sent): {len(self.would_mail)} queued email(s), "
+                    f"{len(self.would_nudge)} nudge(s) and {len(self.would_digest)} digest(s) would be sent.")
+        line = (f"send-nudges {when}: mail {self.mail.text()}; nudges {self.nudges.text()}; "
+                f"digests {self.digests.text()}.")
         if self.stuck:
             line += f" {self.stuck} left in 'sending' by an earlier run (not resent)."
         if self.stopped_early:
@@ -153,64 +131,6 @@ def _create(model, owner_id: int, day: date, now: datetime, **extra) -> int:
     return db.session.scalar(select(table.c.id).where(owner == owner_id, table.c.local_date == day))
 
 
-def _claimable(table, now: datetime):
-    """A record whose next attempt may be taken now: the claim's condition, and what the
-    selection of recipients leaves in (a record that is not claimable is in the way)."""
-    return and_(table.c.status.in_(CLAIMABLE), table.c.attempts < MAX_ATTEMPTS, table.c.next_attempt_at <= now)
-
-
-def _stuck(table, now: datetime):
-    """In "sending" for longer than any send takes: a run ended between sending and recording."""
-    return and_(table.c.status == "sending", table.c.claimed_at <= now - STUCK_AFTER)
-
-
-def _claim(model, record_id: int, now: datetime) -> int | None:
-    """Take the next attempt of this record; its number, or None when another runner has it,
-    it is done, or its backoff has not run out. The caller commits before sending."""
-    table = model.__table__
-    result = db.session.execute(
-        update(table)
-        .where(table.c.id == record_id, _claimable(table, now))
-        .values(status="sending", attempts=table.c.attempts + 1, claimed_at=now)
-    )
-    if result.rowcount != 1:
-        return None
-    return db.session.scalar(select(table.c.attempts).where(table.c.id == record_id))
-
-
-def _finish(model, record_id: int, **values) -> None:
-    """Record the outcome of the attempt this runner claimed, and commit."""
-    table = model.__table__
-    db.session.execute(update(table).where(table.c.id == record_id, table.c.status == "sending").values(**values))
-    # Each email's outcome in its own transaction: what was sent stays recorded as sent even
-    # if a later email of the same run fails.
-    db.session.commit()
-
-
-def _record_failure(model, record_id: int, attempt: int, error: BaseException, now: datetime, tally: Tally) -> None:
-    # The class name only: an SMTP error's text can quote the recipient's address.
-    name = type(error).__name__[:64]
-    last = attempt >= MAX_ATTEMPTS
-    try:
-        if last:
-            _finish(model, record_id, status="abandoned", last_error=name)
-        else:
-            _finish(model, record_id, status="failed", last_error=name, next_attempt_at=now + BACKOFF[attempt - 1])
-    except OperationalError:
-        # Left in "sending": never retried, which is the safe side.
-        db.session.rollback()
-        log.error("%s %s failed (%s) and could not be recorded; it stays in 'sending'",
-                  model.__tablename__, record_id, name)
-        tally.abandoned += 1
-        return
-    if last:
-        tally.abandoned += 1
-        log.warning("%s %s abandoned after %s attempts (%s)", model.__tablename__, record_id, attempt, name)
-    else:
-        tally.failed += 1
-        log.warning("%s %s attempt %s failed (%s); will retry", model.__tablename__, record_id, attempt, name)
-
-
 def _blocked(model, owner_ids: list[int], dates: set[date], now: datetime) -> tuple[set[tuple[int, date]], set[tuple[int, date]]]:
     """(owner, date) pairs whose record cannot be claimed now, and those of them stuck in
     "sending". A query per CHUNK owners."""
@@ -218,8 +138,8 @@ def _blocked(model, owner_ids: list[int], dates: set[date], now: datetime) -> tu
     blocked, stuck = set(), set()
     for ids in _chunks(owner_ids):
         for owner_id, day, claimable, stuck_there in db.session.execute(
-            select(owner, table.c.local_date, _claimable(table, now).label("claimable"),
-                   _stuck(table, now).label("stuck"))
+            select(owner, table.c.local_date, delivery.claimable(table, now).label("claimable"),
+                   delivery.stuck(table, now).label("stuck"))
             .where(owner.in_(ids), table.c.local_date.in_(sorted(dates)))
         ):
             if not claimable:
@@ -324,12 +244,12 @@ def due_nudges(now: datetime) -> tuple[Iterator[Recipient], int]:
     records = Nudge.__table__
     stuck += db.session.scalar(
         select(func.count()).select_from(records).join(User, records.c.patient_id == User.id)
-        .where(late, records.c.local_date == today, _stuck(records, now)))
+        .where(late, records.c.local_date == today, delivery.stuck(records, now)))
     due = (select(User.id, User.email, User.first_name, today.label("local_date"))
            .where(late,
                   ~exists().where(CheckIn.patient_id == User.id, CheckIn.local_date == today),
                   ~exists().where(records.c.patient_id == User.id, records.c.local_date == today,
-                                  ~_claimable(records, now))))
+                                  ~delivery.claimable(records, now))))
     by_zone = (Recipient(patient_id, email, (first_name or "").strip(), day)
                for rows in _pages(due) for patient_id, email, first_name, day in rows)
     return heapq.merge(by_zone, moved, key=lambda r: r.id), stuck
@@ -395,10 +315,11 @@ def nudge_message(recipient: Recipient) -> EmailMessage:
 
 
 def send_nudges(now: datetime, summary: RunSummary) -> None:
-    due, summary.stuck = due_nudges(now)
-    if summary.stuck:
+    due, stuck = due_nudges(now)
+    summary.stuck += stuck
+    if stuck:
         log.warning("%s nudge(s) of the current dates are stuck in 'sending' (a run ended mid-send); "
-                    "they are not resent", summary.stuck)
+                    "they are not resent", stuck)
     _deliver_all(Nudge, due, now, summary, summary.nudges, nudge_message, _still_due)
 
 
@@ -510,15 +431,14 @@ def send_digests(now: datetime, summary: RunSummary) -> None:
 # --- The run.
 
 def _deliver_all(model, recipients, now: datetime, summary: RunSummary, tally: Tally, build, still_due) -> None:
-    failures_in_a_row = 0
     for recipient in recipients:
-        if summary.stopped_early:
+        if summary.streak.stop:
             return
         msg = build(recipient)  # before claiming: a template error must not strand a claim
         extra = {"patient_count": recipient.patient_count} if model is ProviderDigest else {}
         try:
             record_id = _create(model, recipient.id, recipient.local_date, now, **extra)
-            attempt = _claim(model, record_id, now)
+            attempt = delivery.claim(model, record_id, now)
             db.session.commit()  # the claim is durable before anything is sent
         except OperationalError:
             # e.g. SQLite's lock wait ran out under many concurrent runners: nothing was
@@ -532,42 +452,27 @@ def _deliver_all(model, recipients, now: datetime, summary: RunSummary, tally: T
             tally.not_sent += 1  # another runner has it, or it is done
             continue
         if not still_due(recipient):
-            _finish(model, record_id, status="skipped")
+            delivery.finish(model, record_id, status="skipped")
             tally.not_sent += 1
             continue
-        try:
-            mail.deliver(msg)
-        except SEND_ERRORS as error:
-            db.session.rollback()
-            _record_failure(model, record_id, attempt, error, now, tally)
-            failures_in_a_row += 1
-            if failures_in_a_row >= STOP_AFTER_CONSECUTIVE_FAILURES:
-                summary.stopped_early = True
-            continue
-        tally.sent += 1
-        failures_in_a_row = 0
-        try:
-            _finish(model, record_id, status="sent", sent_at=now, last_error=None)
-        except OperationalError:
-            # Sent, but not recorded: the row stays in "sending" and is never sent again.
-            db.session.rollback()
-            log.error("%s %s sent but not recorded as sent (database error); it stays in 'sending'",
-                      model.__tablename__, record_id)
-            continue
-        log.info("%s %s sent (attempt %s)", model.__tablename__, record_id, attempt)
+        delivery.send_claimed(model, record_id, attempt, msg, now, tally, summary.streak)
 
 
 def run(now: datetime | None = None, *, dry_run: bool = False) -> RunSummary:
-    """Send the nudges and digests due at `now` (default: the clock). A dry run writes nothing
-    and sends nothing; it lists what would be sent."""
+    """Deliver the outbox, then send the nudges and digests due at `now` (default: the clock).
+    A dry run writes nothing and sends nothing; it lists what would be sent."""
     now = (now or utcnow()).astimezone(timezone.utc)
     summary = RunSummary(now=now, dry_run=dry_run)
     if dry_run:
+        summary.would_mail = outbox.queued_ids(now)
         due, summary.stuck = due_nudges(now)
         summary.would_nudge = list(due)
         summary.would_digest, _ = due_digests(now)
         db.session.rollback()
         return summary
+    # Emails that requests produced first: someone may be waiting for a password reset.
+    queued = outbox.deliver_due(now, streak=summary.streak)
+    summary.mail, summary.stuck = queued.mail, queued.stuck
     send_nudges(now, summary)
     send_digests(now, summary)
     return summary

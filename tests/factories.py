@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import event, select
 
-from monitor import timeutil, twofactor
+from monitor import outbox, timeutil, twofactor
 from monitor.checkins import save_checkin
 from monitor.extensions import db
-from monitor.models import AuditEvent, CheckIn, Role, Treatment, User
+from monitor.models import AuditEvent, CheckIn, OutboxMessage, Role, Treatment, User
 from monitor.treatments import TreatmentValues, record_treatment, update_treatment
 
 # Thursday 26 November 2026, 15:00 UTC = 10:00 in New York: the frozen clock of every test.
@@ -220,10 +220,21 @@ def login_in_browser(page, base_url: str, user: User, password: str = PASSWORD) 
     page.get_by_role("button", name="Sign in").click()
 
 
-# --- Mail written to files.
+# --- Mail: requests queue it in the outbox, the runner delivers it (monitor/outbox.py).
+
+def deliver_mail(now: datetime | None = None) -> outbox.OutboxRun:
+    """Deliver what requests queued, once, as `flask --app monitor deliver-mail` does."""
+    return outbox.deliver_due(now)
+
+
+def outbox_rows() -> list[OutboxMessage]:
+    """The outbox's rows as stored now, oldest first."""
+    db.session.expire_all()
+    return db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+
 
 def read_outbox(app) -> list[email.message.EmailMessage]:
-    """Every message the file transport wrote, oldest first."""
+    """Every message the file transport wrote (delivered: see deliver_mail), oldest first."""
     directory = Path(app.config["MAIL_FILE_DIR"])
     if not directory.exists():
         return []

@@ -1,5 +1,6 @@
 """A real SMTP server on loopback (aiosmtpd) for tests that check what the app sends.
 The `smtp` and `smtp_down` fixtures in conftest.py start one per test."""
+import asyncio
 import email
 import email.policy
 import socket
@@ -15,9 +16,12 @@ class Recorder:
         self.messages = []
         self.data_attempts = 0
         self.refuse = False
+        self.delay = 0.0  # seconds the server takes over each message, as a slow relay does
 
     async def handle_DATA(self, server, session, envelope):
         self.data_attempts += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.refuse:
             return "554 Transaction failed"
         self.messages.append((envelope.mail_from, envelope.rcpt_tos,

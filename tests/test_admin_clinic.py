@@ -10,7 +10,7 @@ from monitor import analysis
 from monitor.clinic import get_clinic
 from monitor.extensions import db
 from monitor.models import Clinic, User, UserSession
-from tests.factories import add_checkins, add_treatment, at_local, day, enrolled_long_ago, events, login, read_outbox
+from tests.factories import add_checkins, add_treatment, at_local, day, deliver_mail, enrolled_long_ago, events, login, read_outbox
 from tests.test_dashboard import page_of, row_html
 
 SETTINGS = {
@@ -119,6 +119,8 @@ def test_adding_a_provider_emails_an_invitation_and_audits_it(app, admin):
     assert r.status_code == 303
     user = db.session.scalar(select(User).where(User.email == "new.doc@clinic.test"))
     assert (user.role, user.first_name, user.has_password) == ("provider", "Nia", False)
+    assert "is queued for sending" in admin.get(r.headers["Location"]).get_data(as_text=True)
+    deliver_mail()
     [message] = read_outbox(app)
     assert message["To"] == "new.doc@clinic.test"
     assert [e.detail for e in events("staff.created")] == ["provider"]
@@ -139,6 +141,7 @@ def test_bad_staff_input_is_refused_and_creates_nobody(app, admin, data, message
                                          "role": "provider", **data})
     assert r.status_code == 400 and message in r.get_data(as_text=True)
     assert db.session.scalar(select(db.func.count()).select_from(User)) == before
+    deliver_mail()
     assert read_outbox(app) == []
 
 

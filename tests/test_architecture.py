@@ -123,7 +123,9 @@ def test_no_module_name_repeats_at_two_levels():
 # Places other than views and commands whose correctness needs a transaction of their own.
 OWN_TRANSACTIONS = {
     "monitor.audit": "what a page showed or refused, written after the page is rendered",
-    "monitor.nudges": "the claim before sending, and each email's outcome",
+    "monitor.delivery": "each email's outcome, once it is known",
+    "monitor.nudges": "the claim before sending",
+    "monitor.outbox": "the claim before sending, and a reset's link stored with its email before it leaves",
     "monitor.ratelimit": "the attempt counted before the count is read by other workers",
     "monitor.sessions": "the signed-in session's touch, and ending a session that expired",
     "monitor.stored_analysis": "the background refresh after a change of settings, a batch at a time",

@@ -7,13 +7,11 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from monitor import passwords, timeutil
-from monitor.accounts import invitation
-from monitor import mail
+from monitor import outbox, passwords, timeutil
 from monitor.extensions import db
 from monitor.models import User
 from monitor.passwords import verify_password
-from tests.factories import NOW, PASSWORD, add_patient, add_provider, events, login, message_text, read_outbox
+from tests.factories import NOW, PASSWORD, add_patient, add_provider, deliver_mail, events, login, message_text, read_outbox
 from tests.test_privacy import assert_no_health_words, visible_text
 
 NEW_PASSWORD = "a brand new long passphrase"
@@ -23,11 +21,12 @@ def actions():
     return [e.action for e in events()]
 
 
-def invitation_for(user):
-    """An invitation issued and stored, as a view would (its message, unsent)."""
-    msg = invitation(user)
+def invitation_for(app, user):
+    """An invitation queued as a view would, delivered; the email."""
+    outbox.queue_invitation(user)
     db.session.commit()
-    return msg
+    deliver_mail()
+    return read_outbox(app)[-1]
 
 
 def link_path(msg) -> str:
@@ -125,6 +124,8 @@ def test_next_only_redirects_within_the_site(client, users, target, expected):
 def test_password_reset_round_trip(client, app, users):
     r = client.post("/account/reset", data={"email": users.patient_a.email})
     assert r.status_code == 302
+    assert read_outbox(app) == []  # queued, not sent inside the request
+    deliver_mail()
     [msg] = read_outbox(app)
     assert msg["To"] == users.patient_a.email
     assert msg["Subject"] == "Reset your password"
@@ -143,14 +144,16 @@ def test_password_reset_round_trip(client, app, users):
 def test_reset_for_unknown_email_says_the_same_and_sends_nothing(client, app, users):
     known = client.post("/account/reset", data={"email": users.patient_a.email}, follow_redirects=True)
     unknown = client.post("/account/reset", data={"email": "nobody@example.test"}, follow_redirects=True)
-    text = "If that address has an account, we have emailed it a link"
+    text = "If that address has an account, we are sending it a link"
     assert text in known.get_data(as_text=True) and text in unknown.get_data(as_text=True)
+    deliver_mail()
     assert len(read_outbox(app)) == 1
 
 
 def test_an_outstanding_reset_link_dies_when_the_password_changes(client, app, users):
     """The retest's L1: a link mailed before a password change no longer sets a password after it."""
     client.post("/account/reset", data={"email": users.patient_a.email})
+    deliver_mail()
     path = link_path(read_outbox(app)[0])
     login(client, users.patient_a)
     r = client.post("/account/password", data={"current_password": PASSWORD, "password": NEW_PASSWORD,
@@ -166,8 +169,9 @@ def test_an_outstanding_reset_link_dies_when_the_password_changes(client, app, u
 def test_using_one_link_kills_the_accounts_other_links(client, app, users):
     """A password set from an invitation also ends an older reset link (and the other way round)."""
     client.post("/account/reset", data={"email": users.patient_a.email})
+    deliver_mail()
     reset = link_path(read_outbox(app)[0])
-    invited = link_path(invitation_for(users.patient_a))
+    invited = link_path(invitation_for(app, users.patient_a))
     assert client.post(invited, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
     client.post("/logout")
     assert client.get(reset).status_code == 404
@@ -175,7 +179,7 @@ def test_using_one_link_kills_the_accounts_other_links(client, app, users):
 
 def test_deactivating_staff_kills_their_outstanding_invitation(client, app, users):
     newcomer = add_provider("new.provider@clinic.test", password=False)
-    path = link_path(invitation_for(newcomer))
+    path = link_path(invitation_for(app, newcomer))
     admin = app.test_client()
     app.config["TWO_FACTOR_REQUIRED_FOR_STAFF"] = False
     login(admin, users.admin)
@@ -187,6 +191,7 @@ def test_deactivating_staff_kills_their_outstanding_invitation(client, app, user
 
 def test_reset_link_expires(client, app, users):
     client.post("/account/reset", data={"email": users.patient_a.email})
+    deliver_mail()
     path = link_path(read_outbox(app)[0])
     timeutil.freeze(NOW + timedelta(minutes=61))
     assert client.get(path).status_code == 404
@@ -195,6 +200,7 @@ def test_reset_link_expires(client, app, users):
 def test_a_newer_reset_link_replaces_the_older(client, app, users):
     client.post("/account/reset", data={"email": users.patient_a.email})
     client.post("/account/reset", data={"email": users.patient_a.email})
+    deliver_mail()
     first, second = read_outbox(app)
     assert client.get(link_path(first)).status_code == 404
     assert client.get(link_path(second)).status_code == 200
@@ -208,6 +214,7 @@ def test_a_newer_reset_link_replaces_the_older(client, app, users):
 ])
 def test_weak_or_mismatched_new_password_is_refused(client, app, users, password, confirm, message):
     client.post("/account/reset", data={"email": users.patient_a.email})
+    deliver_mail()
     path = link_path(read_outbox(app)[0])
     r = client.post(path, data={"password": password, "confirm": confirm})
     assert r.status_code == 200
@@ -222,6 +229,7 @@ def test_password_change_ends_other_signed_in_sessions(app, users):
     login(phone, users.patient_a)
     login(laptop, users.patient_a)
     laptop.post("/account/reset", data={"email": users.patient_a.email})
+    deliver_mail()
     path = link_path(read_outbox(app)[0])
     laptop.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert laptop.get("/checkin").status_code == 200
@@ -231,8 +239,9 @@ def test_password_change_ends_other_signed_in_sessions(app, users):
 def test_invitation_sets_the_first_password_and_signs_in(client, app, users):
     patient = add_patient("new@example.test", first_name="Nia", password=False,
                           providers=[users.provider_a])
-    mail.deliver(invitation(patient))  # as the views do: store, then send
+    outbox.queue_invitation(patient)  # as the views do: queued with its link, in one commit
     db.session.commit()
+    deliver_mail()
     [msg] = read_outbox(app)
     assert msg["Subject"] == "Set up your account"
     body = message_text(msg)
@@ -249,16 +258,18 @@ def test_invitation_sets_the_first_password_and_signs_in(client, app, users):
 
 def test_an_invitation_link_cannot_reset_a_password(client, app, users):
     patient = add_patient("new@example.test", password=False)
-    mail.deliver(invitation(patient))  # as the views do: store, then send
+    outbox.queue_invitation(patient)  # as the views do: queued with its link, in one commit
     db.session.commit()
+    deliver_mail()
     token = link_path(read_outbox(app)[0]).rsplit("/", 1)[1]
     assert client.get(f"/account/reset/{token}").status_code == 404
 
 
 def test_invitation_expires_after_72_hours(client, app, users):
     patient = add_patient("new@example.test", password=False)
-    mail.deliver(invitation(patient))  # as the views do: store, then send
+    outbox.queue_invitation(patient)  # as the views do: queued with its link, in one commit
     db.session.commit()
+    deliver_mail()
     path = link_path(read_outbox(app)[0])
     timeutil.freeze(NOW + timedelta(hours=72, seconds=1))
     assert client.get(path).status_code == 404

@@ -2,16 +2,16 @@
 here, the shared one in tests/smtp.py), otherwise .eml files under instance/."""
 import pytest
 
-from monitor import mail
-from monitor.accounts import invitation
+from monitor import mail, outbox
 from monitor.extensions import db
-from tests.factories import add_patient, read_outbox
+from tests.factories import add_patient, deliver_mail, read_outbox
 
 
 def test_invitation_goes_through_smtp_when_configured(app, smtp):
     patient = add_patient("nia@example.test", first_name="Nia", password=False)
-    mail.deliver(invitation(patient))  # as the views do: store, then send
+    outbox.queue_invitation(patient)
     db.session.commit()
+    deliver_mail()
     [msg] = smtp.messages
     assert smtp.senders == ["no-reply@clinic.test"]
     assert smtp.recipients == ["nia@example.test"]
@@ -24,8 +24,9 @@ def test_invitation_goes_through_smtp_when_configured(app, smtp):
 def test_without_mail_server_messages_are_eml_files_and_logged(app, caplog):
     patient = add_patient("nia@example.test", first_name="Nia", password=False)
     with caplog.at_level("INFO", logger="monitor.mail"):
-        mail.deliver(invitation(patient))  # as the views do: store, then send
+        outbox.queue_invitation(patient)
         db.session.commit()
+        deliver_mail()
     [msg] = read_outbox(app)
     assert msg["To"] == "nia@example.test"
     assert "mail written to" in caplog.text

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from monitor import nudges, schedule
+from monitor import delivery, nudges, schedule
 from monitor.clinic import get_clinic
 from monitor.extensions import db
 from monitor.models import DELIVERY_STATUSES, CheckIn, Nudge, PatientStatusChange, User
@@ -40,7 +40,7 @@ def rule_nudges(now: datetime) -> tuple[list[tuple[int, date]], int]:
         if day is None:
             continue
         record = db.session.scalar(select(Nudge).where(Nudge.patient_id == patient.id, Nudge.local_date == day))
-        if record is not None and record.status == "sending" and record.claimed_at <= now - nudges.STUCK_AFTER:
+        if record is not None and record.status == "sending" and record.claimed_at <= now - delivery.STUCK_AFTER:
             stuck += 1
         if db.session.scalar(select(CheckIn.id).where(CheckIn.patient_id == patient.id, CheckIn.local_date == day)):
             continue

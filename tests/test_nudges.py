@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from monitor import nudges
+from monitor import delivery, nudges
 from monitor.clinic import get_clinic
 from monitor.extensions import db
 from monitor.models import Nudge, PatientStatusChange, ProviderDigest
@@ -88,19 +88,19 @@ def test_nothing_goes_to_those_who_should_not_get_one(app, smtp, users):
     assert sorted(smtp.recipients) == ["alice@example.test", "control@example.test"]
 
 
-@pytest.mark.parametrize("step", ["_create", "_claim"])
-def test_a_check_in_that_arrives_after_the_selection_stops_the_send(app, smtp, monkeypatch, step):
+@pytest.mark.parametrize("module, step", [(nudges, "_create"), (delivery, "claim")])
+def test_a_check_in_that_arrives_after_the_selection_stops_the_send(app, smtp, monkeypatch, module, step):
     """The patient checks in while the runner works: after their page of recipients was read,
     before the record is created and claimed, or just after the claim."""
     alice = add_patient("alice@example.test")
-    real_step = getattr(nudges, step)
+    real_step = getattr(module, step)
 
     def step_then_check_in(*args):
         result = real_step(*args)
         add_checkin(alice, date(2026, 11, 26), 7)  # commits, as the claim would be committed
         return result
 
-    monkeypatch.setattr(nudges, step, step_then_check_in)
+    monkeypatch.setattr(module, step, step_then_check_in)
     summary = nudges.run(EVENING)
     assert smtp.recipients == []
     assert summary.nudges.not_sent == 1
@@ -112,9 +112,9 @@ def test_two_claims_of_one_record_only_the_first_wins(app):
     record_id = nudges._create(Nudge, alice.id, date(2026, 11, 26), EVENING)
     again = nudges._create(Nudge, alice.id, date(2026, 11, 26), EVENING)  # ON CONFLICT DO NOTHING
     assert again == record_id
-    assert nudges._claim(Nudge, record_id, EVENING) == 1
+    assert delivery.claim(Nudge, record_id, EVENING) == 1
     db.session.commit()
-    assert nudges._claim(Nudge, record_id, EVENING) is None
+    assert delivery.claim(Nudge, record_id, EVENING) is None
     db.session.commit()
 
 
@@ -194,8 +194,8 @@ def test_a_run_stops_early_while_the_server_keeps_failing_and_claims_nothing_mor
         add_patient(f"p{n}@example.test")
     summary = nudges.run(EVENING)
     assert summary.stopped_early
-    assert summary.nudges.failed == nudges.STOP_AFTER_CONSECUTIVE_FAILURES
-    assert len(nudge_rows()) == nudges.STOP_AFTER_CONSECUTIVE_FAILURES  # the others untouched
+    assert summary.nudges.failed == delivery.STOP_AFTER_CONSECUTIVE_FAILURES
+    assert len(nudge_rows()) == delivery.STOP_AFTER_CONSECUTIVE_FAILURES  # the others untouched
     smtp_down.start()
     nudges.run(EVENING + timedelta(minutes=2))
     assert len(smtp_down.recipients) == 5
@@ -335,8 +335,8 @@ def runner_env(app, db_url: str, mail_port: int) -> dict:
     return env
 
 
-def start_runner(env, *args):
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "monitor", "send-nudges", *args],
+def start_runner(env, *args, command="send-nudges"):
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "monitor", command, *args],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -432,8 +432,8 @@ def test_command_prints_a_one_line_summary_with_counts_only(app, runner, smtp):
     result = runner.invoke(args=["send-nudges", "--now", "2026-11-26T20:00:00-05:00"])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines() == [
-        "send-nudges 2026-11-27T01:00:00+00:00: nudges 1 sent, 0 failed, 0 abandoned, 0 not sent; "
-        "digests 0 sent, 0 failed, 0 abandoned, 0 not sent."]
+        "send-nudges 2026-11-27T01:00:00+00:00: mail 0 sent, 0 failed, 0 abandoned, 0 not sent; "
+        "nudges 1 sent, 0 failed, 0 abandoned, 0 not sent; digests 0 sent, 0 failed, 0 abandoned, 0 not sent."]
     assert smtp.recipients == ["alice@example.test"]
 
 

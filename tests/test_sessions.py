@@ -10,7 +10,7 @@ from monitor import create_app, timeutil
 from monitor.extensions import db
 from monitor.models import UserSession
 from monitor.sessions import SIGNED_OUT_MESSAGE
-from tests.factories import NOW, PASSWORD, counted_queries, login, message_text, read_outbox
+from tests.factories import NOW, PASSWORD, counted_queries, deliver_mail, login, message_text, read_outbox
 
 NEW_PASSWORD = "a brand new long passphrase"
 
@@ -195,6 +195,7 @@ def test_a_password_change_ends_every_other_session_on_the_server(app, users):
     login(laptop, users.patient_a)
     phone_row = row_of(phone)
     laptop.post("/account/reset", data={"email": users.patient_a.email})
+    deliver_mail()
     path = "/" + message_text(read_outbox(app)[0]).split("http://localhost/", 1)[1].split()[0]
     laptop.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert signed_in(laptop, "/checkin")

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from monitor import timeutil, twofactor
 from monitor.extensions import db
 from monitor.models import RecoveryCode, UserSession
-from tests.factories import (NOW, PASSWORD, code_at, enable_two_factor, events, keyed_recovery_hash, login,
-                             message_text, read_outbox)
+from tests.factories import (NOW, PASSWORD, code_at, deliver_mail, enable_two_factor, events, keyed_recovery_hash,
+                             login, message_text, read_outbox)
 
 GENERIC = "That code did not work."
 
@@ -184,6 +184,7 @@ def test_repeated_wrong_codes_lock_the_second_step(client, users):
 def test_a_password_reset_link_does_not_skip_the_second_factor(client, app, users):
     enable_two_factor(users.patient_a)
     client.post("/account/reset", data={"email": users.patient_a.email})
+    deliver_mail()
     path = "/" + message_text(read_outbox(app)[0]).split("http://localhost/", 1)[1].split()[0]
     new = "a brand new long passphrase"
     r = client.post(path, data={"password": new, "confirm": new})

@@ -1,7 +1,7 @@
 """second-factor secrets encrypted, recovery codes as keyed hashes
 
 Revision ID: 0010_secrets_at_rest
-Revises: 0007_report_aggregates
+Revises: 0008_outbox
 Create Date: 2026-12-02
 
 users.totp_secret held the base32 secret in clear: it becomes a Fernet token (a longer column).
@@ -32,7 +32,7 @@ from flask import current_app
 
 # revision identifiers, used by Alembic.
 revision = '0010_secrets_at_rest'
-down_revision = '0007_report_aggregates'
+down_revision = '0008_outbox'
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
-from .. import accounts, mail, sessions, stored_analysis, tokens
+from .. import accounts, outbox, sessions, stored_analysis, tokens
 from ..audit import record
 from ..clinic import get_clinic, update_settings
 from ..extensions import db
@@ -72,13 +72,9 @@ def add_staff():
     except accounts.DuplicateEmail as duplicate:
         form.email.errors.append(str(duplicate))
         return _staff_page(form, 400)
-    invitation = accounts.invitation(user)
+    outbox.queue_invitation(user)
     db.session.commit()
-    if mail.try_deliver(invitation):
-        flash(f"{user.display_name} is added. We emailed them a link to set up their account.", "info")
-    else:
-        flash(f"{user.display_name} is added, but the invitation email could not be sent. "
-              "Try “Resend invitation” later.", "error")
+    flash(f"{user.display_name} is added. {outbox.INVITATION_QUEUED}", "info")
     return redirect(url_for("admin.staff"), code=303)
 
 
@@ -96,12 +92,10 @@ def reinvite_staff(user_id: int):
         flash(f"{user.display_name} has already set up their account." if user.has_password
               else f"{user.display_name}'s account is deactivated.", "error")
     else:
-        invitation = accounts.invitation(user)
+        outbox.queue_invitation(user)
         db.session.commit()
-        if mail.try_deliver(invitation):
-            flash(f"We emailed {user.display_name} a new link.", "info")
-        else:
-            flash("The invitation email could not be sent. Try again later.", "error")
+        flash(f"A new invitation email for {user.display_name} is queued for sending. "
+              "Earlier links no longer work.", "info")
     return redirect(url_for("admin.staff"), code=303)
 
 

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from .. import accounts, mail, ratelimit, sessions, tokens, twofactor
+from .. import outbox, ratelimit, sessions, tokens, twofactor
 from ..accounts import find_by_email, set_password
 from ..audit import record
 from ..extensions import db
@@ -145,13 +145,11 @@ def accept_invitation(token: str):
 def request_reset():
     form = RequestResetForm()
     if form.validate_on_submit():
-        user = find_by_email(form.email.data)
-        if user is not None and user.active and user.has_password:
-            message = accounts.password_reset(user)
-            db.session.commit()
-            mail.deliver(message)
-        # The same answer whether or not the account exists.
-        flash("If that address has an account, we have emailed it a link to choose a new password.", "info")
+        # Queued by address, looked up by the runner (outbox.py): the same work, answer and
+        # time whether or not the account exists, and the mail server is never waited for.
+        outbox.queue_password_reset(form.email.data)
+        db.session.commit()
+        flash("If that address has an account, we are sending it a link to choose a new password.", "info")
         return redirect(url_for("auth.login"))
     return render_template("auth/request_reset.html", form=form)
 

@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from .. import accounts, analysis, audit, care_team, digits, mail, paging, patient_status, treatments
+from .. import accounts, analysis, audit, care_team, digits, outbox, paging, patient_status, treatments
 from ..access import patient_or_404, refuse
 from ..charts import page as patient_charts
 from ..clinic import get_clinic
@@ -52,13 +52,9 @@ def enrol():
     except accounts.DuplicateEmail as duplicate:
         form.email.errors.append(str(duplicate))
         return render_template("provider/enrol.html", form=form), 400
-    invitation = accounts.invitation(patient)
+    outbox.queue_invitation(patient)
     db.session.commit()
-    if mail.try_deliver(invitation):
-        flash(f"{patient.display_name} is enrolled. We emailed them a link to set up their account.", "info")
-    else:
-        flash(f"{patient.display_name} is enrolled, but the invitation email could not be sent. "
-              "Try “Resend invitation” later.", "error")
+    flash(f"{patient.display_name} is enrolled. {outbox.INVITATION_QUEUED}", "info")
     return redirect(url_for("provider.patient", patient_id=patient.id), code=303)
 
 
@@ -70,12 +66,9 @@ def invite(patient_id: int):
               "from the sign-in page.", "error")
         return redirect(url_for("provider.patient", patient_id=patient.id), code=303)
     audit.record("patient.invitation_resent", target_type="patient", target_id=patient.id)
-    invitation = accounts.invitation(patient)
+    outbox.queue_invitation(patient)
     db.session.commit()
-    if mail.try_deliver(invitation):
-        flash(f"We emailed a new invitation link to {patient.email}. Earlier links no longer work.", "info")
-    else:
-        flash("The invitation email could not be sent. Please try again later.", "error")
+    flash(f"A new invitation email to {patient.email} is queued for sending. Earlier links no longer work.", "info")
     return redirect(url_for("provider.patient", patient_id=patient.id), code=303)
 
 
