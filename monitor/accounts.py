@@ -66,6 +66,19 @@ def password_reset(user: User, *, detail: str | None = None) -> EmailMessage:
                                link=absolute_url("auth.reset_password", token=raw), minutes=minutes)
 
 
+def two_factor_off(user: User) -> EmailMessage:
+    """A single-use link that turns a patient's second factor off, for one who has lost both
+    their phone and their recovery codes. It is asked for only after the password step of
+    signing in, and it goes to the account's own address: a password and the mailbox, never a
+    session alone. Older unused ones stop working. Audited. The caller queues it and commits."""
+    tokens.revoke_unused(user, tokens.TWO_FACTOR_OFF)
+    minutes = current_app.config["PASSWORD_RESET_TTL_MINUTES"]
+    raw = tokens.issue(user, tokens.TWO_FACTOR_OFF, timedelta(minutes=minutes))
+    record("2fa.reset_requested", target_type="user", target_id=user.id, actor=user)
+    return mail.render_message("two_factor_off", user.email, first_name=user.first_name,
+                               link=absolute_url("auth.two_factor_off", token=raw), minutes=minutes)
+
+
 # --- Creating accounts: one path for the enrolment form, the staff form and the command line.
 
 class DuplicateEmail(Exception):

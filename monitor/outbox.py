@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 INVITATION = "invitation"
 PASSWORD_RESET = "password_reset"
+TWO_FACTOR_OFF = "two_factor_off"
 PAGE = 200  # rows read per query
 # What staff are told once an invitation is queued: honest about when it leaves.
 INVITATION_QUEUED = "An invitation email with a link to set up their account is queued for sending."
@@ -71,6 +72,12 @@ def queue_invitation(user: User) -> OutboxMessage:
     """A new single-use link to set a password (accounts.invitation: its token, audited),
     queued with it; earlier links stop working. The caller commits."""
     return queue(accounts.invitation(user), kind=INVITATION, user=user)
+
+
+def queue_two_factor_off(user: User) -> OutboxMessage:
+    """A patient's link to turn a lost second factor off (accounts.two_factor_off), queued with
+    its token. The caller commits."""
+    return queue(accounts.two_factor_off(user), kind=TWO_FACTOR_OFF, user=user)
 
 
 def queue_password_reset(address: str) -> OutboxMessage:

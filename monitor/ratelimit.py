@@ -68,6 +68,8 @@ RULES: dict[str, tuple[Limit, ...]] = {
     "auth.accept_invitation": _limits(5, 20, QUARTER_HOUR),
     "auth.reset_password": _limits(5, 20, QUARTER_HOUR),
     "auth.verify": _limits(5, 20, QUARTER_HOUR),
+    "auth.lost_second_factor": _limits(3, 20, HOUR),
+    "auth.two_factor_off": _limits(5, 20, QUARTER_HOUR),
 }
 # Only failures count on these (the view calls failed()): see the module docstring.
 FAILURES_ONLY = {"auth.login", "auth.verify"}
@@ -111,12 +113,12 @@ def _key(endpoint: str, scope: str, who: str) -> str:
 
 def account_key(endpoint: str) -> str | None:
     """Who the attempt is against, as a hash; None when the request names nobody."""
-    if endpoint in ("auth.accept_invitation", "auth.reset_password"):
+    if endpoint in ("auth.accept_invitation", "auth.reset_password", "auth.two_factor_off"):
         token = (request.view_args or {}).get("token")
         return "token:" + _digest(token) if token else None
     if endpoint in SIGNED_IN_RULES:
         return f"user:{current_user.id}" if current_user.is_authenticated else None
-    if endpoint == "auth.verify":
+    if endpoint in ("auth.verify", "auth.lost_second_factor"):
         pending = session.get("2fa_user_id")
         return f"user:{pending}" if pending is not None else None
     email = normalise_email(request.form.get("email") or "")

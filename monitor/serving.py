@@ -14,7 +14,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 REDACTED = "[redacted]"
 # Every route with a <token> (tests/test_serving.py checks this against the app's routes).
-TOKEN_PATHS = ("/account/invitation/", "/account/reset/", "/unsubscribe/")
+TOKEN_PATHS = ("/account/invitation/", "/account/reset/", "/account/two-factor-off/", "/unsubscribe/")
 _TOKEN_IN_PATH = re.compile(
     "(" + "|".join(re.escape(p) for p in TOKEN_PATHS) + r")[^/?#\s\"']+", re.IGNORECASE)
 SERVER_NAME = "monitor"

@@ -29,7 +29,7 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 # Pages that serve a signed-out visitor: an ended session simply continues there signed out.
 SIGN_IN_ENDPOINTS = {"auth.login", "auth.verify", "auth.request_reset", "auth.reset_password",
-                     "auth.accept_invitation"}
+                     "auth.accept_invitation", "auth.lost_second_factor", "auth.two_factor_off"}
 
 # What a staff member without a confirmed authenticator may still reach.
 ENROLMENT_ENDPOINTS = {"auth.enrol_two_factor", "auth.logout", "static"}

@@ -20,6 +20,8 @@ from .timeutil import utcnow
 
 INVITATION = "invitation"
 PASSWORD_RESET = "reset"
+# A patient who lost both their phone and their recovery codes turns the second factor off.
+TWO_FACTOR_OFF = "2fa_off"
 
 
 def _digest(raw: str) -> str:

@@ -331,3 +331,60 @@ def test_the_enrolment_page_warns_before_other_sessions_end(app, client, users):
     login(client, users.patient_a)
     page = " ".join(client.get("/account/security/two-factor").get_data(as_text=True).split())
     assert "signs you out on your 1 other browser or device; you stay signed in here" in page
+
+
+# --- A patient who lost both the phone and the recovery codes.
+
+def lost_factor_link(app, client, user) -> str:
+    password_step(client, user)
+    r = client.post("/login/verify/lost")
+    assert r.status_code == 302 and r.headers["Location"] == "/login/verify"
+    deliver_mail()
+    [msg] = read_outbox(app)
+    assert msg["To"] == user.email and msg["Subject"] == "Turn off two-step sign-in"
+    return re.search(r"http://localhost(/account/two-factor-off/\S+)", message_text(msg)).group(1)
+
+
+def test_a_patient_who_lost_the_phone_turns_the_factor_off_from_an_emailed_link(app, client, users):
+    enable_two_factor(users.patient_a)
+    elsewhere = app.test_client()
+    password_step(elsewhere, users.patient_a)
+    elsewhere.post("/login/verify", data={"code": code_at(users.patient_a)})
+    path = lost_factor_link(app, client, users.patient_a)
+    assert "Turn it off" in client.get(path).get_data(as_text=True)
+    r = client.post(path)
+    assert r.status_code == 302 and r.headers["Location"] == "/login"
+    db.session.refresh(users.patient_a)
+    assert users.patient_a.totp_enabled_at is None
+    assert "2fa.reset_by_email" in actions()
+    assert elsewhere.get("/checkin").status_code == 302  # every session ended
+    assert client.post(path).status_code == 404  # single use
+    assert password_step(app.test_client(), users.patient_a).headers["Location"] == "/"
+
+
+def test_an_intruder_holding_only_a_session_cannot_ask_for_the_link(app, client, users):
+    enable_two_factor(users.patient_a)
+    password_step(client, users.patient_a)
+    client.post("/login/verify", data={"code": code_at(users.patient_a)})
+    assert client.post("/login/verify/lost").headers["Location"] == "/"  # signed in: nothing to recover
+    stranger = app.test_client()
+    assert stranger.post("/login/verify/lost").headers["Location"] == "/login"  # no password step
+    deliver_mail()
+    assert read_outbox(app) == []
+    db.session.refresh(users.patient_a)
+    assert users.patient_a.totp_enabled_at is not None
+
+
+def test_staff_are_sent_to_an_administrator_and_other_links_do_not_work_here(app, client, users):
+    enable_two_factor(users.provider_a)
+    password_step(client, users.provider_a)
+    client.post("/login/verify/lost")
+    deliver_mail()
+    assert read_outbox(app) == []
+    assert "administrator" in client.get("/login/verify").get_data(as_text=True)
+    # A password-reset link is not a two-factor-off link.
+    client.post("/logout")
+    client.post("/account/reset", data={"email": users.provider_a.email})
+    deliver_mail()
+    token = re.search(r"/account/reset/(\S+)", message_text(read_outbox(app)[0])).group(1)
+    assert client.get(f"/account/two-factor-off/{token}").status_code == 404

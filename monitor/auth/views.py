@@ -109,7 +109,7 @@ def verify():
             db.session.commit()
             ratelimit.failed()
             flash(GENERIC_CODE_ERROR, "error")
-            return render_template("auth/verify.html", form=form), 200
+            return render_template("auth/verify.html", form=form, patient=user.is_patient), 200
         if kind == "totp":
             record("2fa.verified", target_type="user", target_id=user.id, actor=user)
         remember, next_url = session.get("2fa_remember", False), session.get("2fa_next")
@@ -121,7 +121,51 @@ def verify():
             flash(f"You used a recovery code. {twofactor.remaining_recovery_codes(user)} remain; "
                   "you can make new ones under Sign-in security.", "info")
         return redirect(safe_next(next_url) or url_for("index"))
-    return render_template("auth/verify.html", form=form)
+    return render_template("auth/verify.html", form=form, patient=user.is_patient)
+
+
+@bp.post("/login/verify/lost")
+def lost_second_factor():
+    """Half signed in (the password given) and without phone or recovery codes: a patient is
+    emailed a link that turns the second factor off; staff are sent to an administrator (the
+    operator's `reset-two-factor`). A signed-in session alone never reaches this."""
+    if current_user.is_authenticated:
+        return redirect(url_for("index"))
+    user = _pending()
+    if user is None:
+        flash("Please sign in again.", "info")
+        return redirect(url_for("auth.login"))
+    if not user.is_patient:
+        flash("Clinic staff: ask your clinic's administrator to reset your two-step sign-in.", "info")
+        return redirect(url_for("auth.verify"))
+    outbox.queue_two_factor_off(user)
+    db.session.commit()
+    flash("We are emailing you a link that turns two-step sign-in off. It works once, for an hour.", "info")
+    return redirect(url_for("auth.verify"))
+
+
+@bp.route("/account/two-factor-off/<token>", methods=["GET", "POST"])
+def two_factor_off(token: str):
+    """The emailed link: turns a patient's second factor off, ends every session of the account
+    and sends them to sign in with their password (then to set it up again on a new phone)."""
+    found = tokens.find_valid(token, tokens.TWO_FACTOR_OFF)
+    if found is None or not found.user.active or not found.user.is_patient:
+        return render_template("auth/link_invalid.html"), 404
+    if request.method == "POST":  # (its CSRF token checked by CSRFProtect, as on every POST)
+        if not tokens.redeem(found):
+            db.session.rollback()
+            return render_template("auth/link_invalid.html"), 404
+        user = found.user
+        twofactor.disable(user)
+        sessions.end_all(user)
+        record("2fa.reset_by_email", target_type="user", target_id=user.id, actor=user)
+        if current_user.is_authenticated:
+            sessions.sign_out()
+        db.session.commit()
+        flash("Two-step sign-in is off. Sign in with your password; you can turn it on again with your new "
+              "phone under Sign-in security.", "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/two_factor_off.html")
 
 
 @bp.post("/logout")
