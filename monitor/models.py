@@ -495,3 +495,14 @@ class TreatmentResultRow(db.Model):
     wane_day: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
     last_observed_day: Mapped[int | None] = mapped_column(Integer)
+
+
+class WebSession(db.Model):
+    """What Flask keeps in `session` for one browser (monitor/session_store.py): the cookie
+    carries only a random token, and the id stored is a SHA-256 of it."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[str] = mapped_column(Text)  # Flask's tagged JSON
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # pruned by it
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
