@@ -8,8 +8,10 @@ the token, so a copy of the database gives no usable cookie either.
 - No data, no row and no cookie. (The sign-in page stores a CSRF token, so anonymous rows do
   exist; they last no longer than a signed-in browser session and are pruned now and then.)
 - Read once, on first use of `session` in a request (a static file costs nothing); written
-  only when changed, and otherwise at most once a minute to push back the expiry of a session
-  in use.
+  only when changed, and for a permanent session (a patient kept signed in) at most once a
+  minute besides, to push back its expiry while it is used. One that ends with the browser
+  is dropped on the server `browser_lifetime` after its last change: signing in is a change,
+  and no sign-in it carries lasts longer (sessions.browser_session_lifetime).
 - session.clear() and renew() retire the token: its row is deleted and any data left gets a
   new token, so a cookie planted or copied before signing in or out is worth nothing after.
 - Two requests of one browser at once: the last write wins. A row deleted meanwhile (signed
@@ -136,7 +138,7 @@ class ServerSessionInterface(SessionInterface):
     Domain, so no sibling subdomain can plant or overwrite it. Over plain http (local demo only)
     the prefix would make browsers drop the cookie, so it follows SESSION_COOKIE_SECURE.
 
-    `browser_lifetime(app)`: how long after its last use a session that is not permanent
+    `browser_lifetime(app)`: how long after its last change a session that is not permanent
     (one that ends when the browser closes) is kept on the server. A permanent one is kept
     PERMANENT_SESSION_LIFETIME after its last use, as its cookie is."""
 
@@ -180,15 +182,14 @@ class ServerSessionInterface(SessionInterface):
                 expires_at=now + self._lifetime(app, session), updated_at=now))
             wrote = inserted = True
             self._set_cookie(app, session, response)
-        elif session.modified or now - session.updated_at >= TOUCH_EVERY:
+        elif session.modified or (session.permanent and now - session.updated_at >= TOUCH_EVERY):
             values = {"expires_at": now + self._lifetime(app, session), "updated_at": now}
             if session.modified:
                 values["data"] = _SERIALIZER.dumps(dict(session))
             # No row (signed out meanwhile in another tab): it stays gone, this write is dropped.
             if db.session.execute(update(WebSession).where(WebSession.id == token_hash(session.token))
                                   .values(**values)).rowcount:
-                if session.modified or session.permanent:  # a permanent cookie's Expires moves too
-                    self._set_cookie(app, session, response)
+                self._set_cookie(app, session, response)  # a permanent cookie's Expires moves too
             wrote = True
         if wrote:
             # Its own commit, after the view's (and the audit's, monitor/audit.py).

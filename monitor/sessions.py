@@ -86,10 +86,10 @@ def _limits(user: User, remember: bool) -> tuple[timedelta, timedelta]:
 
 
 def browser_session_lifetime(app: Flask) -> timedelta:
-    """How long the server keeps a session that ends with the browser after its last use: as
-    long as the longest sign-in it can carry (12 hours), and no longer for a visitor who never
-    signs in (the sign-in page's CSRF token). A patient kept signed in has a permanent session,
-    kept PERMANENT_SESSION_LIFETIME like its cookie."""
+    """How long the server keeps a session that ends with the browser after its last change
+    (signing in is one): as long as the longest sign-in it can carry (12 hours), and no longer
+    for a visitor who never signs in (the sign-in page's CSRF token). A patient kept signed in
+    has a permanent session, kept PERMANENT_SESSION_LIFETIME after its last use, like its cookie."""
     c = app.config
     return timedelta(hours=max(c["STAFF_ABSOLUTE_HOURS"], c["PATIENT_ABSOLUTE_HOURS"]))
 
