@@ -400,8 +400,8 @@ class RecoveryCode(db.Model):
 
 class UserSession(db.Model):
     """A signed-in session, kept on the server so that logout, a password change or a timeout
-    ends it for good (the browser's cookie only carries the id). The id stored is a SHA-256 of
-    the random token in the cookie."""
+    ends it for good (the browser's session only carries a token). The id stored is a SHA-256
+    of that random token."""
 
     __tablename__ = "user_sessions"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
