@@ -165,14 +165,20 @@ class ServerSessionInterface(SessionInterface):
         if not session.loaded:
             return  # never read in this request, so nothing changed
         now = utcnow()
-        wrote = inserted = False
+        touch = session.token is not None and session.permanent and now - session.updated_at >= TOUCH_EVERY
+        if session.retired is None and not session.modified and not touch:
+            return
+        # Only the session is written here. Whatever the view left uncommitted (views commit
+        # once, if at all) was not meant to be stored, and this commit must not store it.
+        db.session.rollback()
+        inserted = False
         if session.retired is not None:
             db.session.execute(delete(WebSession).where(WebSession.id == token_hash(session.retired)))
-            session.retired, wrote = None, True
+            session.retired = None
         if not session:
             if session.token is not None:  # emptied by pops, not clear()
                 db.session.execute(delete(WebSession).where(WebSession.id == token_hash(session.token)))
-                session.token, wrote = None, True
+                session.token = None
             if session.modified:
                 self._delete_cookie(app, response)
         elif session.token is None:
@@ -180,9 +186,9 @@ class ServerSessionInterface(SessionInterface):
             db.session.execute(insert(WebSession).values(
                 id=token_hash(session.token), data=_SERIALIZER.dumps(dict(session)),
                 expires_at=now + self._lifetime(app, session), updated_at=now))
-            wrote = inserted = True
+            inserted = True
             self._set_cookie(app, session, response)
-        elif session.modified or (session.permanent and now - session.updated_at >= TOUCH_EVERY):
+        else:
             values = {"expires_at": now + self._lifetime(app, session), "updated_at": now}
             if session.modified:
                 values["data"] = _SERIALIZER.dumps(dict(session))
@@ -190,10 +196,8 @@ class ServerSessionInterface(SessionInterface):
             if db.session.execute(update(WebSession).where(WebSession.id == token_hash(session.token))
                                   .values(**values)).rowcount:
                 self._set_cookie(app, session, response)  # a permanent cookie's Expires moves too
-            wrote = True
-        if wrote:
-            # Its own commit, after the view's (and the audit's, monitor/audit.py).
-            db.session.commit()
+        # Its own transaction, after the view's (and the audit's, monitor/audit.py).
+        db.session.commit()
         if inserted and secrets.randbelow(PRUNE_ONE_IN) == 0:
             prune(now)
 
