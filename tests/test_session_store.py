@@ -241,6 +241,17 @@ def test_bytes_and_datetimes_survive_the_round_trip(app):
         assert dict(again) == {"raw": b"\x00\xff", "when": when, "pair": (1, 2)}
 
 
+def test_saving_the_session_stores_nothing_the_view_left_uncommitted(app, users):
+    with app.test_request_context():
+        saved = app.session_interface.open_session(app, request)
+        saved["kept"] = True
+        users.patient_a.first_name = "Changed"  # a refused form that did not commit
+        db.session.flush()
+        app.session_interface.save_session(app, saved, app.response_class())
+    db.session.expire_all()
+    assert users.patient_a.first_name == "Alice" and rows() == 1
+
+
 @pytest.mark.parametrize("cookie", [
     "eyJfZnJlc2giOmZhbHNlfQ.Z1x2YQ.c2lnbmF0dXJl",  # a signed cookie from before this change
     "x" * 43, "../../etc", "A" * 4000,
