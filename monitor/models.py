@@ -408,8 +408,8 @@ class RecoveryCode(db.Model):
 
 class UserSession(db.Model):
     """A signed-in session, kept on the server so that logout, a password change or a timeout
-    ends it for good (the browser's cookie only carries the id). The id stored is a SHA-256 of
-    the random token in the cookie."""
+    ends it for good (the browser's session only carries a token). The id stored is a SHA-256
+    of that random token."""
 
     __tablename__ = "user_sessions"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -524,3 +524,14 @@ class OutboxMessage(DeliveryState, db.Model):
     requested_address: Mapped[str | None] = mapped_column(String(254))
     # The whole email (RFC 5322 bytes) until it is sent, abandoned or skipped.
     message: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class WebSession(db.Model):
+    """What Flask keeps in `session` for one browser (monitor/session_store.py): the cookie
+    carries only a random token, and the id stored is a SHA-256 of it."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[str] = mapped_column(Text)  # Flask's tagged JSON
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # pruned by it
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

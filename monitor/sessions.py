@@ -1,8 +1,10 @@
 """Signed-in sessions kept on the server (OWASP ASVS V7, HIPAA automatic logoff).
 
-The browser's cookie carries a random token as session["sid"]; the user_sessions table keeps
-only its SHA-256. Every request of a signed-in user is checked against that row, so logout, a
-password change or a timeout ends the session for good, not only in the browser that asked.
+Signing in puts a random token in Flask's session as session["sid"]; the user_sessions table
+keeps only its SHA-256. Every request of a signed-in user is checked against that row, so
+logout, a password change or a timeout ends the session for good, not only in the browser that
+asked. Flask's session itself is kept on the server too (session_store.py): the cookie holds a
+token of its own and nothing else, and signing in or out changes that token.
 
 Limits: staff 15 minutes idle, 12 hours in all, never "kept signed in". Patients 30 minutes
 idle and 12 hours in all, or 30 days both when they ask to stay signed in on their own phone.
@@ -12,20 +14,19 @@ import secrets
 from datetime import timedelta
 
 from flask import Flask, current_app, flash, g, has_request_context, redirect, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import bindparam, select, update
 
 from .extensions import db, login_manager
 from .models import User, UserSession
+from .session_store import TOUCH_EVERY, ServerSessionInterface
 from .timeutil import utcnow
 
 SID = "sid"
 SIGNED_OUT_MESSAGE = "You were signed out after a period of inactivity."
 
-# last_seen_at is written at most this often: idle limits are then up to a minute early
-# (the safe side), and a page with many requests costs one write, not one per request.
-TOUCH_EVERY = timedelta(minutes=1)
+# last_seen_at is written at most TOUCH_EVERY (a minute): idle limits are then up to a minute
+# early (the safe side), and a page with many requests costs one write, not one per request.
 
 # Pages that serve a signed-out visitor: an ended session simply continues there signed out.
 SIGN_IN_ENDPOINTS = {"auth.login", "auth.verify", "auth.request_reset", "auth.reset_password",
@@ -35,24 +36,8 @@ SIGN_IN_ENDPOINTS = {"auth.login", "auth.verify", "auth.request_reset", "auth.re
 ENROLMENT_ENDPOINTS = {"auth.enrol_two_factor", "auth.logout", "static"}
 
 
-class SessionCookie(SecureCookieSessionInterface):
-    """Over HTTPS the cookie is named __Host-…: the browser then insists on Secure, Path=/ and no
-    Domain, so no sibling subdomain can plant or overwrite it. Over plain http (local demo only)
-    the prefix would make browsers drop the cookie, so it follows SESSION_COOKIE_SECURE."""
-
-    def get_cookie_name(self, app: Flask) -> str:
-        name = app.config["SESSION_COOKIE_NAME"].removeprefix("__Host-")
-        return "__Host-" + name if app.config["SESSION_COOKIE_SECURE"] else name
-
-    def get_cookie_domain(self, app: Flask):
-        return None if app.config["SESSION_COOKIE_SECURE"] else super().get_cookie_domain(app)
-
-    def get_cookie_path(self, app: Flask) -> str:
-        return "/" if app.config["SESSION_COOKIE_SECURE"] else super().get_cookie_path(app)
-
-
 def init_app(app: Flask) -> None:
-    app.session_interface = SessionCookie()
+    app.session_interface = ServerSessionInterface(browser_lifetime=browser_session_lifetime)
     login_manager.user_loader(load_user)
     app.before_request(enforce)
     app.context_processor(lambda: {"idle_logoff_seconds": idle_limit_seconds()})
@@ -100,9 +85,19 @@ def _limits(user: User, remember: bool) -> tuple[timedelta, timedelta]:
     return timedelta(minutes=c["STAFF_IDLE_MINUTES"]), timedelta(hours=c["STAFF_ABSOLUTE_HOURS"])
 
 
+def browser_session_lifetime(app: Flask) -> timedelta:
+    """How long the server keeps a session that ends with the browser after its last change
+    (signing in is one): as long as the longest sign-in it can carry (12 hours), and no longer
+    for a visitor who never signs in (the sign-in page's CSRF token). A patient kept signed in
+    has a permanent session, kept PERMANENT_SESSION_LIFETIME after its last use, like its cookie."""
+    c = app.config
+    return timedelta(hours=max(c["STAFF_ABSOLUTE_HOURS"], c["PATIENT_ABSOLUTE_HOURS"]))
+
+
 def sign_in(user: User, *, remember: bool, second_factor: bool) -> UserSession:
     """Sign this browser in. Caller commits."""
-    # A new session at sign-in: nothing planted in the cookie before it survives (no fixation).
+    # A new session at sign-in: nothing planted before it survives, and the cookie's token is a
+    # new one (no fixation): session.clear() retires the old token (session_store.py).
     session.clear()
     login_user(user)
     return begin(user, remember=remember, second_factor=second_factor)
@@ -120,6 +115,7 @@ def begin(user: User, *, remember: bool = False, second_factor: bool = False) ->
                       second_factor_at=now if second_factor else None,
                       ip=(request.remote_addr or "")[:64] or None)
     db.session.add(row)
+    session.renew()  # a new cookie token, whoever called (sign_in has cleared it already)
     session[SID] = token
     # A kept session survives closing the browser; any other ends with it.
     session.permanent = remember

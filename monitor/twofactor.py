@@ -40,9 +40,9 @@ PENDING_SECRET = "totp_pending"
 
 
 def pending_secret(store: dict) -> str:
-    """The secret being enrolled, kept in the (signed, HttpOnly) session until it is confirmed:
-    showing the enrolment page is a GET and stores nothing, and a reload shows the same QR code
-    as the one just scanned."""
+    """The secret being enrolled, kept in the session (on the server: session_store.py) until
+    it is confirmed: showing the enrolment page is a GET and stores nothing, and a reload shows
+    the same QR code as the one just scanned."""
     secret = store.get(PENDING_SECRET)
     if not isinstance(secret, str) or not re.fullmatch(r"[A-Z2-7]{32}", secret):
         secret = store[PENDING_SECRET] = pyotp.random_base32()  # 160 bits

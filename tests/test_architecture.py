@@ -127,6 +127,7 @@ OWN_TRANSACTIONS = {
     "monitor.nudges": "the claim before sending",
     "monitor.outbox": "the claim before sending, and a reset's link stored with its email before it leaves",
     "monitor.ratelimit": "the attempt counted before the count is read by other workers",
+    "monitor.session_store": "Flask's session, saved after the page is rendered and the view has committed",
     "monitor.sessions": "the signed-in session's touch, and ending a session that expired",
     "monitor.stored_analysis": "the background refresh after a change of settings, a batch at a time",
 }
@@ -209,8 +210,10 @@ def test_a_public_name_is_defined_in_one_module():
 # The only meanings of "session" in code: Flask's and SQLAlchemy's, and signing in.
 SIGN_IN_SESSION_NAMES = {
     "session", "sessions", "session_epoch", "session_interface", "session_protection", "UserSession",
-    "SessionCookie", "SecureCookieSessionInterface", "synchronize_session", "end_other_sessions",
-    "this_session",
+    "synchronize_session", "end_other_sessions", "this_session",
+    # Flask's session kept on the server (monitor/session_store.py).
+    "session_store", "ServerSession", "ServerSessionInterface", "SessionInterface", "SessionMixin",
+    "WebSession", "open_session", "save_session", "permanent_session_lifetime", "browser_session_lifetime",
     # The addresses from before treatment sessions were "treatments" in URLs, redirected.
     "sessions_moved", "export_patient_sessions_moved", "export_clinic_sessions_moved",
 }

@@ -16,8 +16,9 @@ from tests.factories import add_treatment, login
 
 SETTINGS = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # A refused submission may still be audited (a failed sign-in), counted against a rate limit,
-# or leave a signed-in session row: everything else must stay as it was.
-NOT_DATA = {"audit_events", "rate_limit_hits", "user_sessions"}
+# or leave a signed-in session row or Flask's session (a message shown): everything else must
+# stay as it was.
+NOT_DATA = {"audit_events", "rate_limit_hits", "user_sessions", "web_sessions"}
 
 value = st.one_of(
     st.text(max_size=40),

@@ -1,7 +1,7 @@
 """second-factor secrets encrypted, recovery codes as keyed hashes
 
 Revision ID: 0010_secrets_at_rest
-Revises: 0008_outbox
+Revises: 0009_web_sessions
 Create Date: 2026-12-02
 
 users.totp_secret held the base32 secret in clear: it becomes a Fernet token (a longer column).
@@ -32,7 +32,7 @@ from flask import current_app
 
 # revision identifiers, used by Alembic.
 revision = '0010_secrets_at_rest'
-down_revision = '0008_outbox'
+down_revision = '0009_web_sessions'
 branch_labels = None
 depends_on = None
 

@@ -6,8 +6,9 @@ from flask_login import current_user
 from .. import audit, dashboard, paging
 from . import bp
 
-# The name searched for is kept in the (signed) session cookie, never in a URL: addresses end
-# up in logs and browser history, and a patient's name is health information.
+# The name searched for is kept in the session, on the server (session_store.py), never in a
+# URL or a cookie: addresses end up in logs and browser history, and a patient's name is
+# health information.
 SEARCH = "dashboard_search"
 
 
