@@ -508,13 +508,15 @@ class AuditEventPatient(db.Model):
     Append-only like audit_events (triggers in migration 0011).
 
     A child table rather than a delimited list of ids in a column of audit_events: the
-    viewer's patient filter is an index lookup on (patient_id, event_id), the primary key,
-    instead of a LIKE over every event's text (a year of a clinic's log is some 200k events
-    and millions of shown ids). Ids only: no name, no flag, and no order (the dashboard's
-    order is its triage, itself health information)."""
+    viewer's patient filter is a range of an index on (patient_id, event_id) instead of a
+    LIKE over every event's text (a year of a clinic's log is some 200k events and millions
+    of shown ids; benchmarks/audit_log.py), and the primary key (event_id, patient_id) gives
+    a page of events their patients. Ids only: no name, no flag, and no order (the
+    dashboard's order is its triage, itself health information)."""
 
     __tablename__ = "audit_event_patients"
+    __table_args__ = (Index("ix_audit_event_patients_patient", "patient_id", "event_id"),)
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), primary_key=True, autoincrement=False)
     # No foreign key to users: the log outlives any account and must never be changed by
     # something done to one (a cascade would be an UPDATE or DELETE here).
     patient_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), primary_key=True, autoincrement=False)

@@ -24,13 +24,15 @@ depends_on = None
 def upgrade():
     op.create_table(
         'audit_event_patients',
-        sa.Column('patient_id', sa.Integer(), autoincrement=False, nullable=False),
         sa.Column('event_id', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('patient_id', sa.Integer(), autoincrement=False, nullable=False),
         sa.ForeignKeyConstraint(['event_id'], ['audit_events.id'],
                                 name=op.f('fk_audit_event_patients_event_id_audit_events')),
-        # patient_id first: the viewer's patient filter is a range of this index.
-        sa.PrimaryKeyConstraint('patient_id', 'event_id', name=op.f('pk_audit_event_patients')),
+        # A page of events' patients: a range of the primary key each.
+        sa.PrimaryKeyConstraint('event_id', 'patient_id', name=op.f('pk_audit_event_patients')),
     )
+    # The viewer's patient filter: a range of this index, which holds the event ids it needs.
+    op.create_index('ix_audit_event_patients_patient', 'audit_event_patients', ['patient_id', 'event_id'])
     # Not batch mode: on SQLite that would copy audit_events and drop its append-only triggers.
     op.create_index('ix_audit_events_target', 'audit_events', ['target_id', 'target_type'])
 
@@ -62,4 +64,5 @@ def downgrade():
         op.execute("DROP TRIGGER IF EXISTS audit_event_patients_no_update")
         op.execute("DROP TRIGGER IF EXISTS audit_event_patients_no_delete")
     op.drop_index('ix_audit_events_target', table_name='audit_events')
+    op.drop_index('ix_audit_event_patients_patient', table_name='audit_event_patients')
     op.drop_table('audit_event_patients')

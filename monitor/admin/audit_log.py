@@ -160,7 +160,9 @@ def _shown(event_ids) -> dict[int, list[int]]:
     """The patients each of these events showed, by event id (ids ascending); one query.
     `event_ids`: a list, or a query of them."""
     shown: dict[int, list[int]] = {}
-    for event_id, patient_id in db.session.execute(
+    # On the session's connection, without the ORM's row loading: an export of the clinic lists
+    # every patient, so a year's CSV can hold millions of these pairs.
+    for event_id, patient_id in db.session.connection().execute(
             select(AuditEventPatient.event_id, AuditEventPatient.patient_id)
             .where(AuditEventPatient.event_id.in_(event_ids))
             .order_by(AuditEventPatient.event_id, AuditEventPatient.patient_id)):
