@@ -171,15 +171,15 @@ def events(action: str | None = None) -> list[AuditEvent]:
 
 def listed_patients(event: AuditEvent) -> list[int]:
     """The ids of the patients an audited list showed, ascending (read from the table itself)."""
-    return list(db.session.scalars(select(AuditEventPatient.patient_id)
-                                   .where(AuditEventPatient.event_id == event.id).order_by(AuditEventPatient.patient_id)))
+    return list(db.session.scalars(
+        select(AuditEventPatient.patient_id).where(AuditEventPatient.event_id == event.id)
+        .order_by(AuditEventPatient.patient_id)))
 
 
 def add_audit_event(action: str, *, at: datetime = NOW, actor=None, target_type: str | None = None,
                     target_id: int | None = None, ip: str | None = "198.51.100.1",
                     detail: str | None = None, patient_ids: list[int] = ()) -> AuditEvent:
-    """An audit event with a chosen time and address (actor: a User or an id) and the patients
-    it listed, for the log viewer's tests."""
+    """An audit event at a chosen time and address (actor: a User or an id), listing patients, for the viewer's tests."""
     # Inserted directly: monitor.audit.record() takes the time from the clock and the address
     # from the request, and the viewer's tests need events spread over time and addresses.
     row = AuditEvent(at=at, actor_id=getattr(actor, "id", actor), action=action, target_type=target_type,

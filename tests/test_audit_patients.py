@@ -230,7 +230,8 @@ def test_the_patient_filter_finds_events_targeting_the_patient_their_account_and
         ("treatment.viewed", "treatment", str(own.id)),
         ("login", "user", str(users.patient_a.id)),
     }
-    found_b = {(r["action"], r["target_type"], r["target_id"]) for r in filtered(admin, f"patient={users.patient_b.id}")}
+    found_b = {(r["action"], r["target_type"], r["target_id"])
+               for r in filtered(admin, f"patient={users.patient_b.id}")}
     assert found_b == {
         ("treatment.created", "treatment", str(other.id)),
         ("access.refused", "patient", str(users.patient_b.id)),

@@ -4,8 +4,9 @@ their own panel, the patients they can open anyway).
 
 Every export is audited (`export.durability`, `export.checkins`, `export.treatments`): one
 patient's with that patient as its target, one of every visible patient as one event listing
-every patient in the file, so the audit trail of a patient shows clinic-wide exports too. File names carry no name or email: a downloads folder or a mail attachment
-list must not disclose who is being treated."""
+every patient in the file, so the audit trail of a patient shows clinic-wide exports too.
+File names carry no name or email: a downloads folder or a mail attachment list must not
+disclose who is being treated."""
 from flask import Response, redirect, url_for
 from flask_login import current_user
 from sqlalchemy import func
