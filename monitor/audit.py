@@ -4,12 +4,19 @@ Two ways in. A change is audited with record(), in the same transaction as the c
 view's one commit keeps both or neither. What a request shows or refuses, rather than changes,
 is audited with after_response(): the events wait on `g` and one hook writes them once the
 response is rendered, in a commit of their own. Committing earlier would expire every row the
-page had loaded and reload them one query per row while rendering."""
+page had loaded and reload them one query per row while rendering.
+
+A page of one patient is audited with that patient as its target. A list of patients (a
+dashboard page, a page of the report's table, an export) is audited as one event with the
+ids of the patients it showed (`patient_ids`, stored in AuditEventPatient), so that the
+viewer can answer "who saw patient X" from the log alone."""
+from collections.abc import Iterable
+
 from flask import Flask, g, has_request_context, request
 from flask_login import current_user
 
 from .extensions import db
-from .models import AuditEvent
+from .models import AuditEvent, AuditEventPatient
 
 
 def _clean(text: str | None, limit: int = 255) -> str | None:
@@ -20,8 +27,9 @@ def _clean(text: str | None, limit: int = 255) -> str | None:
 
 
 def record(action: str, *, target_type: str | None = None, target_id: int | None = None,
-           actor=None, detail: str | None = None) -> AuditEvent:
-    """Add an audit event to the current transaction; the caller's commit keeps both or neither."""
+           actor=None, detail: str | None = None, patient_ids: Iterable[int] = ()) -> AuditEvent:
+    """Add an audit event to the current transaction; the caller's commit keeps both or neither.
+    `patient_ids`: the patients a list showed, stored once each by id, not in the order shown."""
     if actor is None and has_request_context() and current_user and current_user.is_authenticated:
         actor = current_user
     ip = request.remote_addr if has_request_context() else None
@@ -32,17 +40,21 @@ def record(action: str, *, target_type: str | None = None, target_id: int | None
         target_id=target_id,
         ip=_clean(ip, 64),
         detail=_clean(detail),
+        # Written in the event's own flush, one multi-row INSERT after the event's.
+        shown_patients=[AuditEventPatient(patient_id=int(i)) for i in sorted(set(patient_ids))],
     )
     db.session.add(event)
     return event
 
 
 def after_response(action: str, *, target_type: str | None = None, target_id: int | None = None,
-                   detail: str | None = None) -> None:
-    """Audit what this request shows (a patient's page, an export) or refuses, once the
-    response is rendered. Not for changes: those use record() in their own transaction."""
+                   detail: str | None = None, patient_ids: Iterable[int] = ()) -> None:
+    """Audit what this request shows (a patient's page, a list of patients, an export) or
+    refuses, once the response is rendered. Not for changes: those use record() in their own
+    transaction."""
     g.setdefault("audit_after_response", []).append(
-        dict(action=action, target_type=target_type, target_id=target_id, detail=detail))
+        dict(action=action, target_type=target_type, target_id=target_id, detail=detail,
+             patient_ids=list(patient_ids)))
 
 
 def _write_after_response(response):

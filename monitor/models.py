@@ -316,6 +316,8 @@ class AuditEvent(db.Model):
     """Append-only record of who saw or changed what (SPEC 6). Never updated or deleted by the app."""
 
     __tablename__ = "audit_events"
+    # The viewer's target and patient filters look events up by target instead of reading the log.
+    __table_args__ = (Index("ix_audit_events_target", "target_id", "target_type"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
@@ -324,6 +326,9 @@ class AuditEvent(db.Model):
     target_id: Mapped[int | None] = mapped_column(Integer)
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(String(255))
+    # The patients a list showed (AuditEventPatient): written with the event, never loaded
+    # through here; monitor/admin/audit_log.py reads them for a page of events in one query.
+    shown_patients: Mapped[list[AuditEventPatient]] = relationship(lazy="raise")
 
 
 class PatientStatusChange(db.Model):
@@ -535,3 +540,23 @@ class WebSession(db.Model):
     data: Mapped[str] = mapped_column(Text)  # Flask's tagged JSON
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # pruned by it
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEventPatient(db.Model):
+    """A patient a dashboard page, a report page or an export showed: one row per patient of
+    an audited event, so that "who saw patient X" is answered from the audit log alone.
+    Append-only like audit_events (triggers in migration 0011).
+
+    A child table rather than a delimited list of ids in a column of audit_events: the
+    viewer's patient filter is a range of an index on (patient_id, event_id) instead of a
+    LIKE over every event's text (a year of a clinic's log is some 200k events and millions
+    of shown ids; benchmarks/audit_log.py), and the primary key (event_id, patient_id) gives
+    a page of events their patients. Ids only: no name, no flag, and no order (the
+    dashboard's order is its triage, itself health information)."""
+
+    __tablename__ = "audit_event_patients"
+    __table_args__ = (Index("ix_audit_event_patients_patient", "patient_id", "event_id"),)
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), primary_key=True, autoincrement=False)
+    # No foreign key to users: the log outlives any account and must never be changed by
+    # something done to one (a cascade would be an UPDATE or DELETE here).
+    patient_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

@@ -26,7 +26,7 @@ from sqlalchemy import event, select
 from monitor import outbox, timeutil, twofactor
 from monitor.checkins import save_checkin
 from monitor.extensions import db
-from monitor.models import AuditEvent, CheckIn, OutboxMessage, Role, Treatment, User
+from monitor.models import AuditEvent, AuditEventPatient, CheckIn, OutboxMessage, Role, Treatment, User
 from monitor.treatments import TreatmentValues, record_treatment, update_treatment
 
 # Thursday 26 November 2026, 15:00 UTC = 10:00 in New York: the frozen clock of every test.
@@ -175,14 +175,22 @@ def events(action: str | None = None) -> list[AuditEvent]:
     return list(db.session.scalars(query))
 
 
+def listed_patients(event: AuditEvent) -> list[int]:
+    """The ids of the patients an audited list showed, ascending (read from the table itself)."""
+    return list(db.session.scalars(
+        select(AuditEventPatient.patient_id).where(AuditEventPatient.event_id == event.id)
+        .order_by(AuditEventPatient.patient_id)))
+
+
 def add_audit_event(action: str, *, at: datetime = NOW, actor=None, target_type: str | None = None,
                     target_id: int | None = None, ip: str | None = "198.51.100.1",
-                    detail: str | None = None) -> AuditEvent:
-    """An audit event with a chosen time and address (actor: a User or an id), for the log viewer's tests."""
+                    detail: str | None = None, patient_ids: list[int] = ()) -> AuditEvent:
+    """An audit event at a chosen time and address (actor: a User or an id), listing patients: for the viewer."""
     # Inserted directly: monitor.audit.record() takes the time from the clock and the address
     # from the request, and the viewer's tests need events spread over time and addresses.
     row = AuditEvent(at=at, actor_id=getattr(actor, "id", actor), action=action, target_type=target_type,
-                     target_id=target_id, ip=ip, detail=detail)
+                     target_id=target_id, ip=ip, detail=detail,
+                     shown_patients=[AuditEventPatient(patient_id=i) for i in patient_ids])
     db.session.add(row)
     db.session.commit()
     return row

@@ -201,10 +201,12 @@ def test_every_route_answers_each_principal_as_expected(app, users, records, pri
     assert walk(app, client, records, principal) == []
 
 
-# Bookkeeping that a GET may legitimately write: the audit trail of the view itself, the
-# signed-in session's last-seen time, Flask's session (a CSRF token, a flash message: kept on
-# the server, monitor/session_store.py), rate-limit counts, and the stored analysis (derived).
-BOOKKEEPING = {"audit_events", "user_sessions", "web_sessions", "rate_limit_hits", "alembic_version",
+# Bookkeeping that a GET may legitimately write: the audit trail of the view itself (with the
+# patients a list showed), the signed-in session's last-seen time, Flask's session (a CSRF
+# token, a flash message: kept on the server, monitor/session_store.py), rate-limit counts, and
+# the stored analysis (derived).
+BOOKKEEPING = {"audit_events", "audit_event_patients", "user_sessions", "web_sessions", "rate_limit_hits",
+               "alembic_version",
                # The stored analysis, derived data: a page brings a stale one up to date.
                "patient_analyses", "treatment_results"}
 

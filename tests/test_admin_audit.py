@@ -190,7 +190,7 @@ def test_csv_download_has_the_filtered_events_and_is_an_uncached_attachment(admi
     assert csv_rows(response) == [{
         "at_utc": "2026-11-26T15:00:00Z", "actor_id": str(users.provider_a.id), "actor_email": "pa@clinic.test",
         "action": "x.a", "target_type": "patient", "target_id": str(users.patient_a.id), "ip": "203.0.113.9",
-        "detail": "seen"}]
+        "detail": "seen", "patient_ids": ""}]
 
 
 def test_csv_holds_every_matching_event_not_one_page(admin, users):

@@ -12,7 +12,8 @@ from monitor import analysis, durability, exports
 from monitor.extensions import db
 from monitor.models import CheckIn, Treatment, User
 from tests.factories import (
-    TODAY, add_checkin, add_checkins, add_provider, add_treatment, at_local, day, events, login, unsaved_treatment,
+    TODAY, add_checkin, add_checkins, add_provider, add_treatment, at_local, day, events, listed_patients, login,
+    unsaved_treatment,
 )
 
 HEADER = "session_date,route,baseline,reference,nadir,gain,responded,wane_day,status,last_observed_day"
@@ -325,7 +326,10 @@ def test_clinic_durability_csv_leads_with_the_patient_email(client, users):
         "alice@example.test,2026-11-17,intramuscular,9.33,15,4,11,true,,holding,3\r\n"
         "bob@example.test,2026-11-20,oral,,,,,,,insufficient-data,\r\n"
     )
-    assert sorted(e.target_id for e in events("export.durability")) == sorted([users.patient_a.id, users.patient_b.id])
+    # One event for the file, listing every patient in it.
+    [event] = events("export.durability")
+    assert (event.target_type, event.target_id, event.detail) == (None, None, "all visible patients (2)")
+    assert listed_patients(event) == sorted([users.patient_a.id, users.patient_b.id])
 
 
 def test_provider_clinic_exports_hold_only_their_own_panel(client, users):
@@ -341,7 +345,7 @@ def test_provider_clinic_exports_hold_only_their_own_panel(client, users):
         rows = parse(response.get_data(as_text=True))
         assert rows and {r["patient_email"] for r in rows} == {"alice@example.test"}
         assert "bob" not in response.get_data(as_text=True)
-        assert [e.target_id for e in events(f"export.{kind}")] == [users.patient_a.id]
+        assert [listed_patients(e) for e in events(f"export.{kind}")] == [[users.patient_a.id]]
 
 
 def test_clinic_export_for_an_empty_panel_is_the_header_and_still_audited(client, users):

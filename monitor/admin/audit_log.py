@@ -1,8 +1,12 @@
 """Reading the audit log (SPEC 6): filters from a query string, one page of events, a CSV file.
 
 Filters carry no health information and no email address (an address in a URL ends up in
-server logs and browser history): the actor is chosen by id. A filter that cannot be read is
-reported and ignored, never an error page."""
+server logs and browser history): the actor and the patient are chosen by id. A filter that
+cannot be read is reported and ignored, never an error page.
+
+"Who saw patient X" is the patient filter: the events whose target is the patient (their
+record, their account) or one of their treatment sessions, and the events of the lists and
+exports that showed them (AuditEventPatient)."""
 from __future__ import annotations
 
 import csv
@@ -12,14 +16,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import CompoundSelect, Select, func, or_, select, union
+from sqlalchemy.orm import aliased
 
 from ..exports import safe_text
 from ..extensions import db
-from ..models import AuditEvent, User
+from ..models import AuditEvent, AuditEventPatient, Treatment, User
 
 PER_PAGE = 50
-CSV_COLUMNS = ["at_utc", "actor_id", "actor_email", "action", "target_type", "target_id", "ip", "detail"]
+CSV_COLUMNS = ["at_utc", "actor_id", "actor_email", "action", "target_type", "target_id", "ip", "detail",
+               "patient_ids"]
 
 _ACTION = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _TARGET_TYPE = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
@@ -32,6 +38,7 @@ class AuditFilters:
     actor_id: int | None = None
     target_type: str | None = None
     target_id: int | None = None
+    patient_id: int | None = None
     date_from: date | None = None
     date_to: date | None = None
     errors: list[str] = field(default_factory=list)
@@ -39,7 +46,7 @@ class AuditFilters:
     def query_args(self) -> dict[str, str]:
         """The filters that apply, as query parameters (for links that keep them)."""
         args = {"action": self.action, "actor": self.actor_id, "target_type": self.target_type,
-                "target_id": self.target_id, "from": self.date_from, "to": self.date_to}
+                "target_id": self.target_id, "patient": self.patient_id, "from": self.date_from, "to": self.date_to}
         return {k: v.isoformat() if isinstance(v, date) else str(v) for k, v in args.items() if v is not None}
 
     def describe(self) -> str:
@@ -87,6 +94,7 @@ def parse_filters(args: Mapping[str, str]) -> AuditFilters:
         actor_id=_id(args, "actor", "actor id", errors),
         target_type=_word(args, "target_type", _TARGET_TYPE, "target type", errors),
         target_id=_id(args, "target_id", "target id", errors),
+        patient_id=_id(args, "patient", "patient id", errors),
         date_from=_day(args, "from", "“from”", errors),
         date_to=_day(args, "to", "“to”", errors),
         errors=errors,
@@ -109,6 +117,19 @@ def _midnight_utc(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.utc)
 
 
+def _about_patient(patient_id: int) -> CompoundSelect:
+    """The ids of the events about one patient. A union of three index lookups (the targets
+    index, the treatments' patient index, the shown patients' primary key) that the outer
+    query joins by id, rather than an OR that would read every event to test each one."""
+    event = aliased(AuditEvent)  # not correlated with the outer query's audit_events
+    return union(
+        select(event.id).where(event.target_id == patient_id, event.target_type.in_(("patient", "user"))),
+        select(event.id).where(event.target_type == "treatment", event.target_id.in_(
+            select(Treatment.id).where(Treatment.patient_id == patient_id))),
+        select(AuditEventPatient.event_id).where(AuditEventPatient.patient_id == patient_id),
+    )
+
+
 def _filtered(query: Select, f: AuditFilters) -> Select:
     if f.action:
         # "login" matches login and login.failed; "export.audit" only itself.
@@ -120,6 +141,8 @@ def _filtered(query: Select, f: AuditFilters) -> Select:
         query = query.where(AuditEvent.target_type == f.target_type)
     if f.target_id is not None:
         query = query.where(AuditEvent.target_id == f.target_id)
+    if f.patient_id is not None:
+        query = query.where(AuditEvent.id.in_(_about_patient(f.patient_id)))
     if f.date_from:
         query = query.where(AuditEvent.at >= _midnight_utc(f.date_from))
     if f.date_to:  # the whole of the "to" day
@@ -133,12 +156,27 @@ def _events(f: AuditFilters) -> Select:
             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()))
 
 
+def _shown(event_ids) -> dict[int, list[int]]:
+    """The patients each of these events showed, by event id (ids ascending); one query.
+    `event_ids`: a list, or a query of them."""
+    shown: dict[int, list[int]] = {}
+    # On the session's connection, without the ORM's row loading: an export of the clinic lists
+    # every patient, so a year's CSV can hold millions of these pairs.
+    for event_id, patient_id in db.session.connection().execute(
+            select(AuditEventPatient.event_id, AuditEventPatient.patient_id)
+            .where(AuditEventPatient.event_id.in_(event_ids))
+            .order_by(AuditEventPatient.event_id, AuditEventPatient.patient_id)):
+        shown.setdefault(event_id, []).append(patient_id)
+    return shown
+
+
 @dataclass
 class AuditPage:
     rows: list[tuple[AuditEvent, str | None]]
     page: int
     pages: int
     total: int
+    shown: dict[int, list[int]]  # event id: the patients it showed
 
 
 def page_of(f: AuditFilters, page: int) -> AuditPage:
@@ -146,12 +184,17 @@ def page_of(f: AuditFilters, page: int) -> AuditPage:
     pages = max(1, -(-total // PER_PAGE))
     if page > pages:
         page = 1
-    rows = db.session.execute(_events(f).limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    return AuditPage(rows=[(e, email) for e, email in rows], page=page, pages=pages, total=total)
+    rows = [(e, email) for e, email in
+            db.session.execute(_events(f).limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()]
+    return AuditPage(rows=rows, page=page, pages=pages, total=total,
+                     shown=_shown([e.id for e, _ in rows]) if rows else {})
 
 
-def all_events(f: AuditFilters) -> list[tuple[AuditEvent, str | None]]:
-    return [(e, email) for e, email in db.session.execute(_events(f)).all()]
+def all_events(f: AuditFilters) -> tuple[list[tuple[AuditEvent, str | None]], dict[int, list[int]]]:
+    """Every matching event, and the patients each showed (matched by a subquery, not a list
+    of ids as long as the log)."""
+    rows = [(e, email) for e, email in db.session.execute(_events(f)).all()]
+    return rows, (_shown(_filtered(select(AuditEvent.id), f)) if rows else {})
 
 
 def utc_text(at: datetime) -> str:
@@ -164,12 +207,14 @@ def _whole(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
-def audit_csv(rows: Iterable[tuple[AuditEvent, str | None]]) -> str:
-    """Every text cell through exports.safe_text, so no cell is run as a spreadsheet formula."""
+def audit_csv(rows: Iterable[tuple[AuditEvent, str | None]], shown: Mapping[int, list[int]]) -> str:
+    """Every text cell through exports.safe_text, so no cell is run as a spreadsheet formula.
+    patient_ids: the patients a list showed, separated by spaces."""
     out = io.StringIO()
     writer = csv.writer(out)  # RFC 4180: CRLF line ends, quotes where needed
     writer.writerow(CSV_COLUMNS)
     for e, email in rows:
         writer.writerow([utc_text(e.at), _whole(e.actor_id), safe_text(email), safe_text(e.action),
-                         safe_text(e.target_type), _whole(e.target_id), safe_text(e.ip), safe_text(e.detail)])
+                         safe_text(e.target_type), _whole(e.target_id), safe_text(e.ip), safe_text(e.detail),
+                         " ".join(str(i) for i in shown.get(e.id, ()))])
     return out.getvalue()

@@ -18,8 +18,8 @@ def show_audit():
 @bp.get("/audit.csv")
 def audit_csv():
     filters = audit_log.parse_filters(request.args)
-    rows = audit_log.all_events(filters)
-    text = audit_log.audit_csv(rows)
+    rows, shown = audit_log.all_events(filters)
+    text = audit_log.audit_csv(rows, shown)
     audit.after_response("export.audit", detail=f"{len(rows)} events; {filters.describe()}")
     response = Response(text, mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="audit-{utcnow().date().isoformat()}.csv"'

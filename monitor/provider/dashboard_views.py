@@ -25,15 +25,16 @@ def _search() -> str:
 def show_dashboard():
     page = paging.page_number(request.args.get("page"))
     shown = dashboard.build(current_user, flag=request.args.get("flag"), search=_search(), page=page)
-    # The search text is a name: it stays out of the audit log.
+    # The search text is a name: it stays out of the audit log. So does the flag's name: next to
+    # the ids of the patients shown it would record which of them were lapsed or rising.
     detail = f"{len(shown.rows)} of {shown.total} patients"
     if shown.pages > 1:
         detail += f", page {shown.page} of {shown.pages}"
     if shown.flag:
-        detail += f", flag {shown.flag.key}"
+        detail += ", flag filter"
     if shown.search:
         detail += ", name search"
-    audit.after_response("dashboard.viewed", detail=detail)
+    audit.after_response("dashboard.viewed", detail=detail, patient_ids=[row.patient.id for row in shown.rows])
     return render_template("provider/dashboard.html", dashboard=shown, page_size=dashboard.PAGE_SIZE)
 
 

@@ -2,10 +2,11 @@
 and the same for every patient the viewer may see (an admin: the whole clinic; a provider:
 their own panel, the patients they can open anyway).
 
-Every export is audited once per patient whose data it holds (`export.durability`,
-`export.checkins`, `export.treatments`), so the audit trail of a patient shows clinic-wide
-exports too. File names carry no name or email: a downloads folder or a mail attachment
-list must not disclose who is being treated."""
+Every export is audited (`export.durability`, `export.checkins`, `export.treatments`): one
+patient's with that patient as its target, one of every visible patient as one event listing
+every patient in the file, so the audit trail of a patient shows clinic-wide exports too.
+File names carry no name or email: a downloads folder or a mail attachment list must not
+disclose who is being treated."""
 from flask import Response, redirect, url_for
 from flask_login import current_user
 from sqlalchemy import func
@@ -62,11 +63,10 @@ def export_clinic(kind: str):
     data = analysis.load(patients, with_checkins=kind == "checkins")
     text = _render(kind, [data[p.id] for p in patients], clinic.timezone, per_clinic=True)
     filename = f"patients-{kind}-{local_today(clinic.timezone).isoformat()}.csv"
-    for p in patients:
-        audit.after_response(f"export.{kind}", target_type="patient", target_id=p.id,
-                             detail=f"all visible patients ({len(patients)})")
-    if not patients:
-        audit.after_response(f"export.{kind}", detail="all visible patients (0)")
+    # Every visible patient is listed, those without a row too: the file says of them that
+    # they have no check-ins or sessions, which is their data as well.
+    audit.after_response(f"export.{kind}", detail=f"all visible patients ({len(patients)})",
+                         patient_ids=[p.id for p in patients])
     return _csv_response(text, filename)
 
 

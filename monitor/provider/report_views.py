@@ -20,10 +20,15 @@ def show_report():
     except stored_analysis.FiguresUpdating as updating:
         # After a change of the clinic's settings, until every patient is recomputed.
         return render_template("provider/figures_updating.html", stale=updating.stale), 503, {"Retry-After": "30"}
-    audit.after_response("report.viewed", detail=f"{result.scope}, {result.patients} patients")
+    durations = paging.list_page(number, len(result.durations), DURATIONS_PAGE_SIZE)
+    # The patients shown are the rows of this page of the durations table. The measures and
+    # charts are aggregates over the whole panel or clinic: they show no one patient, so the
+    # others are counted in the detail, not listed.
+    audit.after_response("report.viewed", detail=f"{result.scope}, {result.patients} patients",
+                         patient_ids=[row.patient.id for row in durations.of(result.durations)])
     return render_template(
         "provider/report.html", report=result, figures=report_charts(result, report.SIDE_EFFECT_DAYS),
-        durations=paging.list_page(number, len(result.durations), DURATIONS_PAGE_SIZE),
+        durations=durations,
         percent=percent, days_text=days_text, adherence_windows=report.ADHERENCE_WINDOWS,
         side_effect_days=report.SIDE_EFFECT_DAYS, wane_by_day=report.WANE_BY_DAY,
     )
