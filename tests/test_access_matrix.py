@@ -59,6 +59,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "auth.disable_two_factor": PATIENTS,  # staff must keep the second factor
     "auth.accept_invitation": TOKEN_NOBODYS,
     "auth.reset_password": TOKEN_NOBODYS,
+    "auth.lost_second_factor": SIGNED_IN,  # only half-way through signing in; else back to sign in, or home
+    "auth.two_factor_off": TOKEN_NOBODYS,
     "unsubscribe.confirm": TOKEN_NOBODYS,
     "unsubscribe.unsubscribe": TOKEN_NOBODYS,
     # The patient's own pages.
