@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from . import analysis, demo, digits, exports, imports, outbox, serving, stored_analysis
 from .accounts import ROLES, DuplicateEmail, add_account, find_by_email, normalise_email
 from .audit import record
-from .clinic import get_clinic
+from .clinic import clinic_name, get_clinic
 from .extensions import db
 from .models import Role, User
 from .passwords import hash_password, known_words, password_problem
@@ -72,7 +72,7 @@ def create_user_command(email, role, provider_emails, tz, first_name, last_name)
     if problems:
         _fail(problems)  # before asking for a password that would be thrown away
     password = _read_password()
-    if problem := password_problem(password, known_words(first_name, last_name, email, get_clinic().name)):
+    if problem := password_problem(password, known_words(first_name, last_name, email, clinic_name())):
         _fail([problem])
     user = User(email=email, role=role, timezone=tz, first_name=first_name.strip(),
                 last_name=last_name.strip(), password_hash=hash_password(password))

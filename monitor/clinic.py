@@ -5,6 +5,13 @@ from .extensions import db
 from .models import Clinic
 
 
+def clinic_name() -> str:
+    """The clinic's name, read without creating the settings row (a refused form must store
+    nothing, not even the defaults)."""
+    name = db.session.scalar(select(Clinic.name).order_by(Clinic.id).limit(1))
+    return name if name is not None else Clinic.__table__.c.name.default.arg
+
+
 def get_clinic() -> Clinic:
     clinic = db.session.scalar(select(Clinic).order_by(Clinic.id).limit(1))
     if clinic is None:

@@ -5,7 +5,7 @@ from wtforms import BooleanField, EmailField, PasswordField, StringField, Submit
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from .. import tokens
-from ..clinic import get_clinic
+from ..clinic import clinic_name
 from ..passwords import MAX_LENGTH, known_words, password_problem
 
 
@@ -13,7 +13,7 @@ def strong_password(form, field):
     """SPEC 6 / ASVS V6: a length and how hard it is to guess, knowing the account's names and
     email and the clinic's name (passwords.py); no composition rules."""
     user = form.owner()
-    known = known_words(user.first_name, user.last_name, user.email, get_clinic().name) if user else ()
+    known = known_words(user.first_name, user.last_name, user.email, clinic_name()) if user else ()
     problem = password_problem(field.data or "", known)
     if problem:
         raise ValidationError(problem)
