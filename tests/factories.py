@@ -184,7 +184,7 @@ def listed_patients(event: AuditEvent) -> list[int]:
 
 def add_audit_event(action: str, *, at: datetime = NOW, actor=None, target_type: str | None = None,
                     target_id: int | None = None, ip: str | None = "198.51.100.1",
-                    detail: str | None = None, patient_ids: list[int] = ()) -> AuditEvent:
+                    detail: str | None = None, patient_ids: tuple[int, ...] | list[int] = ()) -> AuditEvent:
     """An audit event at a chosen time and address (actor: a User or an id), listing patients: for the viewer."""
     # Inserted directly: monitor.audit.record() takes the time from the clock and the address
     # from the request, and the viewer's tests need events spread over time and addresses.

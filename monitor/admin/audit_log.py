@@ -118,9 +118,9 @@ def _midnight_utc(day: date) -> datetime:
 
 
 def _about_patient(patient_id: int) -> CompoundSelect:
-    """The ids of the events about one patient. A union of three index lookups (the targets
-    index, the treatments' patient index, the shown patients' primary key) that the outer
-    query joins by id, rather than an OR that would read every event to test each one."""
+    """The ids of the events about one patient. A union of three index lookups (audit targets,
+    the treatments' patients, the listed patients) that the outer query matches by id, rather
+    than an OR that would read every event to test each one."""
     event = aliased(AuditEvent)  # not correlated with the outer query's audit_events
     return union(
         select(event.id).where(event.target_id == patient_id, event.target_type.in_(("patient", "user"))),
