@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
@@ -65,6 +65,30 @@ class Streak:
     @property
     def stop(self) -> bool:
         return self.failures >= STOP_AFTER_CONSECUTIVE_FAILURES
+
+
+@dataclass
+class Run:
+    """What one delivery run did: what `deliver-mail` and `send-nudges` both report. Counts only."""
+
+    now: datetime
+    dry_run: bool = False
+    mail: Tally = field(default_factory=Tally)  # the outbox (outbox.py)
+    streak: Streak = field(default_factory=Streak)
+    stuck: int = 0  # rows found left in "sending" by an earlier run: not resent
+    would_mail: list[int] = field(default_factory=list)
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.streak.stop
+
+    def _endings(self, line: str) -> str:
+        """The summary line, with what any run may add: rows found stuck, an early stop."""
+        if self.stuck:
+            line += f" {self.stuck} left in 'sending' by an earlier run (not resent)."
+        if self.stopped_early:
+            line += " Stopped early: the mail server kept failing."
+        return line
 
 
 def claimable(table, now: datetime):

@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 
 from . import crypto, delivery, mail, outbox, schedule, tokens
 from .accounts import absolute_url
-from .delivery import Streak, Tally
+from .delivery import Tally
 from .extensions import db
 from .models import (
     CheckIn,
@@ -56,34 +56,22 @@ NUDGE_SUBJECT = "Your daily check-in"
 # --- What a run did.
 
 @dataclass
-class RunSummary:
-    now: datetime
-    dry_run: bool = False
-    mail: Tally = field(default_factory=Tally)  # the outbox (outbox.py)
+class RunSummary(delivery.Run):
+    """What one `send-nudges` run did: the outbox first, then nudges and digests (stuck rows
+    are counted for the current dates only)."""
+
     nudges: Tally = field(default_factory=Tally)
     digests: Tally = field(default_factory=Tally)
-    streak: Streak = field(default_factory=Streak)
-    stuck: int = 0  # rows left in "sending" by an earlier run (of the current dates, for nudges)
-    would_mail: list[int] = field(default_factory=list)
     would_nudge: list[Recipient] = field(default_factory=list)
     would_digest: list[DigestRecipient] = field(default_factory=list)
-
-    @property
-    def stopped_early(self) -> bool:
-        return self.streak.stop
 
     def line(self) -> str:
         when = self.now.isoformat(timespec="seconds")
         if self.dry_run:
             return (f"send-nudges {when} (dry run, nothing sent): {len(self.would_mail)} queued email(s), "
                     f"{len(self.would_nudge)} nudge(s) and {len(self.would_digest)} digest(s) would be sent.")
-        line = (f"send-nudges {when}: mail {self.mail.text()}; nudges {self.nudges.text()}; "
-                f"digests {self.digests.text()}.")
-        if self.stuck:
-            line += f" {self.stuck} left in 'sending' by an earlier run (not resent)."
-        if self.stopped_early:
-            line += " Stopped early: the mail server kept failing."
-        return line
+        return self._endings(f"send-nudges {when}: mail {self.mail.text()}; nudges {self.nudges.text()}; "
+                             f"digests {self.digests.text()}.")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
 
@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 
 from . import accounts, delivery
 from .audit import record
-from .delivery import Streak, Tally
+from .delivery import Streak
 from .extensions import db
 from .models import OutboxMessage, User
 from .timeutil import utcnow
@@ -96,30 +96,14 @@ def queue_password_reset(address: str) -> OutboxMessage:
 # --- Delivering (the runner).
 
 @dataclass
-class OutboxRun:
-    """What one delivery run did, for `deliver-mail`'s one-line summary (counts only)."""
-
-    now: datetime
-    dry_run: bool = False
-    mail: Tally = field(default_factory=Tally)
-    streak: Streak = field(default_factory=Streak)
-    stuck: int = 0  # rows found left in "sending" by an earlier run: not resent, message wiped
-    would_mail: list[int] = field(default_factory=list)
-
-    @property
-    def stopped_early(self) -> bool:
-        return self.streak.stop
+class OutboxRun(delivery.Run):
+    """What one `deliver-mail` run did (a stuck row's message is wiped, not resent)."""
 
     def line(self) -> str:
         when = self.now.isoformat(timespec="seconds")
         if self.dry_run:
             return f"deliver-mail {when} (dry run, nothing sent): {len(self.would_mail)} queued email(s) would be sent."
-        line = f"deliver-mail {when}: {self.mail.text()}."
-        if self.stuck:
-            line += f" {self.stuck} left in 'sending' by an earlier run (not resent)."
-        if self.stopped_early:
-            line += " Stopped early: the mail server kept failing."
-        return line
+        return self._endings(f"deliver-mail {when}: {self.mail.text()}.")
 
 
 def queued_ids(now: datetime) -> list[int]:
