@@ -10,10 +10,15 @@ import email.message
 import email.policy
 import hashlib
 import hmac
+import os
+import subprocess
+import sys
+import time as clock
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from select import select as wait_readable
 from zoneinfo import ZoneInfo
 
 import argon2
@@ -296,3 +301,36 @@ def secret_keys(app, current: str, *fallbacks: str):
         yield
     finally:
         app.config["SECRET_KEY"], app.config["SECRET_KEY_FALLBACKS"] = saved
+
+
+# --- The runner as a process (flask --app monitor send-nudges / deliver-mail).
+
+def runner_env(app, db_url: str, mail_port: int) -> dict:
+    """The environment a runner process needs to reach this test's database and SMTP server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIL_", "FLASK_"))}
+    env.update(DATABASE_URL=db_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mail_port),
+               SECRET_KEY=app.config["SECRET_KEY"], BASE_URL="http://localhost",
+               MAIL_DEFAULT_SENDER="Clinic <no-reply@clinic.test>")
+    env.pop("TEST_DATABASE_URL", None)
+    return env
+
+
+def start_runner(env, *args, command="send-nudges"):
+    """A runner process (send-nudges unless told), its output readable as text."""
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "monitor", command, *args],
+                            cwd=Path(__file__).resolve().parents[1], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def read_output(proc, until, seconds: float = 60) -> list[str]:
+    """Lines a process prints until `until(lines)` holds, it exits, or the time is up (never a bare readline)."""
+    lines, deadline = [], clock.monotonic() + seconds
+    while not until(lines) and clock.monotonic() < deadline:
+        ready, _, _ = wait_readable([proc.stdout], [], [], max(0.0, deadline - clock.monotonic()))
+        if not ready:
+            break
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        lines.append(line)
+    return lines

@@ -4,14 +4,9 @@ server down, refusing, or silent; across both daylight-saving changes; through a
 change; and with several `flask send-nudges` processes at once. Then the provider digest."""
 import os
 import re
-from select import select as wait_readable
 import signal
 import socket
-import subprocess
-import sys
-import time as clock
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,9 +16,9 @@ from monitor import delivery, nudges
 from monitor.clinic import get_clinic
 from monitor.extensions import db
 from monitor.models import Nudge, PatientStatusChange, ProviderDigest
-from tests.factories import add_checkin, add_patient, add_provider, message_text, read_outbox
+from tests.factories import (add_checkin, add_patient, add_provider, message_text, read_outbox, read_output, runner_env,
+                             start_runner)
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def at(text: str) -> datetime:
@@ -326,20 +321,6 @@ def test_moving_east_past_midnight_after_the_nudge_sends_nothing_more_for_that_d
 
 # --- Several runner processes at once.
 
-def runner_env(app, db_url: str, mail_port: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIL_", "FLASK_"))}
-    env.update(DATABASE_URL=db_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mail_port),
-               SECRET_KEY=app.config["SECRET_KEY"], BASE_URL="http://localhost",
-               MAIL_DEFAULT_SENDER="Clinic <no-reply@clinic.test>")
-    env.pop("TEST_DATABASE_URL", None)
-    return env
-
-
-def start_runner(env, *args, command="send-nudges"):
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "monitor", command, *args],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 def test_concurrent_runner_processes_deliver_exactly_one_nudge_per_patient_and_date(app, db_url, smtp):
     get_clinic()
     people = [add_patient(f"p{n}@example.test", first_name=f"P{n}") for n in range(8)]
@@ -379,17 +360,8 @@ def test_loop_runs_every_minute_and_stops_on_sigterm(app, db_url, smtp):
     db.session.commit()
     proc = start_runner(runner_env(app, db_url, smtp.port), "--loop")
     try:
-        line = ""
-        deadline = clock.monotonic() + 60
-        while "send-nudges 20" not in line and clock.monotonic() < deadline:
-            # Wait for output with a timeout: a bare readline() would hang the suite forever
-            # if the runner never printed its summary.
-            ready, _, _ = wait_readable([proc.stdout], [], [], max(0.0, deadline - clock.monotonic()))
-            if not ready:
-                break
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
+        lines = read_output(proc, until=lambda lines: any("send-nudges 20" in line for line in lines))
+        line = lines[-1] if lines else ""
         assert "send-nudges 20" in line, proc.stderr.read() if proc.poll() is not None else "no summary line"
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)

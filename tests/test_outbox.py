@@ -10,7 +10,6 @@ import statistics
 import threading
 import time as clock
 from datetime import timedelta
-from select import select as wait_readable
 
 import pytest
 from sqlalchemy import func, select
@@ -18,8 +17,8 @@ from sqlalchemy import func, select
 from monitor import accounts, cli, delivery, outbox
 from monitor.extensions import db
 from monitor.models import AccountToken, OutboxMessage, User
-from tests.factories import NOW, add_patient, deliver_mail, events, outbox_rows, read_outbox
-from tests.test_nudges import runner_env, start_runner
+from tests.factories import (NOW, add_patient, deliver_mail, events, outbox_rows, read_outbox, read_output, runner_env,
+                             start_runner)
 
 RESET = "/account/reset"
 
@@ -308,15 +307,7 @@ def test_deliver_mail_loop_runs_every_few_seconds_and_stops_on_sigterm(app, db_u
     invite(add_patient("nia@example.test", password=False))
     proc = start_runner(runner_env(app, db_url, smtp.port), "--loop", command="deliver-mail")
     try:
-        lines, deadline = [], clock.monotonic() + 60
-        while sum("deliver-mail 20" in line for line in lines) < 2 and clock.monotonic() < deadline:
-            ready, _, _ = wait_readable([proc.stdout], [], [], max(0.0, deadline - clock.monotonic()))
-            if not ready:
-                break
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-            lines.append(line)
+        lines = read_output(proc, until=lambda lines: sum("deliver-mail 20" in line for line in lines) >= 2)
         summaries = [line for line in lines if "deliver-mail 20" in line]
         assert len(summaries) == 2, lines
         assert ": 1 sent" in summaries[0] and ": 0 sent" in summaries[1]
