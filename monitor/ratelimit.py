@@ -143,9 +143,10 @@ def enforce():
         wait = store.over(key, limit) if endpoint in FAILURES_ONLY else store.hit(key, limit)
         if wait is not None:
             return too_many(limit, wait)
-    if endpoint == "auth.login" and who["account"] is not None and not _known_device():
+    if endpoint == "auth.login" and who["account"] is not None:
         wait = _slowed(store.recent(_key(endpoint, SLOW.scope, who["account"]), SLOW.window))
-        if wait is not None:
+        # The device is looked at only for a slowed account: an account lookup, not on every sign-in.
+        if wait is not None and not _known_device():
             return too_many(SLOW, wait, slowed=True)
     return None
 
