@@ -11,7 +11,9 @@ workers on loopback) in the same run:
 - the app: signed-in patients POST /checkin with a valid form and CSRF token, as their phones
   do, each replacing today's check-in (so every request writes a check-in and a revision).
   Each of the 64 patients has a year of history (a check-in on 9 days in 10 and a session every
-  week: 52), so the stored analysis that every check-in refreshes is computed over a whole year.
+  week: 52), so the stored analysis that every check-in brings up to date is a year's;
+- the app again, for 64 other patients without history: what the web stack costs a check-in
+  when the analysis has next to nothing to redo (not a budget; it says where the time goes).
 
 The two servers listen on --port and the port after it (BENCH_PORT; default 8765), on loopback.
 
@@ -140,13 +142,13 @@ def add_history(patients: list[User], now: datetime, rng: random.Random, days: i
 VARIANTS = 4  # forms per patient, with different totals: each save changes the analysis
 
 
-def sessions(app) -> list[dict]:
+def sessions(app, prefix: str = "w") -> list[dict]:
     """A signed-in cookie and valid check-in forms for each benchmark patient, in the order sent:
     a patient's consecutive submissions carry different answers (a different total)."""
     forms = [[] for _ in range(VARIANTS)]
     for n in range(PATIENTS):
         client = app.test_client()
-        response = client.post("/login", data={"email": f"w{n}@bench.test", "password": PASSWORD,
+        response = client.post("/login", data={"email": f"{prefix}{n}@bench.test", "password": PASSWORD,
                                                "csrf_token": _token(client.get("/login").get_data(as_text=True))})
         assert response.status_code == 302, "benchmark sign-in failed"
         page = client.get("/checkin").get_data(as_text=True)
@@ -189,7 +191,10 @@ def measure(database_kind: str, *, connections: int = 32, seconds: int = 10, por
             patients = [User(email=f"w{n}@bench.test", role="patient", timezone=ZONE, password_hash=password_hash,
                              created_at=datetime.now(timezone.utc) - timedelta(days=history_days + 10))
                         for n in range(PATIENTS)]
-            db.session.add_all(patients)
+            # As many again without history: what the web stack costs when the analysis has
+            # nothing to redo (the third run below), to say how much of a check-in is the refresh.
+            db.session.add_all(patients + [User(email=f"new{n}@bench.test", role="patient", timezone=ZONE,
+                                                password_hash=password_hash) for n in range(PATIENTS)])
             db.session.flush()
             history = add_history(patients, datetime.now(timezone.utc), random.Random(2026), history_days)
             db.session.execute(db.text("create table bare (id integer primary key, at timestamp)")
@@ -197,22 +202,26 @@ def measure(database_kind: str, *, connections: int = 32, seconds: int = 10, por
                                db.text("create table bare (id serial primary key, at timestamp)"))
             db.session.commit()
             db.engine.dispose()
-        forms = sessions(app)  # (the rate limits are on for the gunicorn run: as in production)
-        script = Path(tmp) / "checkin.lua"
-        script.write_text(LUA % ("{" + ",".join("{cookie=%s, body=%s}" % (json.dumps(f["cookie"]), json.dumps(f["body"]))
-                                                for f in forms) + "}"))
+        scripts = {}
+        for prefix in ("w", "new"):  # (the rate limits are on for the gunicorn run: as in production)
+            scripts[prefix] = Path(tmp) / f"checkin_{prefix}.lua"
+            scripts[prefix].write_text(LUA % ("{" + ",".join(
+                "{cookie=%s, body=%s}" % (json.dumps(f["cookie"]), json.dumps(f["body"]))
+                for f in sessions(app, prefix)) + "}"))
         bare_script = Path(tmp) / "bare.lua"
         bare_script.write_text('wrk.method = "POST"\n')
         (Path(tmp) / "bare.py").write_text(BARE_APP)
         results = {}
         for name, spec, at, cwd, lua, path in (
             ("bare", "bare:app", port, tmp, bare_script, "/write"),
-            ("app", app_spec, port + 1, str(Path(__file__).parents[1]), script, "/checkin"),
+            ("app", app_spec, port + 1, str(Path(__file__).parents[1]), scripts["w"], "/checkin"),
+            ("no_history", app_spec, port + 1, str(Path(__file__).parents[1]), scripts["new"], "/checkin"),
         ):
             with open(Path(tmp) / f"{name}.log", "w") as log:
                 server = gunicorn(spec, at, {**env, "BARE_DATABASE": url}, cwd, log)
                 wait_for(f"http://127.0.0.1:{at}/")
                 time.sleep(2)  # every worker booted: their start-up is not counted below
+                stored_before = stored_writes(app)
                 try:
                     before = cpu_seconds(server.pid)
                     results[name] = wrk(f"http://127.0.0.1:{at}{path}", str(lua), connections, seconds)
@@ -220,23 +229,32 @@ def measure(database_kind: str, *, connections: int = 32, seconds: int = 10, por
                 finally:
                     server.terminate()
                     server.wait(timeout=30)
-        # A 3xx is a success to wrk, and so would be a redirect to the sign-in page: count
-        # what was stored instead (every request replaced a check-in: one revision each, or
-        # created today's). Requests still in flight when wrk stopped may add a few.
-        with app.app_context():
-            stored = (db.session.scalar(db.text("select count(*) from checkin_revisions"))
-                      + db.session.scalar(db.text("select count(*) from checkins")) - history)
-            db.session.remove()
-            db.engine.dispose()
-        results["app"]["errors"] += max(0, results["app"]["requests"] - stored)
-    bare, app_ = results["bare"], results["app"]
+                if name != "bare":
+                    # A 3xx is a success to wrk, and so would be a redirect to the sign-in page:
+                    # count what was stored instead (every request replaced a check-in: one
+                    # revision each, or created today's). Requests in flight when wrk stopped may
+                    # add a few.
+                    results[name]["errors"] += max(0, results[name]["requests"] - (stored_writes(app) - stored_before))
+    bare, app_, floor = results["bare"], results["app"], results["no_history"]
     return {"database": database_kind, "workers": WORKERS, "connections": connections, "seconds": seconds,
             "patients": PATIENTS, "history_days": history_days, "history_checkins": history,
             "bare_rate": bare["rate"], "bare_p99_ms": bare["p99_ms"], "bare_errors": bare["errors"],
             "app_rate": app_["rate"], "app_p99_ms": app_["p99_ms"], "app_errors": app_["errors"],
             "bare_cpu_ms_per_request": bare["cpu_ms"], "app_cpu_ms_per_request": app_["cpu_ms"],
             "ratio": app_["rate"] / bare["rate"],
+            "no_history_rate": floor["rate"], "no_history_p99_ms": floor["p99_ms"], "no_history_errors": floor["errors"],
+            "no_history_cpu_ms_per_request": floor["cpu_ms"], "no_history_ratio": floor["rate"] / bare["rate"],
             "met": app_["rate"] / bare["rate"] >= 0.25 and app_["p99_ms"] <= 100 and app_["errors"] == 0}
+
+
+def stored_writes(app) -> int:
+    """Check-ins and revisions stored so far: each check-in request adds one of either."""
+    with app.app_context():
+        count = (db.session.scalar(db.text("select count(*) from checkin_revisions"))
+                 + db.session.scalar(db.text("select count(*) from checkins")))
+        db.session.remove()
+        db.engine.dispose()
+    return count
 
 
 def main():
@@ -255,7 +273,7 @@ def main():
           f"{r['patients']} patients with {r['history_days']} days of history ({r['history_checkins']:,} check-ins)\n")
     print("| what | requests/s | ratio to ceiling | p99 ms | errors | CPU ms a request (gunicorn) |\n"
           "|---|---:|---:|---:|---:|---:|")
-    for name, key in (("bare ceiling", "bare"), ("check-in", "app")):
+    for name, key in (("bare ceiling", "bare"), ("check-in", "app"), ("check-in, no history", "no_history")):
         print(f"| {name} | {r[key + '_rate']:,.0f} | {r[key + '_rate'] / r['bare_rate']:.2f} | "
               f"{r[key + '_p99_ms']:,.0f} | {r[key + '_errors']} | {r[key + '_cpu_ms_per_request']:.2f} |")
 

@@ -100,15 +100,20 @@ def save_checkin(patient: User, local_date: date, answers: dict[str, int],
     values = _values(patient, local_date, answers, side_effects, note, now=now, source=source,
                      submission_key=submission_key)
     existing = db.session.execute(_FIND, {"p_id": patient.id, "on": local_date}).first()
+    if existing is not None and submission_key and existing.submission_key == submission_key:
+        return SaveResult(existing.id, "duplicate")
+    # Read and worked out before the first write: on SQLite that takes the one write lock,
+    # which every other check-in then waits for until this commits.
+    plan = stored_analysis.plan_checkin(patient, local_date, values["total"], now=now)
     if existing is None:
         new_id = _insert_unless_stored({"patient_id": patient.id, **values})
         if new_id is not None:
-            stored_analysis.refresh([patient], now=now)
+            stored_analysis.apply_checkin(patient, plan, now=now)
             return SaveResult(new_id, "created")
         # A concurrent request stored this date first: replace that one instead.
         existing = db.session.execute(_FIND, {"p_id": patient.id, "on": local_date}).first()
-    if submission_key and existing.submission_key == submission_key:
-        return SaveResult(existing.id, "duplicate")
+        if submission_key and existing.submission_key == submission_key:
+            return SaveResult(existing.id, "duplicate")
     db.session.execute(_KEEP_REVISION, {"checkin_id": existing.id, "replaced_at": now,
                                         **{name: getattr(existing, name) for name in KEPT}})
     db.session.execute(_UPDATE, {"c_id": existing.id, **values})
@@ -116,7 +121,7 @@ def save_checkin(patient: User, local_date: date, answers: dict[str, int],
     loaded = db.session.identity_map.get(identity_key(CheckIn, existing.id))
     if loaded is not None:
         db.session.expire(loaded)
-    stored_analysis.refresh([patient], now=now)
+    stored_analysis.apply_checkin(patient, plan, now=now)
     return SaveResult(existing.id, "replaced")
 
 

@@ -144,13 +144,41 @@ def analyse_patient(checkins: Iterable[tuple[date, int]], treatment_dates: Itera
         return PatientAnalysis(None, [], None, 0)
     b0 = treatment_baseline(totals, days[0], settings)
     ends = [nxt - timedelta(days=1) for nxt in days[1:]] + [today]
-    treatments = [analyse_treatment(totals, d, end, b0, settings) for d, end in zip(days, ends)]
+    return patient_analysis(b0, [analyse_treatment(totals, d, end, b0, settings) for d, end in zip(days, ends)])
+
+
+def patient_analysis(b0: float | None, treatments: list[TreatmentResult]) -> PatientAnalysis:
+    """A patient's analysis from their sessions' results: the typical duration and the count
+    of responding sessions follow from those alone."""
     return PatientAnalysis(
         treatment_baseline=b0,
         treatments=treatments,
         median_duration=km_median(km_curve(durations(treatments))),
         responding_treatments=sum(1 for s in treatments if s.responded),
     )
+
+
+def reads(treatment_date: date, interval_end: date, settings: Settings = Settings()) -> tuple[date, date]:
+    """The first and last date whose check-in this session's result reads: its baseline
+    window, its interval (nadir, wane) and its days of the change from the reference level
+    (change_days). A check-in dated outside cannot change the session's result."""
+    first = min(settings.baseline_window[0], CHANGE_DAYS.start, 0)
+    return (treatment_date + timedelta(days=first),
+            max(interval_end, treatment_date + timedelta(days=settings.baseline_window[1])))
+
+
+def treatments_reading(day: date, treatment_dates: Sequence[date], interval_ends: Sequence[date],
+                     settings: Settings = Settings()) -> list[int] | None:
+    """Which sessions' results a check-in dated `day` can change (their indexes), so that a
+    check-in recomputes those alone (stored_analysis.refresh_checkin). None when it can change
+    every session: a date among the treatment baseline's days feeds every reference level."""
+    if not treatment_dates:
+        return []
+    first = treatment_dates[0]
+    if first - timedelta(days=settings.treatment_baseline_days) <= day < first:
+        return None
+    return [n for n, (d, end) in enumerate(zip(treatment_dates, interval_ends))
+            if reads(d, end, settings)[0] <= day <= reads(d, end, settings)[1]]
 
 
 def durations(treatments: Iterable[TreatmentResult]) -> list[tuple[int, bool]]:
@@ -229,20 +257,33 @@ class Cohort:
     change_by_day: list[DayChange] = field(default_factory=list)
 
 
+def change_days(totals: Mapping[date, int], s: TreatmentResult, days: range = CHANGE_DAYS) -> dict[int, int]:
+    """One session's totals by day since session on the days of the change from the reference
+    level. Days after the session count only inside its interval, so the next session's effect
+    is not mixed in."""
+    found = {}
+    for d in days:
+        if d >= 0 and s.day(d) > s.interval_end:
+            break
+        t = totals.get(s.day(d))
+        if t is not None:
+            found[d] = t
+    return found
+
+
 def change_from_reference(totals: Mapping[date, int], treatments: Iterable[TreatmentResult],
                           days: range = CHANGE_DAYS) -> dict[int, list[float]]:
-    """Per day since session, the totals minus that session's reference level R. Days after
-    the session count only inside its interval, so the next session's effect is not mixed in."""
+    """Per day since session, the totals minus that session's reference level R."""
+    return _changes((s.reference, change_days(totals, s, days)) for s in treatments)
+
+
+def _changes(sessions: Iterable[tuple[float | None, Mapping[int, int]]], days: range = CHANGE_DAYS) -> dict[int, list[float]]:
     by_day: dict[int, list[float]] = {d: [] for d in days}
-    for s in treatments:
-        if s.reference is None:
+    for reference, totals_by_day in sessions:
+        if reference is None:
             continue
-        for d in days:
-            if d >= 0 and s.day(d) > s.interval_end:
-                break
-            t = totals.get(s.day(d))
-            if t is not None:
-                by_day[d].append(t - s.reference)
+        for d, t in totals_by_day.items():
+            by_day[d].append(t - reference)
     return by_day
 
 
@@ -265,7 +306,14 @@ class Sums:
 
 def change_sums(totals: Mapping[date, int], treatments: Iterable[TreatmentResult]) -> dict[int, Sums]:
     """change_from_reference() summed per day (days with values only)."""
-    return {d: Sums.of(values) for d, values in change_from_reference(totals, treatments).items() if values}
+    return change_sums_of((s.reference, change_days(totals, s)) for s in treatments)
+
+
+def change_sums_of(sessions: Iterable[tuple[float | None, Mapping[int, int]]]) -> dict[int, Sums]:
+    """change_sums() from each session's reference level and change_days(): what the stored
+    analysis keeps of every session, so a check-in need not read a year to redo the sums. The
+    same in any order of sessions: Sums.of adds with math.fsum, which rounds once."""
+    return {d: Sums.of(values) for d, values in _changes(sessions).items() if values}
 
 
 def day_change(day: int, sums: Sums) -> DayChange:

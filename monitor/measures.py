@@ -5,7 +5,7 @@ the report reads a row per patient instead of every history.
 Pure functions: dates and totals in, numbers out."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -38,12 +38,20 @@ def third_treatment_mean(totals: Mapping[date, int], result: durability.PatientA
 
 
 def summarise(totals: Mapping[date, int], result: durability.PatientAnalysis) -> PatientSummary:
+    return summary_of(result, [durability.change_days(totals, s) for s in result.treatments],
+                      third_treatment_mean(totals, result))
+
+
+def summary_of(result: durability.PatientAnalysis, changes: Sequence[Mapping[int, int]],
+               third_mean: float | None) -> PatientSummary:
+    """summarise() from each session's durability.change_days() and the third session's mean:
+    what the stored analysis keeps, so a check-in redoes the summary without a year of totals."""
     treatments = result.treatments
     return PatientSummary(
         treatments=len(treatments),
         judged=sum(1 for s in treatments if s.responded is not None),
         waned_by_day_7=sum(1 for s in treatments
                            if s.responded and s.status == durability.WANED and s.wane_day <= WANE_BY_DAY),
-        third_treatment_mean=third_treatment_mean(totals, result),
-        change_by_day=durability.change_sums(totals, treatments),
+        third_treatment_mean=third_mean,
+        change_by_day=durability.change_sums_of(zip((s.reference for s in treatments), changes)),
     )

@@ -451,6 +451,10 @@ class PatientAnalysisRow(db.Model):
     valid_until: Mapped[date | None] = mapped_column(Date)
     timezone: Mapped[str] = mapped_column(String(64))
     settings_key: Mapped[str] = mapped_column(String(120))
+    # A new random token at every write of the row: a check-in prepares its update before it
+    # takes SQLite's write lock, and writes it only if the token is still the one it read
+    # (stored_analysis.plan_checkin). None on rows stored before migration 0012.
+    version: Mapped[str | None] = mapped_column(String(32))
     treatment_baseline: Mapped[float | None] = mapped_column(Float)
     median_duration: Mapped[float | None] = mapped_column(Float)
     responding_treatments: Mapped[int] = mapped_column(Integer)
@@ -508,6 +512,11 @@ class TreatmentResultRow(db.Model):
     wane_day: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
     last_observed_day: Mapped[int | None] = mapped_column(Integer)
+    # durability.change_days() as "day:total,...": what the report's change from the reference
+    # level reads of this session, kept so that a check-in redoes the patient's sums from these
+    # rows instead of a year of check-ins (stored_analysis.refresh_checkin). None on rows
+    # stored before migration 0012: the patient's next refresh is a whole one.
+    change_totals: Mapped[str | None] = mapped_column(Text)
 
 
 class OutboxMessage(DeliveryState, db.Model):

@@ -2,8 +2,11 @@
 patient's history on every view (SPEC 4; issue 9).
 
 Writes that change a patient's analysis refresh it in their own transaction: a check-in saved,
-replaced or imported (checkins.py), a treatment recorded or edited (treatments.py). What else
-it depends on is stored with it and checked when it is read (for_patients()):
+replaced or imported (checkins.py), a treatment recorded or edited (treatments.py). A check-in
+from the phone recomputes only the sessions whose results read its date, worked out before it
+takes the write lock (plan_checkin(), apply_checkin()); the others recompute the patient's
+whole history (refresh()). What else the analysis depends on is stored with it and checked
+when it is read (for_patients()):
 
 - the patient's time zone and the clinic's SPEC 4 settings: a change of either makes it stale;
 - the date. Time alone changes the results only when a dated row enters the analysed past: a
@@ -19,17 +22,19 @@ every patient's stored duration pairs: no page re-reads the clinic's history."""
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections import Counter
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, tuple_
+from sqlalchemy import and_, case, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import analysis, durability, measures
 from .extensions import db
-from .models import ChangeSumRow, ClinicDurationCount, Clinic, PatientAnalysisRow, Role, TreatmentResultRow, User
+from .models import (CheckIn, ChangeSumRow, ClinicDurationCount, Clinic, PatientAnalysisRow, Role,
+                     TreatmentResultRow, User)
 from .timeutil import local_today, utcnow
 
 log = logging.getLogger(__name__)
@@ -98,21 +103,14 @@ def refresh(patients: list[User], *, now: datetime | None = None,
         found = item.analysis
         pairs = durability.durations(found.treatments)
         new_pairs.update(pairs)
-        summary = measures.summarise(item.totals, found)
+        changes = [durability.change_days(item.totals, s) for s in found.treatments]
+        summary = measures.summary_of(found, changes, measures.third_treatment_mean(item.totals, found))
         summaries.append(dict(
-            patient_id=patient_id, computed_on=item.today, valid_until=_valid_until(item),
+            patient_id=patient_id, version=_new_version(), computed_on=item.today, valid_until=_valid_until(item),
             timezone=item.patient.timezone, settings_key=key, treatment_baseline=found.treatment_baseline,
-            median_duration=found.median_duration, responding_treatments=found.responding_treatments,
-            duration_pairs=_pairs_text(pairs), pair_count=len(pairs),
-            treatments=summary.treatments, judged_treatments=summary.judged, waned_by_day_7=summary.waned_by_day_7,
-            third_treatment_mean=summary.third_treatment_mean))
-        sums += [dict(patient_id=patient_id, day=day, n=x.n, total=x.total, squares=x.squares)
-                 for day, x in summary.change_by_day.items()]
-        for n, result in enumerate(found.treatments):
-            latest = n == len(found.treatments) - 1
-            results.append(dict(patient_id=patient_id, treatment_date=result.treatment_date,
-                                interval_end=None if latest else result.interval_end,
-                                **{name: getattr(result, name) for name in RESULT_FIELDS}))
+            **_summary_columns(found, summary)))
+        sums += _sum_rows(patient_id, summary.change_by_day).values()
+        results += _result_rows(patient_id, found.treatments, changes)
     # render_nulls: one multi-row INSERT, however the rows' empty values fall (the ORM otherwise
     # leaves out None values and splits the rows into batches by which are None).
     db.session.execute(insert(PatientAnalysisRow).execution_options(render_nulls=True), summaries)
@@ -121,6 +119,143 @@ def refresh(patients: list[User], *, now: datetime | None = None,
     new_pairs.subtract(old_pairs)
     _add_counts({pair: n for pair, n in new_pairs.items() if n})
     return {patient_id: item.analysis for patient_id, item in data.items()}
+
+
+def _summary_columns(found: durability.PatientAnalysis, summary: measures.PatientSummary) -> dict:
+    """The columns of a PatientAnalysisRow that follow from the sessions' results."""
+    pairs = durability.durations(found.treatments)
+    return dict(median_duration=found.median_duration, responding_treatments=found.responding_treatments,
+                duration_pairs=_pairs_text(pairs), pair_count=len(pairs), treatments=summary.treatments,
+                judged_treatments=summary.judged, waned_by_day_7=summary.waned_by_day_7,
+                third_treatment_mean=summary.third_treatment_mean)
+
+
+def _sum_rows(patient_id: int, change_by_day: dict[int, durability.Sums]) -> dict[int, dict]:
+    """ChangeSumRow values by day."""
+    return {day: dict(patient_id=patient_id, day=day, n=x.n, total=x.total, squares=x.squares)
+            for day, x in change_by_day.items()}
+
+
+def _result_rows(patient_id: int, treatments: list[durability.TreatmentResult], changes: list[dict[int, int]],
+                 only: list[int] | None = None) -> list[dict]:
+    """TreatmentResultRow values (of the sessions numbered `only`, or all): the latest is
+    stored open (interval_end None, "through today")."""
+    return [dict(patient_id=patient_id, treatment_date=treatments[n].treatment_date,
+                 interval_end=None if n == len(treatments) - 1 else treatments[n].interval_end,
+                 **{name: getattr(treatments[n], name) for name in RESULT_FIELDS},
+                 change_totals=",".join(f"{day}:{total}" for day, total in changes[n].items()))
+            for n in (range(len(treatments)) if only is None else only)]
+
+
+def _parse_totals(text: str) -> dict[int, int]:
+    return {int(day): int(total) for day, _, total in (item.partition(":") for item in text.split(",") if item)}
+
+
+@dataclass
+class CheckinPlan:
+    """What a check-in changes in its patient's stored analysis, worked out before the check-in
+    is written (plan_checkin) and written after it (apply_checkin)."""
+
+    settings: durability.Settings
+    version: str | None = None   # the stored analysis's version token when read; None: recompute it whole
+    summary: dict = field(default_factory=dict)           # the PatientAnalysisRow columns to set
+    changed_results: list[dict] = field(default_factory=list)  # TreatmentResultRow rows to replace
+    # change_sums: (patient, day) keys to delete, rows to insert
+    sums: tuple[list[tuple[int, int]], list[dict]] = field(default_factory=lambda: ([], []))
+    pair_delta: dict[tuple[int, bool], int] = field(default_factory=dict)  # for the clinic's duration counts
+
+
+def plan_checkin(patient: User, day: date, total: int, *, now: datetime | None = None) -> CheckinPlan:
+    """A check-in of `total` dated `day`, about to be saved: how the patient's stored analysis
+    changes, by recomputing only the sessions whose result reads that date (usually one; two
+    when the date is in the next session's baseline window) from the check-ins of their days
+    and the other sessions' stored results, instead of a year of history.
+
+    Only reads, before the check-in takes SQLite's one write lock: every evening check-in holds
+    that lock for its writes alone (issue 9). A plan without a version when the whole analysis
+    must be recomputed instead: it is not current, it predates migration 0012, or the date feeds every session
+    (the treatment baseline's days). apply_checkin() writes the plan only if the analysis is
+    still the version read here; the result is what refresh() would store
+    (tests/test_stored_analysis.py)."""
+    now = now or utcnow()
+    settings = clinic_settings()
+    today = local_today(patient.timezone, now)
+    # The summary row first: its version, checked when the plan is written, covers everything
+    # read after it (a write in between changes the version).
+    row = db.session.execute(select(PatientAnalysisRow.__table__).where(PatientAnalysisRow.patient_id == patient.id)).first()
+    if (row is None or row.version is None or day > today
+            or not _is_current(row, patient.timezone, today, settings_key(settings))):
+        return CheckinPlan(settings)
+    result = TreatmentResultRow.__table__
+    stored = db.session.execute(select(result).where(result.c.patient_id == patient.id)
+                                .order_by(result.c.treatment_date)).all()
+    if any(r.change_totals is None for r in stored):
+        return CheckinPlan(settings)
+    dates = [r.treatment_date for r in stored]
+    ends = [r.interval_end or today for r in stored]
+    touched = durability.treatments_reading(day, dates, ends, settings)
+    if touched is None:
+        return CheckinPlan(settings)
+    totals = {}
+    if touched:
+        spans = [durability.reads(dates[n], ends[n], settings) for n in touched]
+        totals = dict(db.session.connection().execute(
+            select(CheckIn.local_date, CheckIn.total).where(
+                CheckIn.patient_id == patient.id,
+                CheckIn.local_date.between(min(first for first, _ in spans), max(last for _, last in spans)))).all())
+    totals[day] = total
+    treatments = [durability.TreatmentResult(treatment_date=r.treatment_date, interval_end=end,
+                                             **{name: getattr(r, name) for name in RESULT_FIELDS})
+                  for r, end in zip(stored, ends)]
+    changes = [_parse_totals(r.change_totals) for r in stored]
+    old = _sum_rows(patient.id, durability.change_sums_of(zip((t.reference for t in treatments), changes)))
+    for n in touched:
+        treatments[n] = durability.analyse_treatment(totals, dates[n], ends[n], row.treatment_baseline, settings)
+        changes[n] = durability.change_days(totals, treatments[n])
+    found = durability.patient_analysis(row.treatment_baseline, treatments)
+    third_mean = measures.third_treatment_mean(totals, found) if 2 in touched else row.third_treatment_mean
+    summary = measures.summary_of(found, changes, third_mean)
+    changed = [new for n, new in zip(touched, _result_rows(patient.id, treatments, changes, touched))
+               if tuple(new.values()) != tuple(stored[n]._mapping[c] for c in new)]
+    sums = _sum_rows(patient.id, summary.change_by_day)
+    delta = Counter(durability.durations(treatments))
+    delta.subtract(count_pairs([row.duration_pairs]))
+    return CheckinPlan(
+        settings, version=row.version, summary=dict(computed_on=today, **_summary_columns(found, summary)),
+        changed_results=changed,
+        sums=([(patient.id, d) for d in old if sums.get(d) != old[d]], [r for d, r in sums.items() if old.get(d) != r]),
+        pair_delta={pair: n for pair, n in delta.items() if n})
+
+
+def apply_checkin(patient: User, plan: CheckinPlan, *, now: datetime | None = None) -> None:
+    """Write a plan_checkin() plan, after the check-in itself: unless the stored analysis
+    changed since the plan read it (another write of this patient in between), then, as for a
+    plan without a version, the whole analysis is recomputed. Caller commits."""
+    _lock([patient.id])
+    if plan.version is not None:
+        written = db.session.execute(
+            update(PatientAnalysisRow).where(PatientAnalysisRow.patient_id == patient.id,
+                                             PatientAnalysisRow.version == plan.version)
+            .values(version=_new_version(), **plan.summary))
+        if written.rowcount == 1:
+            result, sums = TreatmentResultRow.__table__, ChangeSumRow.__table__
+            if plan.changed_results:
+                db.session.execute(result.delete().where(
+                    result.c.patient_id == patient.id,
+                    result.c.treatment_date.in_([r["treatment_date"] for r in plan.changed_results])))
+                db.session.execute(result.insert(), plan.changed_results)
+            gone, new = plan.sums
+            if gone:
+                db.session.execute(sums.delete().where(tuple_(sums.c.patient_id, sums.c.day).in_(gone)))
+            if new:
+                db.session.execute(sums.insert(), new)
+            _add_counts(plan.pair_delta)
+            return
+    refresh([patient], now=now, settings=plan.settings)
+
+
+def _new_version() -> str:
+    return secrets.token_hex(8)
 
 
 def _write_changes(table, key: tuple[str, str], patient_ids: list[int], rows: list[dict]) -> None:

@@ -17,7 +17,7 @@ from monitor.extensions import db
 from monitor.models import PatientAnalysisRow, Role, Treatment, User
 from monitor.timeutil import local_today
 from monitor.treatments import TreatmentValues, record_treatment, update_treatment
-from tests.factories import NOW, add_patient, answers_for, at_local
+from tests.factories import NOW, add_patient, add_treatment, answers_for, at_local
 
 ZONES = ["America/New_York", "Europe/London", "Asia/Tokyo", "Pacific/Honolulu", "Pacific/Auckland"]
 PATIENTS_PER_EXAMPLE = 2
@@ -432,3 +432,107 @@ def test_a_checkin_rewrites_only_the_session_results_it_changes(app, users):
     db.session.commit()
     assert sum(written) == 2  # the latest result deleted and written anew; the 8 before it untouched
     assert stored_analysis.for_patients([patient], now=NOW) == fresh([patient], NOW)
+
+
+# --- A check-in recomputes only the sessions it touches (stored_analysis.refresh_checkin).
+
+def stored_state(patient):
+    """Everything stored of one patient's analysis, and the clinic's duration counts."""
+    from monitor.models import ChangeSumRow, ClinicDurationCount, TreatmentResultRow
+
+    def rows(table, *where):
+        columns = [c for c in table.c if c.name != "version"]  # a new random token at every write
+        return [tuple(r) for r in db.session.execute(select(*columns).where(*where)
+                                                     .order_by(*table.primary_key.columns))]
+    return (rows(PatientAnalysisRow.__table__, PatientAnalysisRow.patient_id == patient.id),
+            rows(TreatmentResultRow.__table__, TreatmentResultRow.patient_id == patient.id),
+            rows(ChangeSumRow.__table__, ChangeSumRow.patient_id == patient.id),
+            rows(ClinicDurationCount.__table__, ClinicDurationCount.count != 0))
+
+
+WINDOWS = st.tuples(st.integers(-14, -1), st.integers(0, 13)).map(lambda w: (w[0], min(-1, w[0] + w[1])))
+NADIRS = st.tuples(st.integers(1, 14), st.integers(0, 5)).map(lambda w: (w[0], min(14, w[0] + w[1])))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=st.dictionaries(st.integers(-60, 0), st.integers(0, 21), max_size=50),
+       sessions=st.lists(st.integers(-45, 3), max_size=9),
+       writes=st.lists(st.tuples(st.integers(-62, 0), st.integers(0, 21)), min_size=1, max_size=12),
+       baseline=WINDOWS, nadir=NADIRS, mcid=st.sampled_from([2, 4, 6]), confirm=st.sampled_from([1, 2, 3]))
+def test_a_checkin_stores_what_a_whole_refresh_stores(app, history, sessions, writes, baseline, nadir, mcid, confirm):
+    """After every check-in, at any date of the history, with any of the clinic's windows: the
+    rows it left (the patient's summary, each session's result and change totals, the change
+    sums, the clinic's duration counts) are those a whole refresh stores, and what pages read is
+    a fresh computation. Dense sessions make dates read by two sessions at once."""
+    from monitor.models import CheckIn
+
+    clinic = get_clinic()
+    (clinic.baseline_window_start, clinic.baseline_window_end), (clinic.nadir_window_start, clinic.nadir_window_end) \
+        = baseline, nadir
+    clinic.mcid, clinic.confirm_days = mcid, confirm
+    patient = add_patient(f"incremental{next(_emails)}@example.test", timezone="Europe/London")
+    today = local_today(patient.timezone, NOW)
+    if history:
+        db.session.execute(CheckIn.__table__.insert(), [
+            dict(patient_id=patient.id, local_date=today + timedelta(days=offset), total=total, submitted_at=NOW,
+                 late_entry=False, source="import", **answers_for(total)) for offset, total in history.items()])
+    for offset in sessions:
+        add_treatment(patient, at_local(today + timedelta(days=offset), zone=patient.timezone), now=NOW)
+    stored_analysis.refresh([patient], now=NOW)
+    db.session.commit()
+    for offset, total in writes:
+        save_checkin(patient, today + timedelta(days=offset), answers_for(total), {}, None, now=NOW)
+        db.session.commit()
+        after_checkin = stored_state(patient)
+        stored_analysis.refresh([patient], now=NOW)
+        assert stored_state(patient) == after_checkin, (offset, total)
+        assert stored_analysis.for_patients([patient], now=NOW) == fresh([patient], NOW)
+        db.session.commit()
+
+
+def test_a_checkin_inside_one_interval_takes_the_short_way(app, users, monkeypatch):
+    """The everyday case recomputes the touched session without a whole refresh."""
+    patient = users.patient_a
+    today = local_today(patient.timezone, NOW)
+    for offset in range(-70, 0):
+        save_checkin(patient, today + timedelta(days=offset), answers_for(15 if offset % 7 in (5, 6) else 4), {}, None,
+                     now=NOW)
+    for offset in range(-63, 0, 7):
+        record_treatment(patient, TreatmentValues(administered_at=at_local(today + timedelta(days=offset)),
+                                                  route="lozenge", dose_mg=50), recorded_by=None, now=NOW)
+    db.session.commit()
+    whole = []
+    monkeypatch.setattr(stored_analysis, "refresh", lambda *args, **kwargs: whole.append(args))
+    save_checkin(patient, today - timedelta(days=10), answers_for(9), {}, None, now=NOW)
+    db.session.commit()
+    assert whole == []
+    monkeypatch.undo()
+    assert stored_analysis.for_patients([patient], now=NOW) == fresh([patient], NOW)
+
+
+def test_a_plan_made_before_another_write_of_the_patient_is_not_written(app, users):
+    """A check-in works out its change before taking the write lock (plan_checkin). When
+    another write of the same patient lands in between, the plan is stale: apply_checkin sees
+    the version changed and recomputes the whole analysis instead."""
+    from monitor.models import CheckIn
+    patient = users.patient_a
+    today = local_today(patient.timezone, NOW)
+    for offset in range(-30, 0):
+        save_checkin(patient, today + timedelta(days=offset), answers_for(15), {}, None, now=NOW)
+    record_treatment(patient, TreatmentValues(administered_at=at_local(today - timedelta(days=14)),
+                                              route="lozenge", dose_mg=50), recorded_by=None, now=NOW)
+    db.session.commit()
+    late = today - timedelta(days=13)
+    plan = stored_analysis.plan_checkin(patient, late, 6, now=NOW)
+    assert plan.version is not None
+    # Meanwhile another request stores a lower day 2 of the same session and commits.
+    save_checkin(patient, today - timedelta(days=12), answers_for(0), {}, None, now=NOW)
+    db.session.commit()
+    # Then the first request writes its check-in (day 1 replaced) and its plan.
+    db.session.execute(CheckIn.__table__.update()
+                       .where(CheckIn.patient_id == patient.id, CheckIn.local_date == late)
+                       .values(total=6, **answers_for(6)))
+    stored_analysis.apply_checkin(patient, plan, now=NOW)
+    db.session.commit()
+    assert stored_analysis.for_patients([patient], now=NOW) == fresh([patient], NOW)
+    assert stored_analysis.for_patients([patient], now=NOW)[patient.id].treatments[0].nadir == 0
