@@ -37,6 +37,7 @@ from monitor.config import engine_options  # noqa: E402
 from monitor.extensions import db  # noqa: E402
 from monitor.models import CheckIn, Treatment, User, care_team  # noqa: E402
 from monitor.passwords import hash_password  # noqa: E402
+from monitor.serving import settle_heap  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 23, 0, tzinfo=timezone.utc)  # 18:00 in New York: the evening rush
 ZONE = "America/New_York"
@@ -189,6 +190,8 @@ def measure(database_kind: str, *, patients: int = 2000, panel: int = 500, days:
             provider, admin, ids = made["panel_provider"], made["admin"], made["patients"]
             checkins = db.session.scalar(text("select count(*) from checkins"))
             db.session.remove()
+        # As each gunicorn worker does once the app is loaded (monitor/gunicorn_conf.py).
+        settle_heap()
         # Requests run outside any app context, each in its own, as in production.
         staff_client, admin_client = signed_in(app, provider), signed_in(app, admin)
         someone = ids[0]

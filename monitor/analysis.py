@@ -16,7 +16,7 @@ from . import durability
 from .clinic import get_clinic
 from .extensions import db
 from .models import CheckIn, Clinic, PatientStatus, PatientStatusChange, Treatment, User
-from .timeutil import local_today, utcnow
+from .timeutil import local_todays, utcnow
 
 
 def settings_for(clinic: Clinic) -> durability.Settings:
@@ -76,7 +76,8 @@ def load(patients: list[User], *, since: date | None = None, now: datetime | Non
     TreatmentTime, not Treatment (the stored analysis's refresh, on every check-in)."""
     now = now or utcnow()
     settings = settings or settings_for(get_clinic())
-    data = {p.id: PatientData(p, local_today(p.timezone, now)) for p in patients}
+    todays = local_todays((p.timezone for p in patients), now)
+    data = {p.id: PatientData(p, todays[p.timezone]) for p in patients}
     if not data:
         return data
     ids = list(data)

@@ -6,7 +6,7 @@ Options given on the command line (--access-logfile, -w, ...) still apply on top
 import gunicorn
 from gunicorn.glogging import Logger
 
-from monitor.serving import add_filter_once
+from monitor.serving import add_filter_once, settle_heap
 
 # Before 20.1 gunicorn's Server header carried its version ("gunicorn/19.9.0"); from 20.1 it
 # says only "gunicorn".
@@ -25,3 +25,8 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+
+def post_worker_init(worker):
+    """Each worker, with the app loaded: its start-up objects frozen (monitor/serving.py)."""
+    settle_heap()

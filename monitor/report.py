@@ -48,7 +48,7 @@ from .clinic import get_clinic
 from .extensions import db
 from .instruments import SEVERE_SIDE_EFFECT, SIDE_EFFECTS
 from .models import CheckIn, PatientStatus, User
-from .timeutil import local_today, to_local, utcnow
+from .timeutil import local_todays, to_local, utcnow
 
 ADHERENCE_WINDOWS = (14, 30)
 SIDE_EFFECT_DAYS = 30
@@ -273,7 +273,8 @@ def _recent(patients: list[User], now: datetime) -> dict[int, _Recent]:
 
     With those, the measures equal what the whole history gives (tests/test_stored_analysis.py)."""
     active = [p for p in patients if p.status == PatientStatus.ACTIVE.value]
-    recent = {p.id: _Recent(local_today(p.timezone, now)) for p in active}
+    todays = local_todays((p.timezone for p in active), now)
+    recent = {p.id: _Recent(todays[p.timezone]) for p in active}
     if not recent:
         return recent
     since = min(item.today for item in recent.values()) - timedelta(days=WINDOW_DAYS)
@@ -296,7 +297,7 @@ def _side_effect_counts(patients: list[User], now: datetime) -> tuple[int, dict[
     query (each patient's window by their zone's date)."""
     if not patients:
         return 0, {key: 0 for key, _ in SIDE_EFFECTS}, {key: 0 for key, _ in SIDE_EFFECTS}
-    todays = {zone: local_today(zone, now) for zone in {p.timezone for p in patients}}
+    todays = local_todays((p.timezone for p in patients), now)
     today = case(todays, value=User.timezone)
     first = case({zone: day - timedelta(days=SIDE_EFFECT_DAYS - 1) for zone, day in todays.items()}, value=User.timezone)
     levels = {key: getattr(CheckIn, f"se_{key}") for key, _ in SIDE_EFFECTS}

@@ -192,7 +192,9 @@ def adherence(checkin_dates: Iterable[date], today: date, days: int, *,
     an open day does not count against the patient. The dashboard and the report both use it."""
     logged = set(checkin_dates)
     end = today if today in logged else today - timedelta(days=1)
-    counted = [end - timedelta(days=n) for n in range(days)]
-    if start is not None:
-        counted = [d for d in counted if d >= start]
-    return sum(1 for d in counted if d in logged), len(counted)
+    first = end - timedelta(days=days - 1)
+    if start is not None and start > first:
+        first = start
+    # The days counted are first..end; a report adds this up for every patient of the clinic,
+    # so it counts a range instead of listing its dates.
+    return sum(1 for d in logged if first <= d <= end), max(0, (end - first).days + 1)

@@ -5,7 +5,10 @@ Invitation, password-reset and unsubscribe links carry their token in the path
 (/account/reset/<token>); a line of an access log, which more people read and keep longer than
 the database, would be enough to take over the account. RedactTokens rewrites such a line to
 /account/reset/[redacted]: installed on Werkzeug's logger (the demo, `flask run`) and on the
-app's own logger by init_app, and on gunicorn's access and error logs by gunicorn_conf.py."""
+app's own logger by init_app, and on gunicorn's access and error logs by gunicorn_conf.py.
+
+Also what a server process does once it has loaded the app (settle_heap)."""
+import gc
 import logging
 import re
 from urllib.parse import unquote
@@ -59,3 +62,15 @@ class RequestHandler(WSGIRequestHandler):
 
     def version_string(self) -> str:
         return SERVER_NAME
+
+
+def settle_heap() -> None:
+    """Once a server process has loaded the app: what it allocated while starting (modules,
+    plotly's figure classes, SQLAlchemy's mappings; about 150,000 objects) lives as long as the
+    process, so gc.freeze() takes it out of the collector's way. Without it every full
+    collection walks all of it again, and a page that builds rows for 500 patients triggers
+    several: the dashboard of benchmarks/clinic_scale.py took about 170 ms instead of 100
+    (issue 9). Called by gunicorn_conf.post_worker_init, and by the benchmarks' in-process
+    server for the same reason."""
+    gc.collect()
+    gc.freeze()

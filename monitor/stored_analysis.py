@@ -35,7 +35,7 @@ from . import analysis, durability, measures
 from .extensions import db
 from .models import (CheckIn, ChangeSumRow, ClinicDurationCount, Clinic, PatientAnalysisRow, Role,
                      TreatmentResultRow, User)
-from .timeutil import local_today, utcnow
+from .timeutil import local_today, local_todays, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +305,8 @@ def for_patients(patients: list[User], *, now: datetime | None = None, settings:
         select(stored.patient_id, stored.timezone, stored.settings_key, stored.computed_on, stored.valid_until,
                stored.treatment_baseline, stored.median_duration, stored.responding_treatments)
         .where(stored.patient_id.in_(ids)))}
-    today = {p.id: local_today(p.timezone, now) for p in patients}
+    todays = local_todays((p.timezone for p in patients), now)
+    today = {p.id: todays[p.timezone] for p in patients}
     stale = [p for p in patients if not _is_current(rows.get(p.id), p.timezone, today[p.id], key)]
     if len(stale) > INLINE_REFRESH_MAX:
         # After a change of settings: computed for this page, not stored (refresh_stale() is
@@ -348,10 +349,6 @@ def _add_counts(delta: dict[tuple[int, bool], int]) -> None:
     db.session.execute(stmt, [{"day": day, "waned": waned, "count": n} for (day, waned), n in sorted(delta.items())])
 
 
-def _local_todays(zones, now: datetime) -> dict[str, date]:
-    return {zone: local_today(zone, now) for zone in zones}
-
-
 def _stale_condition(key: str, todays: dict[str, date]):
     """SQL for "this patient's stored analysis is missing or not what a fresh computation
     would give now" (_is_current(), evaluated by the database; `todays` maps every patient
@@ -375,7 +372,7 @@ def stale_patient_ids(settings: durability.Settings, now: datetime | None = None
     if not zones:
         return []
     query = (select(User.id).outerjoin(PatientAnalysisRow, PatientAnalysisRow.patient_id == User.id)
-             .where(among, _stale_condition(settings_key(settings), _local_todays(zones, now)))
+             .where(among, _stale_condition(settings_key(settings), local_todays(zones, now)))
              .order_by(User.id))
     if limit is not None:
         query = query.limit(limit)

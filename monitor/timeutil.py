@@ -1,6 +1,7 @@
 """Time at the edges: instants are UTC, check-in dates are the patient's local calendar date.
 
 Everything that needs "now" calls utcnow() so tests and the nudge runner's --now can move the clock."""
+from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -21,6 +22,13 @@ def freeze(at: datetime | None) -> None:
 
 def local_today(tz_name: str, now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(ZoneInfo(tz_name)).date()
+
+
+def local_todays(zones: Iterable[str], now: datetime | None = None) -> dict[str, date]:
+    """local_today() of each zone, worked out once per zone: a panel of hundreds of patients
+    shares a handful of zones, and pages that list them need each one's date."""
+    now = now or utcnow()
+    return {zone: local_today(zone, now) for zone in set(zones)}
 
 
 def to_local(instant: datetime, tz_name: str) -> datetime:

@@ -259,3 +259,20 @@ def test_counting_starts_on_the_local_date_of_the_latest_instant():
 def test_missed_days_across_a_daylight_saving_change_are_calendar_dates():
     # The 23-hour day of 8 March counts as one date like any other.
     assert schedule.missed_streak([date(2026, 3, 6)], date(2026, 3, 10)) == 3
+
+
+# --- Adherence: counted as a range (the report adds it up for every patient of the clinic).
+
+@given(offsets=st.sets(st.integers(-40, 2), max_size=30), days=st.integers(0, 35),
+       start=st.none() | st.integers(-45, 3))
+def test_adherence_counts_the_days_the_definition_lists(offsets, days, start):
+    """The last `days` local days, ending today once there is a check-in today (else
+    yesterday), leaving out days before `start`: listed day by day, as the definition reads."""
+    today = date(2026, 3, 10)
+    logged = {today + timedelta(days=n) for n in offsets}
+    first_day = None if start is None else today + timedelta(days=start)
+    end = today if today in logged else today - timedelta(days=1)
+    listed = [end - timedelta(days=n) for n in range(days)]
+    listed = [d for d in listed if first_day is None or d >= first_day]
+    assert schedule.adherence(logged, today, days, start=first_day) == (sum(1 for d in listed if d in logged),
+                                                                        len(listed))

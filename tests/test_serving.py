@@ -189,3 +189,18 @@ def test_gunicorn_with_the_shipped_config_logs_no_token_and_names_no_version(app
     assert '"GET /account/reset/[redacted] HTTP/1.1" 404' in lines[1]
     assert re.search(r'"GET /login HTTP/1.1" 200 \d+ "http://127.0.0.1:\d+/account/invitation/\[redacted\]"', lines[2])
     assert raw not in log + out + err and TOKEN not in log + out + err
+
+
+def test_each_gunicorn_worker_freezes_what_loading_the_app_allocated(app):
+    """A worker's start-up objects are taken out of the collector's way once the app is loaded
+    (serving.settle_heap): otherwise every full collection during a 500-patient page walks them."""
+    import gc
+
+    from monitor import gunicorn_conf
+    gc.unfreeze()
+    try:
+        gunicorn_conf.post_worker_init(worker=None)
+        assert gc.get_freeze_count() > 10_000
+        assert gc.get_count()[0] < 100  # collected first, so no garbage is kept for ever
+    finally:
+        gc.unfreeze()
