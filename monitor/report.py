@@ -307,6 +307,11 @@ def _side_effect_counts(patients: list[User], now: datetime) -> tuple[int, dict[
                *(func.coalesce(func.sum(case((level == SEVERE_SIDE_EFFECT, 1), else_=0)), 0) for level in levels.values()))
         .select_from(CheckIn).join(User, User.id == CheckIn.patient_id)
         .where(CheckIn.patient_id.in_([p.id for p in patients]), CheckIn.local_date >= first,
-               CheckIn.local_date <= today)).one()
+               CheckIn.local_date <= today,
+               # The same window as plain dates, widest over the zones: the per-zone bounds above
+               # are worked out row by row, these let the (patient, date) index skip a year of
+               # history (PostgreSQL otherwise read every check-in of the clinic: 0.3 s).
+               CheckIn.local_date.between(min(todays.values()) - timedelta(days=SIDE_EFFECT_DAYS - 1),
+                                          max(todays.values())))).one()
     n = len(levels)
     return row[0], dict(zip(levels, row[1:1 + n])), dict(zip(levels, row[1 + n:]))
