@@ -5,7 +5,7 @@ import os
 from flask import Flask, redirect, render_template, url_for
 from flask_login import current_user
 
-from . import audit, config, paging, private_files, serving, sessions
+from . import audit, config, paging, private_files, schema_version, serving, sessions
 from .extensions import csrf, db, login_manager, migrate
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -36,6 +36,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         private_files.make_tree_private(app.instance_path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     serving.init_app(app)  # no token of an account link in the logs
+    # Last, so it is the outermost layer: nothing is served from a database at another schema.
+    schema_version.init_app(app)
     return app
 
 

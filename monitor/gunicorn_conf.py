@@ -3,9 +3,13 @@
     gunicorn -c python:monitor.gunicorn_conf -w 2 -b 127.0.0.1:8000 'monitor:create_app()'
 
 Options given on the command line (--access-logfile, -w, ...) still apply on top of these."""
+import sys
+
 import gunicorn
+from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger
 
+from monitor import schema_version
 from monitor.serving import add_filter_once, settle_heap
 
 # Before 20.1 gunicorn's Server header carried its version ("gunicorn/19.9.0"); from 20.1 it
@@ -28,5 +32,13 @@ logger_class = RedactingLogger
 
 
 def post_worker_init(worker):
-    """Each worker, with the app loaded: its start-up objects frozen (monitor/serving.py)."""
+    """Each worker, with the app loaded: the database's schema checked before it serves
+    (monitor/schema_version.py), so a database behind or ahead of this release stops gunicorn
+    at start-up with the reason in its log rather than answering 503 to every request; then
+    its start-up objects frozen (monitor/serving.py)."""
+    problem = schema_version.problem_before_serving(worker.wsgi)
+    if problem is not None:
+        worker.log.error("Refusing to serve: %s", problem)
+        # gunicorn halts, rather than restarting the worker over and over, on this status.
+        sys.exit(Arbiter.WORKER_BOOT_ERROR)
     settle_heap()
