@@ -41,6 +41,8 @@ def init_app(app) -> None:
     app.cli.add_command(rotate_secrets_command)
     from . import nudges_cli  # send-nudges
     nudges_cli.init_app(app)
+    from . import backups_cli  # backup, restore
+    backups_cli.init_app(app)
 
 
 def _fail(problems: list) -> NoReturn:

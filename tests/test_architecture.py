@@ -131,7 +131,7 @@ OWN_TRANSACTIONS = {
     "monitor.sessions": "the signed-in session's touch, and ending a session that expired",
     "monitor.stored_analysis": "the background refresh after a change of settings, a batch at a time",
 }
-COMMANDS = {"monitor.cli", "monitor.nudges_cli"}
+COMMANDS = {"monitor.cli", "monitor.nudges_cli", "monitor.backups_cli"}
 
 
 def _commit_lines(name: str) -> list[int]:
