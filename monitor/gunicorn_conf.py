@@ -36,7 +36,7 @@ def post_worker_init(worker):
     (monitor/schema_version.py), so a database behind or ahead of this release stops gunicorn
     at start-up with the reason in its log rather than answering 503 to every request; then
     its start-up objects frozen (monitor/serving.py)."""
-    problem = schema_version.problem_before_serving(worker.wsgi)
+    problem = schema_version.problem_before_serving(getattr(worker, "wsgi", None))
     if problem is not None:
         worker.log.error("Refusing to serve: %s", problem)
         # gunicorn halts, rather than restarting the worker over and over, on this status.

@@ -6,6 +6,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -204,3 +205,26 @@ def test_each_gunicorn_worker_freezes_what_loading_the_app_allocated(app):
         assert gc.get_count()[0] < 100  # collected first, so no garbage is kept for ever
     finally:
         gc.unfreeze()
+
+
+def test_gunicorn_with_the_shipped_config_refuses_to_start_on_a_database_behind_the_code(tmp_path):
+    behind = tmp_path / "behind.db"
+    with sqlite3.connect(behind) as conn:  # what the gate reads: the revision of an earlier release
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+        conn.execute("INSERT INTO alembic_version VALUES ('0011_audit_patients')")
+    conn.close()
+    instance = private_instance(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:monitor.gunicorn_conf", "-w", "1", "-b",
+         f"127.0.0.1:{free_port()}", f"monitor:create_app(instance_path={str(instance)!r})"],
+        cwd=tmp_path, env=server_env(DATABASE_URL=f"sqlite:///{behind}", SECRET_KEY="k" * 32,
+                                     SESSION_COOKIE_SECURE="0"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            stop(proc)
+    assert proc.returncode != 0  # gunicorn halts, rather than start workers again and again
+    assert "Refusing to serve" in err and "flask --app monitor db upgrade" in err, err
+    assert "Worker failed to boot" in err
