@@ -132,7 +132,7 @@ def inspect_backup(path: Path, migrations: str) -> Contents:
         finally:
             conn.close()
     except sqlite3.DatabaseError as error:
-        raise BackupProblem(f"{path} cannot be read as a SQLite database ({error})") from None
+        raise BackupProblem(f"{path} is damaged ({error})") from None
     if not contents.ours or contents.schema.status is Status.EMPTY:
         raise BackupProblem(f"{path} is not a backup of this app: it lacks its tables or its schema revision")
     if contents.schema.status is Status.NEWER:
