@@ -334,3 +334,8 @@ def test_the_runners_start_run_and_stop_on_sigterm(outside, service):
     assert lines[0].startswith(f"{name}: running"), (lines, err)
     assert lines[1].startswith(f"{name} "), (lines, err)  # the run's summary line
     assert proc.returncode == 0 and f"{name}: stopped." in out, err
+
+
+def test_every_services_log_is_rotated():
+    for name, service in SERVICES.items():
+        assert service["logging"]["options"]["max-size"], name
