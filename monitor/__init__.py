@@ -8,7 +8,8 @@ from flask_login import current_user
 from . import audit, config, paging, private_files, schema_version, serving, sessions
 from .extensions import csrf, db, login_manager, migrate
 
-MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+# Inside the package, so an installed wheel carries them (pyproject's package-data).
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 
 def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:

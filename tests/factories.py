@@ -11,9 +11,13 @@ import email.policy
 import hashlib
 import hmac
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time as clock
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -334,3 +338,54 @@ def read_output(proc, until, seconds: float = 60) -> list[str]:
             break
         lines.append(line)
     return lines
+
+
+# --- Servers as processes (gunicorn, the demo, the installed wheel, the image's command).
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(**values) -> dict:
+    """This environment without mail, Flask, database or secret settings, the checkout on PYTHONPATH, then values."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MAIL_", "FLASK_", "DATABASE_URL", "SECRET_KEY", "TEST_DATABASE_URL"))}
+    env.update(PYTHONPATH=str(Path(__file__).resolve().parents[1]), **values)
+    return env
+
+
+def wait_until_serving(port: int, proc: subprocess.Popen, seconds: float = 90) -> None:
+    """Return once something accepts connections on the port; fail if proc stops or the time is up."""
+    deadline = clock.monotonic() + seconds
+    while clock.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server stopped: {proc.communicate(timeout=30)}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            clock.sleep(0.2)
+    raise AssertionError("the server did not start in time")
+
+
+def http_get(port: int, path: str, referer: str | None = None):
+    """GET http://127.0.0.1:port/path: (status, headers, body as text), an error status included."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Referer": referer} if referer else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # nosec B310: a local test server
+            return response.status, response.headers, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode("utf-8", "replace")
+
+
+def stop_process(proc: subprocess.Popen, how=signal.SIGTERM) -> tuple[str, str]:
+    """Signal the process (SIGTERM unless told), kill it if it has not ended in 30 s; its (stdout, stderr)."""
+    proc.send_signal(how)
+    try:
+        return proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate(timeout=30)

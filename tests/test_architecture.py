@@ -18,7 +18,10 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-MODULES: dict[str, Path] = {_module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
+# Alembic's scripts (monitor/migrations/) ship inside the package but are not modules of the
+# app: Alembic loads them by file, and each defines its own upgrade() and downgrade().
+MIGRATIONS = ROOT / "migrations"
+MODULES: dict[str, Path] = {_module_name(p): p for p in sorted(ROOT.rglob("*.py")) if MIGRATIONS not in p.parents}
 TREES = {name: ast.parse(path.read_text(), filename=str(path)) for name, path in MODULES.items()}
 
 

@@ -1,17 +1,12 @@
 """The documented ways of serving (the demo on Werkzeug's server, gunicorn with
 monitor.gunicorn_conf) keep account-link tokens out of their logs and name no version in the
 Server header. Each server runs for real, in a subprocess, for a few requests."""
-import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,9 +15,8 @@ import pytest
 from monitor import create_app, serving, tokens
 from monitor.extensions import db
 from monitor.serving import redact
-from tests.factories import add_patient
+from tests.factories import add_patient, free_port, http_get, server_env, stop_process, wait_until_serving
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "Zq3-SECRET_t0ken-9xY"
 
 
@@ -79,56 +73,12 @@ def test_flasks_exception_log_names_no_token(app, caplog):
 
 # --- The servers, for real ----------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_serving(port: int, proc: subprocess.Popen, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server stopped: {proc.communicate()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("the server did not start in time")
-
-
-def get(port: int, path: str, referer: str | None = None):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Referer": referer} if referer else {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # nosec B310: a local test server
-            return response.status, response.headers
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers
-
-
-def stop(proc: subprocess.Popen, how=signal.SIGTERM) -> tuple[str, str]:
-    proc.send_signal(how)
-    try:
-        return proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.communicate(timeout=30)
-
-
 def private_instance(tmp_path: Path) -> Path:
     """A new instance folder, its static cache copied from the tests' (no compressing again)."""
     shared = Path(create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"}).config["STATIC_CACHE_DIR"])
     instance = tmp_path / "instance"
     shutil.copytree(shared, instance / "static-cache")
     return instance
-
-
-def server_env(**values) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MAIL_", "FLASK_", "DATABASE_URL", "SECRET_KEY", "TEST_DATABASE_URL"))}
-    env.update(PYTHONPATH=str(ROOT), **values)
-    return env
 
 
 DEMO = """
@@ -147,14 +97,14 @@ def test_the_demo_server_logs_no_token_and_names_no_version(tmp_path):
                             cwd=tmp_path, env=server_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_until_serving(port, proc)
-        status, headers = get(port, f"/account/reset/{TOKEN}")
+        status, headers, _ = http_get(port, f"/account/reset/{TOKEN}")
         assert status == 404
         assert headers.get_all("Server") == ["monitor"]
-        assert get(port, f"/unsubscribe/{TOKEN}")[0] in (200, 404)
-        status, headers = get(port, "/login")
+        assert http_get(port, f"/unsubscribe/{TOKEN}")[0] in (200, 404)
+        status, headers, _ = http_get(port, "/login")
         assert status == 200 and headers.get_all("Server") == ["monitor"]
     finally:
-        out, err = stop(proc, signal.SIGINT)  # Ctrl+C, as the demo says
+        out, err = stop_process(proc, signal.SIGINT)  # Ctrl+C, as the demo says
     log = re.sub(r"\x1b\[[0-9;]*m", "", out + err)  # Werkzeug colours the request line
     assert '"GET /account/reset/[redacted] HTTP/1.1" 404' in log, log
     assert '"GET /unsubscribe/[redacted] HTTP/1.1"' in log
@@ -176,13 +126,13 @@ def test_gunicorn_with_the_shipped_config_logs_no_token_and_names_no_version(app
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_until_serving(port, proc)
-        status, headers = get(port, f"/account/invitation/{raw}")
+        status, headers, _ = http_get(port, f"/account/invitation/{raw}")
         assert status == 200  # a real, valid link
         assert headers.get_all("Server") == ["gunicorn"]  # no version (gunicorn 20.1 and later)
-        assert get(port, f"/account/reset/{TOKEN}")[0] == 404
-        assert get(port, "/login", referer=f"http://127.0.0.1:{port}/account/invitation/{raw}")[0] == 200
+        assert http_get(port, f"/account/reset/{TOKEN}")[0] == 404
+        assert http_get(port, "/login", referer=f"http://127.0.0.1:{port}/account/invitation/{raw}")[0] == 200
     finally:
-        out, err = stop(proc)
+        out, err = stop_process(proc)
     log = access_log.read_text()
     lines = log.splitlines()
     assert len(lines) == 3, (log, err)
@@ -224,7 +174,7 @@ def test_gunicorn_with_the_shipped_config_refuses_to_start_on_a_database_behind_
         out, err = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
-            stop(proc)
+            stop_process(proc)
     assert proc.returncode != 0  # gunicorn halts, rather than start workers again and again
     assert "Refusing to serve" in err and "flask --app monitor db upgrade" in err, err
     assert "Worker failed to boot" in err
