@@ -89,11 +89,11 @@ def wait_for(url: str, seconds: float = 30) -> None:
     raise SystemExit(f"{url} did not answer within {seconds} s")
 
 
-def gunicorn(app_spec: str, port: int, env: dict, cwd: str, log) -> subprocess.Popen:
+def gunicorn(app_spec: str, port: int, env: dict, cwd: str, log, *options: str) -> subprocess.Popen:
     # The log to a file, not a pipe nobody reads: a full pipe would stall the workers.
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-         app_spec], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log)
+        [sys.executable, "-m", "gunicorn", *options, "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", app_spec], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log)
 
 
 def cpu_seconds(master: int) -> float:
@@ -218,7 +218,9 @@ def measure(database_kind: str, *, connections: int = 32, seconds: int = 10, por
             ("no_history", app_spec, port + 1, str(Path(__file__).parents[1]), scripts["new"], "/checkin"),
         ):
             with open(Path(tmp) / f"{name}.log", "w") as log:
-                server = gunicorn(spec, at, {**env, "BARE_DATABASE": url}, cwd, log)
+                # The app as the README deploys it, with the shipped settings (monitor/gunicorn_conf.py).
+                options = () if name == "bare" else ("-c", "python:monitor.gunicorn_conf")
+                server = gunicorn(spec, at, {**env, "BARE_DATABASE": url}, cwd, log, *options)
                 wait_for(f"http://127.0.0.1:{at}/")
                 time.sleep(2)  # every worker booted: their start-up is not counted below
                 stored_before = stored_writes(app)
