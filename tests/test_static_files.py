@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import brotli
+import plotly
 import pytest
 from flask import url_for
 from plotly.offline import get_plotlyjs_version
@@ -78,6 +79,9 @@ def test_the_vendored_plotly_bundle_is_the_one_the_plotly_package_expects():
     bundles = sorted(p.name for p in (STATIC / "vendor").glob("plotly-basic-*.min.js"))
     assert bundles == [f"plotly-basic-{version}.min.js"]
     assert f"plotly.js (basic - minified) v{version}" in (STATIC / "vendor" / bundles[0]).read_text()[:200]
+    # get_plotlyjs_version() is a constant in plotly's code: the plotly.js plotly itself ships says the same.
+    with open(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", encoding="utf-8") as shipped:
+        assert f"* plotly.js v{version}\n" in shipped.read(200)
     # ...and the package is pinned, so an upgrade cannot drift from the bundle unnoticed.
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert [d for d in dependencies if d.startswith("plotly")] == ["plotly==7.1.0"]
