@@ -308,8 +308,9 @@ def secret_keys(app, current: str, *fallbacks: str):
 def runner_env(app, db_url: str, mail_port: int) -> dict:
     """The environment a runner process needs to reach this test's database and SMTP server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIL_", "FLASK_"))}
+    # MONITOR_DEV=1: the tests' plain-http BASE_URL, which a real install refuses (startup_checks.py).
     env.update(DATABASE_URL=db_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mail_port),
-               SECRET_KEY=app.config["SECRET_KEY"], BASE_URL="http://localhost",
+               SECRET_KEY=app.config["SECRET_KEY"], BASE_URL="http://localhost", MONITOR_DEV="1",
                MAIL_DEFAULT_SENDER="Clinic <no-reply@clinic.test>")
     env.pop("TEST_DATABASE_URL", None)
     return env

@@ -124,28 +124,28 @@ def private_instance(tmp_path: Path) -> Path:
 
 
 def server_env(**values) -> dict:
+    """A new machine's environment: none of the app's settings, plus `values`."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MAIL_", "FLASK_", "DATABASE_URL", "SECRET_KEY", "TEST_DATABASE_URL"))}
+           if not k.startswith(("MAIL_", "FLASK_", "DATABASE_URL", "SECRET_KEY", "TEST_DATABASE_URL", "BASE_URL",
+                                "MONITOR_DEV", "SESSION_COOKIE_", "LOG_FORMAT", "TRUSTED_PROXY_COUNT"))}
     env.update(PYTHONPATH=str(ROOT), **values)
     return env
 
 
-DEMO = """
-import sys
-from flask.cli import ScriptInfo
-from monitor import create_app
-from monitor.cli import demo_command
-app = create_app(instance_path=sys.argv[1])
-demo_command.main(["--port", sys.argv[2]], obj=ScriptInfo(create_app=lambda: app), standalone_mode=False)
-"""
+def flask_command(instance: Path, *args: str) -> list[str]:
+    """`flask --app monitor ...` as the README says it, with the instance folder moved."""
+    return [sys.executable, "-m", "flask", "--app", f"monitor:create_app(instance_path={str(instance)!r})", *args]
 
 
 def test_the_demo_server_logs_no_token_and_names_no_version(tmp_path):
+    """The README's first command, on a machine with none of the settings a real install needs."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", DEMO, str(private_instance(tmp_path)), str(port)],
+    instance = private_instance(tmp_path)
+    proc = subprocess.Popen(flask_command(instance, "demo", "--port", str(port)),
                             cwd=tmp_path, env=server_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_until_serving(port, proc)
+        assert (instance / "secret_key").exists()  # the demo's own key, made on this machine
         status, headers = get(port, f"/account/reset/{TOKEN}")
         assert status == 404
         assert headers.get_all("Server") == ["monitor"]
@@ -171,7 +171,9 @@ def test_gunicorn_with_the_shipped_config_logs_no_token_and_names_no_version(app
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "python:monitor.gunicorn_conf", "-w", "1", "-b", f"127.0.0.1:{port}",
          "--access-logfile", str(access_log), f"monitor:create_app(instance_path={str(instance)!r})"],
-        cwd=tmp_path, env=server_env(DATABASE_URL=db_url, SECRET_KEY="k" * 32, SESSION_COOKIE_SECURE="0"),
+        # MONITOR_DEV=1: plain http on 127.0.0.1, which a real install refuses (startup_checks.py).
+        cwd=tmp_path, env=server_env(DATABASE_URL=db_url, SECRET_KEY="k" * 32, SESSION_COOKIE_SECURE="0",
+                                     MONITOR_DEV="1"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_until_serving(port, proc)
