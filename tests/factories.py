@@ -11,6 +11,7 @@ import email.policy
 import hashlib
 import hmac
 import os
+import socket
 import subprocess
 import sys
 import time as clock
@@ -335,3 +336,26 @@ def read_output(proc, until, seconds: float = 60) -> list[str]:
             break
         lines.append(line)
     return lines
+
+
+# --- Processes started as an operator would: `flask --app monitor ...`, gunicorn.
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for a server, or for a refused connection)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(**values) -> dict:
+    """A new machine's environment: none of the app's settings, plus `values`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MAIL_", "FLASK_", "DATABASE_URL", "SECRET_KEY", "TEST_DATABASE_URL", "BASE_URL",
+                                "MONITOR_DEV", "SESSION_COOKIE_", "LOG_FORMAT", "TRUSTED_PROXY_COUNT"))}
+    env.update(PYTHONPATH=str(Path(__file__).resolve().parents[1]), **values)
+    return env
+
+
+def flask_command(instance: Path, *args: str) -> list[str]:
+    """`flask --app monitor ...` as the README says it, with the instance folder moved."""
+    return [sys.executable, "-m", "flask", "--app", f"monitor:create_app(instance_path={str(instance)!r})", *args]

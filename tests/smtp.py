@@ -3,9 +3,10 @@ The `smtp` and `smtp_down` fixtures in conftest.py start one per test."""
 import asyncio
 import email
 import email.policy
-import socket
 
 from aiosmtpd.controller import Controller
+
+from tests.factories import free_port
 
 
 class Recorder:
@@ -31,12 +32,6 @@ class Recorder:
     @property
     def recipients(self) -> list[str]:
         return [rcpt for _, rcpts, _ in self.messages for rcpt in rcpts]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SMTPServer:

@@ -2,7 +2,6 @@
 503 when the database cannot answer (tried for real: a server that is not there, a database
 that does not exist, a SQLite file in a folder that does not exist); nothing else in the answer,
 and no trace of the probe in sessions, rate limits or the audit log."""
-import socket
 from datetime import timedelta
 
 import pytest
@@ -11,7 +10,7 @@ from sqlalchemy import func, select
 from monitor import create_app, timeutil
 from monitor.extensions import db
 from monitor.models import AuditEvent, RateLimitHit, UserSession, WebSession
-from tests.factories import NOW, counted_queries, login
+from tests.factories import NOW, counted_queries, free_port, login
 
 
 def count(model) -> int:
@@ -34,12 +33,6 @@ def test_the_answer_says_nothing_more(client):
     assert response.mimetype == "application/json"
     assert "Set-Cookie" not in response.headers
     assert client.head("/healthz").status_code == 200
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("where", ["closed port", "no such database", "sqlite in a missing folder"])

@@ -1,7 +1,6 @@
 """The documented ways of serving (the demo on Werkzeug's server, gunicorn with
 monitor.gunicorn_conf) keep account-link tokens out of their logs and name no version in the
 Server header. Each server runs for real, in a subprocess, for a few requests."""
-import os
 import re
 import shutil
 import signal
@@ -19,9 +18,8 @@ import pytest
 from monitor import create_app, serving, tokens
 from monitor.extensions import db
 from monitor.serving import redact
-from tests.factories import add_patient
+from tests.factories import add_patient, flask_command, free_port, server_env
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "Zq3-SECRET_t0ken-9xY"
 
 
@@ -78,12 +76,6 @@ def test_flasks_exception_log_names_no_token(app, caplog):
 
 # --- The servers, for real ----------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_until_serving(port: int, proc: subprocess.Popen, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -123,20 +115,6 @@ def private_instance(tmp_path: Path) -> Path:
     return instance
 
 
-def server_env(**values) -> dict:
-    """A new machine's environment: none of the app's settings, plus `values`."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MAIL_", "FLASK_", "DATABASE_URL", "SECRET_KEY", "TEST_DATABASE_URL", "BASE_URL",
-                                "MONITOR_DEV", "SESSION_COOKIE_", "LOG_FORMAT", "TRUSTED_PROXY_COUNT"))}
-    env.update(PYTHONPATH=str(ROOT), **values)
-    return env
-
-
-def flask_command(instance: Path, *args: str) -> list[str]:
-    """`flask --app monitor ...` as the README says it, with the instance folder moved."""
-    return [sys.executable, "-m", "flask", "--app", f"monitor:create_app(instance_path={str(instance)!r})", *args]
-
-
 def test_the_demo_server_logs_no_token_and_names_no_version(tmp_path):
     """The README's first command, on a machine with none of the settings a real install needs."""
     port = free_port()
@@ -146,6 +124,7 @@ def test_the_demo_server_logs_no_token_and_names_no_version(tmp_path):
     try:
         wait_until_serving(port, proc)
         assert (instance / "secret_key").exists()  # the demo's own key, made on this machine
+        assert get(port, "/healthz")[0] == 200
         status, headers = get(port, f"/account/reset/{TOKEN}")
         assert status == 404
         assert headers.get_all("Server") == ["monitor"]
