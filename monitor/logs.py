@@ -34,7 +34,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 
-log = logging.getLogger(__name__)
+# The one line per request (LOG_FORMAT=json), under a name of its own to filter on.
+request_log = logging.getLogger("monitor.requests")
 
 
 class JsonLines(logging.Formatter):
@@ -116,7 +117,7 @@ def log_request(sender: Flask, response, **extra) -> None:
         "request_id": g.get("request_id"),
         "user_id": _signed_in_user_id(),
     }
-    log.info("%s %s %s", fields["method"], fields["route"], fields["status"], extra={"fields": fields})
+    request_log.info("%s %s %s", fields["method"], fields["route"], fields["status"], extra={"fields": fields})
 
 
 def _signed_in_user_id() -> int | None:

@@ -1,6 +1,7 @@
 """The documented ways of serving (the demo on Werkzeug's server, gunicorn with
 monitor.gunicorn_conf) keep account-link tokens out of their logs and name no version in the
 Server header. Each server runs for real, in a subprocess, for a few requests."""
+import json
 import re
 import shutil
 import signal
@@ -170,3 +171,25 @@ def test_gunicorn_with_the_shipped_config_logs_no_token_and_names_no_version(app
     assert '"GET /account/reset/[redacted] HTTP/1.1" 404' in lines[1]
     assert re.search(r'"GET /login HTTP/1.1" 200 \d+ "http://127.0.0.1:\d+/account/invitation/\[redacted\]"', lines[2])
     assert raw not in log + out + err and TOKEN not in log + out + err
+
+
+def test_gunicorn_in_json_mode_writes_only_json_lines(app, db_url, tmp_path):
+    """An on-call engineer's view: gunicorn's own lines and the app's request lines, all JSON."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:monitor.gunicorn_conf", "-w", "1", "-b", f"127.0.0.1:{port}",
+         f"monitor:create_app(instance_path={str(private_instance(tmp_path))!r})"],
+        # MONITOR_DEV=1: plain http on 127.0.0.1, which a real install refuses (startup_checks.py).
+        cwd=tmp_path, env=server_env(DATABASE_URL=db_url, SECRET_KEY="k" * 32, SESSION_COOKIE_SECURE="0",
+                                     MONITOR_DEV="1", LOG_FORMAT="json"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until_serving(port, proc)
+        assert get(port, "/healthz?probe=1")[0] == 200
+    finally:
+        out, err = stop(proc, signal.SIGTERM)
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]  # fails on any other line
+    assert any(line["logger"] == "gunicorn.error" for line in lines)
+    [request] = [line for line in lines if line["logger"] == "monitor.requests"]
+    assert (request["route"], request["status"], request["user_id"]) == ("/healthz", 200, None)
+    assert "probe" not in err
