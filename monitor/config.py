@@ -67,7 +67,8 @@ def demo_base_url(host: str, port: int) -> str:
     """The demo's BASE_URL when none is set: where it serves. Links in its emails, and the
     origin its forms are checked against, must name the port the browser uses; an address that
     listens everywhere (0.0.0.0, ::) is reached on this machine as 127.0.0.1."""
-    if host in ("", "0.0.0.0", "::"):  # nosec B104: recognises the wildcard address, binds nothing
+    # (bandit B104 is about binding to every interface: this recognises the address, binds nothing)
+    if host in ("", "0.0.0.0", "::"):  # nosec B104
         host = "127.0.0.1"
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
