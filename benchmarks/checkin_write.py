@@ -183,8 +183,10 @@ def measure(database_kind: str, *, connections: int = 32, seconds: int = 10, por
     """Requests a second, 99th percentile and errors of the bare ceiling and of the app, in one run."""
     port = port or int(os.environ.get("BENCH_PORT", "8765"))
     with database(database_kind) as url, tempfile.TemporaryDirectory() as tmp:
+        # MONITOR_DEV=1: plain http on 127.0.0.1, which a real install refuses (monitor/startup_checks.py).
         env = {**os.environ, "DATABASE_URL": url.replace("+psycopg", ""), "SECRET_KEY": "bench-secret",
-               "SESSION_COOKIE_SECURE": "0", "BASE_URL": "http://127.0.0.1", "PYTHONPATH": str(Path(__file__).parents[1])}
+               "SESSION_COOKIE_SECURE": "0", "BASE_URL": "http://127.0.0.1", "MONITOR_DEV": "1",
+               "PYTHONPATH": str(Path(__file__).parents[1])}
         app = migrated_app(url, tmp, SECRET_KEY="bench-secret", SESSION_COOKIE_SECURE=False, RATELIMIT_ENABLED=False)
         with app.app_context():
             password_hash = hash_password(PASSWORD)

@@ -60,7 +60,8 @@ def measure(database_kind: str, *, rows: int = 100_000, patients: int = 300) -> 
             db.engine.dispose()
         csv_path = Path(tmp) / "checkins.csv"
         write_csv(csv_path, patients, rows, rng)
-        env = {**os.environ, "DATABASE_URL": url.replace("+psycopg", ""), "SECRET_KEY": "bench"}
+        # MONITOR_DEV=1: no https BASE_URL on a benchmark machine (monitor/startup_checks.py).
+        env = {**os.environ, "DATABASE_URL": url.replace("+psycopg", ""), "SECRET_KEY": "bench", "MONITOR_DEV": "1"}
         peak_file = Path(tmp) / "peak.txt"
         with open(Path(tmp) / "out.txt", "w+") as out:
             started = time.perf_counter()

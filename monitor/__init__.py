@@ -1,11 +1,10 @@
 """Monitor: daily anxiety check-ins and the durability of ketamine treatment sessions."""
-import logging
 import os
 
 from flask import Flask, redirect, render_template, url_for
 from flask_login import current_user
 
-from . import audit, config, paging, private_files, schema_version, serving, sessions
+from . import audit, config, logs, paging, private_files, schema_version, serving, sessions, startup_checks
 from .extensions import csrf, db, login_manager, migrate
 
 # Inside the package, so an installed wheel carries them (pyproject's package-data).
@@ -23,6 +22,11 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         # Tests never read or write the developer's instance/ secret or database.
         app.config.from_mapping(config.defaults_for_tests(app.instance_path))
         app.config.from_mapping(test_config)
+    logs.init_app(app)  # first: whatever follows may log (monitor/logs.py)
+    if test_config is None:
+        # Before anything else runs: refuse an unsafe real install, or defer the refusal to the
+        # command chosen so that the demo still starts (monitor/startup_checks.py).
+        startup_checks.check_at_start(app)
     # Before anything connects: SQLite would create the file 0644, and its -wal and -shm alike.
     private_files.private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
     register_extensions(app)
@@ -35,7 +39,6 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     if test_config is None:
         # Whatever an earlier release or a checkout left under instance/ with wider modes.
         private_files.make_tree_private(app.instance_path)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     serving.init_app(app)  # no token of an account link in the logs
     # Last, so it is the outermost layer: nothing is served from a database at another schema.
     schema_version.init_app(app)
@@ -60,12 +63,14 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .health import bp as health_bp
     from .patient import bp as patient_bp
     from .provider import bp as provider_bp
     from .unsubscribe import bp as unsubscribe_bp
 
     app.register_blueprint(admin_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(health_bp)
     app.register_blueprint(patient_bp)
     app.register_blueprint(provider_bp)
     app.register_blueprint(unsubscribe_bp)

@@ -15,7 +15,7 @@ from werkzeug.serving import run_simple
 from sqlalchemy import select
 from email_validator import EmailNotValidError, validate_email
 
-from . import analysis, demo, digits, exports, imports, outbox, serving, stored_analysis
+from . import analysis, config, demo, digits, exports, imports, outbox, serving, stored_analysis
 from .accounts import ROLES, DuplicateEmail, add_account, find_by_email, normalise_email
 from .audit import record
 from .clinic import clinic_name, get_clinic
@@ -272,6 +272,14 @@ def demo_command(host, port):
     if os.environ.get("DATABASE_URL"):
         # Never put made-up patients into a real clinic's database.
         _fail(["the demo runs only on the embedded SQLite database; unset DATABASE_URL"])
+    settings = current_app.config
+    # The demo needs none of a real install's settings (monitor/startup_checks.py does not check
+    # it): a key of this machine's own in instance/secret_key, and links to where it serves
+    # (also when MONITOR_DEV=1 gave BASE_URL flask run's address, port 5000).
+    if not settings["SECRET_KEY"]:
+        settings["SECRET_KEY"] = config.load_or_create_secret_key(current_app.instance_path)
+    if settings["BASE_URL"] in (None, config.DEV_BASE_URL):
+        settings["BASE_URL"] = config.demo_base_url(host, port)
     upgrade()
     if db.session.scalar(select(User.id).limit(1)) is None:
         summary = demo.seed_demo()
@@ -281,10 +289,10 @@ def demo_command(host, port):
         click.echo("The database already has accounts; serving it as it is.")
     click.echo(f"Open http://{host}:{port}/ (Ctrl+C to stop). Demo only: plain http, and staff "
                "sign in without a second factor.")
-    current_app.config["SESSION_COOKIE_SECURE"] = False  # the demo serves plain http on 127.0.0.1
+    settings["SESSION_COOKIE_SECURE"] = False  # the demo serves plain http on 127.0.0.1
     # Made-up patients on a developer's machine: staff may look around without an authenticator
     # app. A real clinic (flask run, gunicorn) always requires the second factor for staff.
-    current_app.config["TWO_FACTOR_REQUIRED_FOR_STAFF"] = False
+    settings["TWO_FACTOR_REQUIRED_FOR_STAFF"] = False
     app = current_app._get_current_object()
     # No runner is scheduled on a developer's machine: this process delivers what requests
     # queue (invitations, resets), as .eml files under instance/mail/ unless MAIL_SERVER is set.

@@ -6,7 +6,14 @@ import secrets
 import tempfile
 from pathlib import Path
 
+import click
+
 from . import private_files
+
+
+class BadSetting(click.ClickException):
+    """A setting with a value that means nothing: said plainly by every `flask` command (no
+    traceback) and by gunicorn before it serves."""
 
 
 def database_url_from_env(instance_path: str) -> str:
@@ -22,12 +29,15 @@ def database_url_from_env(instance_path: str) -> str:
     return url
 
 
+def instance_secret_key_path(instance_path: str) -> Path:
+    return Path(instance_path) / "secret_key"
+
+
 def load_or_create_secret_key(instance_path: str) -> str:
-    """A per-install secret kept in instance/secret_key, generated on first run, never committed."""
-    from_env = os.environ.get("SECRET_KEY")
-    if from_env:
-        return from_env
-    path = Path(instance_path) / "secret_key"
+    """A developer's (MONITOR_DEV=1) or the demo's secret, kept in instance/secret_key,
+    generated on first use, never committed. A real install sets SECRET_KEY instead, the same
+    on every machine (monitor/startup_checks.py)."""
+    path = instance_secret_key_path(instance_path)
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_hex(32)
@@ -45,6 +55,30 @@ def secret_key_fallbacks_from_env() -> list[str]:
     (monitor/crypto.py), separated by commas or spaces. A list, as Flask wants: a plain string
     would be read as one key per character."""
     return (os.environ.get("SECRET_KEY_FALLBACKS") or "").replace(",", " ").split()
+
+
+# Where `flask run` serves by default: BASE_URL on a developer's machine (MONITOR_DEV=1) when unset.
+DEV_BASE_URL = "http://127.0.0.1:5000"
+# LOG_FORMAT: "text" (one readable line per message) or "json" (monitor/logs.py).
+LOG_FORMATS = ("text", "json")
+
+
+def demo_base_url(host: str, port: int) -> str:
+    """The demo's BASE_URL when none is set: where it serves. Links in its emails, and the
+    origin its forms are checked against, must name the port the browser uses; an address that
+    listens everywhere (0.0.0.0, ::) is reached on this machine as 127.0.0.1."""
+    # (bandit B104 is about binding to every interface: this recognises the address, binds nothing)
+    if host in ("", "0.0.0.0", "::"):  # nosec B104
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def log_format_from_env() -> str:
+    """LOG_FORMAT, checked: a typo must not silently give another format than the one asked for."""
+    value = (os.environ.get("LOG_FORMAT") or "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise BadSetting(f"LOG_FORMAT is {value!r}; use one of {', '.join(LOG_FORMATS)} (or leave it unset for text).")
+    return value
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -116,7 +150,8 @@ def defaults(instance_path: str) -> dict:
         **STATIC_DEFAULTS,
         # Fingerprinted and compressed copies of the static files (monitor/static_files.py).
         "STATIC_CACHE_DIR": os.path.join(instance_path, "static-cache"),
-        "SECRET_KEY": load_or_create_secret_key(instance_path),
+        # None when unset: a real install refuses to start without it (monitor/startup_checks.py).
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
         "SECRET_KEY_FALLBACKS": secret_key_fallbacks_from_env(),
         "SQLALCHEMY_DATABASE_URI": (url := database_url_from_env(instance_path)),
         # WEB_THREADS: gunicorn's --threads, when run with gthread workers (the pool follows it).
@@ -130,13 +165,16 @@ def defaults(instance_path: str) -> dict:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "Clinic <no-reply@localhost>"),
         "MAIL_FILE_DIR": os.path.join(instance_path, "mail"),
-        # Links in emails must be absolute; behind a proxy set this to the public URL.
-        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+        # Links in emails must be absolute: the public https:// address (monitor/startup_checks.py).
+        "BASE_URL": os.environ.get("BASE_URL") or None,
         # Secure (and so __Host- prefixed) by default; SESSION_COOKIE_SECURE=0 only for local http.
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", True),
         # Rate-limit counts shared by all workers: Redis when set, else the database.
         "RATELIMIT_REDIS_URL": os.environ.get("RATELIMIT_REDIS_URL") or None,
         "TRUSTED_PROXY_COUNT": int(os.environ.get("TRUSTED_PROXY_COUNT", "0") or 0),
+        # A developer's machine: lifts the checks of monitor/startup_checks.py, with a warning.
+        "MONITOR_DEV": _env_bool("MONITOR_DEV"),
+        "LOG_FORMAT": log_format_from_env(),
     }
 
 
@@ -157,4 +195,6 @@ def defaults_for_tests(instance_path: str) -> dict:
         "MAIL_PASSWORD": None,
         "MAIL_DEFAULT_SENDER": "Clinic <no-reply@clinic.test>",
         "BASE_URL": "http://localhost",
+        "MONITOR_DEV": False,
+        "LOG_FORMAT": "text",
     }

@@ -10,6 +10,9 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger
 
 from monitor import schema_version
+# Names, not modules: every name here is read as a gunicorn setting, and `config` is one.
+from monitor.config import log_format_from_env
+from monitor.logs import JsonLines
 from monitor.serving import add_filter_once, settle_heap
 
 # Before 20.1 gunicorn's Server header carried its version ("gunicorn/19.9.0"); from 20.1 it
@@ -20,12 +23,18 @@ if gunicorn.version_info < (20, 1):
 
 class RedactingLogger(Logger):
     """gunicorn's logger, with the tokens of account links taken out of the access log (the
-    request line and the referrer) and the error log ("Error handling request <uri>")."""
+    request line and the referrer) and the error log ("Error handling request <uri>"). With
+    LOG_FORMAT=json its error log (workers starting, stopping, failing) is JSON lines too, like
+    the app's, so that one stream holds nothing a log collector cannot parse. The access log,
+    when asked for, keeps gunicorn's format: the app's JSON request line replaces it."""
 
     def setup(self, cfg):
         super().setup(cfg)  # also run again when gunicorn reloads its configuration
         add_filter_once(self.access_log)
         add_filter_once(self.error_log)
+        if log_format_from_env() == "json":
+            for handler in self.error_log.handlers:
+                handler.setFormatter(JsonLines())
 
 
 logger_class = RedactingLogger

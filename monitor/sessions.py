@@ -173,9 +173,14 @@ def sign_out() -> None:
     session.clear()
 
 
+# Requests that neither read nor keep a signed-in session: static files, and the health check
+# (a probe must not keep anyone signed in, nor cost more than its one query; health/__init__.py).
+UNTRACKED_ENDPOINTS = {"static", "health.healthz"}
+
+
 def enforce():
     """before_request: a signed-in user must hold a live server-side session."""
-    if request.endpoint == "static" or not current_user.is_authenticated:
+    if request.endpoint in UNTRACKED_ENDPOINTS or not current_user.is_authenticated:
         return None
     user = current_user._get_current_object()
     row = current()

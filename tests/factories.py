@@ -312,8 +312,9 @@ def secret_keys(app, current: str, *fallbacks: str):
 def runner_env(app, db_url: str, mail_port: int) -> dict:
     """The environment a runner process needs to reach this test's database and SMTP server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIL_", "FLASK_"))}
+    # MONITOR_DEV=1: the tests' plain-http BASE_URL, which a real install refuses (startup_checks.py).
     env.update(DATABASE_URL=db_url, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mail_port),
-               SECRET_KEY=app.config["SECRET_KEY"], BASE_URL="http://localhost",
+               SECRET_KEY=app.config["SECRET_KEY"], BASE_URL="http://localhost", MONITOR_DEV="1",
                MAIL_DEFAULT_SENDER="Clinic <no-reply@clinic.test>")
     env.pop("TEST_DATABASE_URL", None)
     return env
@@ -340,19 +341,21 @@ def read_output(proc, until, seconds: float = 60) -> list[str]:
     return lines
 
 
-# --- Servers as processes (gunicorn, the demo, the installed wheel, the image's command).
+# --- Processes started as an operator would: `flask --app monitor ...`, gunicorn, the demo,
+# the installed wheel, the image's command.
 
 def free_port() -> int:
-    """A loopback port nothing listens on now."""
+    """A TCP port on 127.0.0.1 that nothing listens on (for a server, or for a refused connection)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def server_env(**values) -> dict:
-    """This environment without mail, Flask, database or secret settings, the checkout on PYTHONPATH, then values."""
+    """A new machine's environment: none of the app's settings, the checkout on PYTHONPATH, plus `values`."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MAIL_", "FLASK_", "DATABASE_URL", "SECRET_KEY", "TEST_DATABASE_URL"))}
+           if not k.startswith(("MAIL_", "FLASK_", "DATABASE_URL", "SECRET_KEY", "TEST_DATABASE_URL", "BASE_URL",
+                                "MONITOR_DEV", "SESSION_COOKIE_", "LOG_FORMAT", "TRUSTED_PROXY_COUNT"))}
     env.update(PYTHONPATH=str(Path(__file__).resolve().parents[1]), **values)
     return env
 
@@ -389,3 +392,8 @@ def stop_process(proc: subprocess.Popen, how=signal.SIGTERM) -> tuple[str, str]:
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.communicate(timeout=30)
+
+
+def flask_command(instance: Path, *args: str) -> list[str]:
+    """`flask --app monitor ...` as the README says it, with the instance folder moved."""
+    return [sys.executable, "-m", "flask", "--app", f"monitor:create_app(instance_path={str(instance)!r})", *args]

@@ -36,8 +36,11 @@ def production_env(monkeypatch, tmp_path):
     """create_app() as a real install runs it: secret, SQLite and mail files in instance/.
     Its static cache starts as a copy of the tests' (made with the umask's modes, as
     static_files.py makes it), to spare compressing plotly again."""
-    for name in ("DATABASE_URL", "SECRET_KEY", "MAIL_SERVER"):
+    for name in ("DATABASE_URL", "SECRET_KEY", "MAIL_SERVER", "BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+    # A developer's checkout: the one kind of install that keeps its key in instance/secret_key
+    # (a real one is refused without SECRET_KEY, tests/test_startup_checks.py).
+    monkeypatch.setenv("MONITOR_DEV", "1")
     shared = Path(create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"}).config["STATIC_CACHE_DIR"])
     shutil.copytree(shared, tmp_path / "instance" / "static-cache")
 

@@ -1,6 +1,7 @@
 """The documented ways of serving (the demo on Werkzeug's server, gunicorn with
 monitor.gunicorn_conf) keep account-link tokens out of their logs and name no version in the
 Server header. Each server runs for real, in a subprocess, for a few requests."""
+import json
 import re
 import shutil
 import signal
@@ -15,7 +16,8 @@ import pytest
 from monitor import create_app, serving, tokens
 from monitor.extensions import db
 from monitor.serving import redact
-from tests.factories import add_patient, free_port, http_get, server_env, stop_process, wait_until_serving
+from tests.factories import (add_patient, flask_command, free_port, http_get, server_env, stop_process,
+                             wait_until_serving)
 
 TOKEN = "Zq3-SECRET_t0ken-9xY"
 
@@ -81,22 +83,16 @@ def private_instance(tmp_path: Path) -> Path:
     return instance
 
 
-DEMO = """
-import sys
-from flask.cli import ScriptInfo
-from monitor import create_app
-from monitor.cli import demo_command
-app = create_app(instance_path=sys.argv[1])
-demo_command.main(["--port", sys.argv[2]], obj=ScriptInfo(create_app=lambda: app), standalone_mode=False)
-"""
-
-
 def test_the_demo_server_logs_no_token_and_names_no_version(tmp_path):
+    """The README's first command, on a machine with none of the settings a real install needs."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", DEMO, str(private_instance(tmp_path)), str(port)],
+    instance = private_instance(tmp_path)
+    proc = subprocess.Popen(flask_command(instance, "demo", "--port", str(port)),
                             cwd=tmp_path, env=server_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_until_serving(port, proc)
+        assert (instance / "secret_key").exists()  # the demo's own key, made on this machine
+        assert http_get(port, "/healthz")[0] == 200
         status, headers, _ = http_get(port, f"/account/reset/{TOKEN}")
         assert status == 404
         assert headers.get_all("Server") == ["monitor"]
@@ -122,7 +118,9 @@ def test_gunicorn_with_the_shipped_config_logs_no_token_and_names_no_version(app
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "python:monitor.gunicorn_conf", "-w", "1", "-b", f"127.0.0.1:{port}",
          "--access-logfile", str(access_log), f"monitor:create_app(instance_path={str(instance)!r})"],
-        cwd=tmp_path, env=server_env(DATABASE_URL=db_url, SECRET_KEY="k" * 32, SESSION_COOKIE_SECURE="0"),
+        # MONITOR_DEV=1: plain http on 127.0.0.1, which a real install refuses (startup_checks.py).
+        cwd=tmp_path, env=server_env(DATABASE_URL=db_url, SECRET_KEY="k" * 32, SESSION_COOKIE_SECURE="0",
+                                     MONITOR_DEV="1"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_until_serving(port, proc)
@@ -168,7 +166,7 @@ def test_gunicorn_with_the_shipped_config_refuses_to_start_on_a_database_behind_
         [sys.executable, "-m", "gunicorn", "-c", "python:monitor.gunicorn_conf", "-w", "1", "-b",
          f"127.0.0.1:{free_port()}", f"monitor:create_app(instance_path={str(instance)!r})"],
         cwd=tmp_path, env=server_env(DATABASE_URL=f"sqlite:///{behind}", SECRET_KEY="k" * 32,
-                                     SESSION_COOKIE_SECURE="0"),
+                                     BASE_URL="https://clinic.example"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(timeout=90)
@@ -178,3 +176,25 @@ def test_gunicorn_with_the_shipped_config_refuses_to_start_on_a_database_behind_
     assert proc.returncode != 0  # gunicorn halts, rather than start workers again and again
     assert "Refusing to serve" in err and "flask --app monitor db upgrade" in err, err
     assert "Worker failed to boot" in err
+
+
+def test_gunicorn_in_json_mode_writes_only_json_lines(app, db_url, tmp_path):
+    """An on-call engineer's view: gunicorn's own lines and the app's request lines, all JSON."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:monitor.gunicorn_conf", "-w", "1", "-b", f"127.0.0.1:{port}",
+         f"monitor:create_app(instance_path={str(private_instance(tmp_path))!r})"],
+        # MONITOR_DEV=1: plain http on 127.0.0.1, which a real install refuses (startup_checks.py).
+        cwd=tmp_path, env=server_env(DATABASE_URL=db_url, SECRET_KEY="k" * 32, SESSION_COOKIE_SECURE="0",
+                                     MONITOR_DEV="1", LOG_FORMAT="json"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until_serving(port, proc)
+        assert http_get(port, "/healthz?probe=1")[0] == 200
+    finally:
+        out, err = stop_process(proc, signal.SIGTERM)
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]  # fails on any other line
+    assert any(line["logger"] == "gunicorn.error" for line in lines)
+    [request] = [line for line in lines if line["logger"] == "monitor.requests"]
+    assert (request["route"], request["status"], request["user_id"]) == ("/healthz", 200, None)
+    assert "probe" not in err
