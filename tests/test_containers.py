@@ -304,14 +304,6 @@ def test_the_images_command_serves_the_app(served):
     assert headers.get_all("Server") == ["gunicorn"]
 
 
-def _has_health_route() -> bool:
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-    return any(rule.rule == "/healthz" for rule in app.url_map.iter_rules())
-
-
-# TODO(lead): GET /healthz comes with the runtime branch (issue 11, point 3); once it is
-# merged, drop this skipif so the test always runs.
-@pytest.mark.skipif(not _has_health_route(), reason="GET /healthz is not in this branch yet")
 def test_the_images_health_check_passes_against_the_running_app(served):
     port, env = served
     status, _, body = http_get(port, "/healthz")
