@@ -14,10 +14,15 @@
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
-# Only what the wheel is built from (.dockerignore keeps everything else out of the context).
+# Only what the wheel is built from, and the lock (.dockerignore keeps everything else out).
+COPY requirements/app.txt requirements/build.txt ./requirements/
 COPY pyproject.toml ./
 COPY monitor ./monitor
-RUN pip wheel --wheel-dir /wheels ".[server]"
+# Every dependency at the locked version, each file checked against its hash; the project's own
+# wheel built with the locked setuptools, without fetching build tools unchecked.
+RUN pip install --require-hashes --only-binary :all: -r requirements/build.txt \
+ && pip wheel --wheel-dir /wheels --require-hashes --only-binary :all: -r requirements/app.txt \
+ && pip wheel --wheel-dir /wheels --no-deps --no-build-isolation .
 
 # --- Runtime: slim Python, the wheel installed in a virtual environment, a user without a login.
 FROM python:3.11-slim-bookworm AS runtime

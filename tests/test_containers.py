@@ -137,7 +137,7 @@ def test_the_image_holds_no_secret_and_its_build_sees_only_the_package():
                 if line.strip() and not line.startswith("#")]
     assert patterns[0] == "*"  # everything out, then what the build needs back in
     let_in = {p[1:] for p in patterns if p.startswith("!")}
-    assert let_in == {"pyproject.toml", "monitor"}
+    assert let_in == {"pyproject.toml", "monitor", "requirements/app.txt", "requirements/build.txt"}
     copied = {a.split()[0].rstrip("/") for k, a in instructions(DOCKERFILE.read_text())
               if k == "COPY" and not a.startswith("--from")}
     assert copied <= let_in
