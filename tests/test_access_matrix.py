@@ -48,6 +48,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "index": SIGNED_IN,  # signed out, / itself sends you to sign in
     # Accounts.
     "auth.login": PUBLIC,  # signed in, it sends you home
+    "health.healthz": PUBLIC,  # for load balancers: "ok" and nothing else, whoever asks
     "auth.logout": SIGNED_IN,
     "auth.request_reset": PUBLIC,
     "auth.verify": SIGNED_IN,  # signed out with no sign-in under way, it sends you back to sign in
