@@ -72,8 +72,9 @@ def _missing_secret_key(instance_path: str) -> str:
     if config.instance_secret_key_path(instance_path).exists():
         # Sessions, stored second-factor secrets and unsubscribe links were made under that key:
         # a new one would sign everyone out and lock every authenticator out.
-        message += (f" This machine has a key from an earlier release in "
-                    f"{config.instance_secret_key_path(instance_path)}: use its contents as SECRET_KEY.")
+        message += (f" This machine has a key in {config.instance_secret_key_path(instance_path)}, made by an "
+                    f"earlier release or by the demo: if this install's data was made under it, use its "
+                    f"contents as SECRET_KEY.")
     return message
 
 

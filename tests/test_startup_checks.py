@@ -54,7 +54,9 @@ def test_an_install_with_an_earlier_releases_key_is_told_to_keep_it(instance, mo
     """Sessions and stored second-factor secrets were made under it: a new key would lock them out."""
     monkeypatch.setenv("BASE_URL", GOOD["BASE_URL"])
     (instance / "secret_key").write_text("e" * 64)
-    assert f"{instance / 'secret_key'}: use its contents as SECRET_KEY" in refusal(instance)
+    said = refusal(instance)
+    assert f"a key in {instance / 'secret_key'}, made by an earlier release or by the demo" in said
+    assert "use its contents as SECRET_KEY" in said
 
 
 def test_secret_key_may_come_from_instance_config(instance, monkeypatch):
