@@ -4,7 +4,7 @@ durability.analyse_patient run from scratch. Runs on SQLite, and on PostgreSQL i
 import dataclasses
 import itertools
 import math
-from datetime import timedelta
+from datetime import date, timedelta
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -405,11 +405,9 @@ def test_the_clinic_counts_rebuild_themselves_if_a_row_goes_missing(app, users, 
     assert "clinic duration counts out of step" in caplog.text
 
 
-def test_a_checkin_rewrites_only_the_session_results_it_changes(app, users):
-    """A year's 52 session results are not rewritten by each evening check-in: only those whose
-    values change (here the latest), so SQLite's one write lock is held briefly."""
-    from sqlalchemy import event
-    patient = users.patient_a
+def ten_weekly_sessions(patient) -> date:
+    """Ten weeks of daily check-ins and a session every week that works (high before it, low
+    after); the patient's local today."""
     today = local_today(patient.timezone, NOW)
     for offset in range(-70, 0):
         save_checkin(patient, today + timedelta(days=offset), answers_for(15 if offset % 7 in (5, 6) else 4), {}, None,
@@ -418,6 +416,15 @@ def test_a_checkin_rewrites_only_the_session_results_it_changes(app, users):
         record_treatment(patient, TreatmentValues(administered_at=at_local(today + timedelta(days=offset)),
                                                   route="lozenge", dose_mg=50), recorded_by=None, now=NOW)
     db.session.commit()
+    return today
+
+
+def test_a_checkin_rewrites_only_the_session_results_it_changes(app, users):
+    """A year's 52 session results are not rewritten by each evening check-in: only those whose
+    values change (here the latest), so SQLite's one write lock is held briefly."""
+    from sqlalchemy import event
+    patient = users.patient_a
+    today = ten_weekly_sessions(patient)
     written = []
 
     def count(conn, cursor, statement, parameters, context, executemany):
@@ -493,14 +500,7 @@ def test_a_checkin_stores_what_a_whole_refresh_stores(app, history, sessions, wr
 def test_a_checkin_inside_one_interval_takes_the_short_way(app, users, monkeypatch):
     """The everyday case recomputes the touched session without a whole refresh."""
     patient = users.patient_a
-    today = local_today(patient.timezone, NOW)
-    for offset in range(-70, 0):
-        save_checkin(patient, today + timedelta(days=offset), answers_for(15 if offset % 7 in (5, 6) else 4), {}, None,
-                     now=NOW)
-    for offset in range(-63, 0, 7):
-        record_treatment(patient, TreatmentValues(administered_at=at_local(today + timedelta(days=offset)),
-                                                  route="lozenge", dose_mg=50), recorded_by=None, now=NOW)
-    db.session.commit()
+    today = ten_weekly_sessions(patient)
     whole = []
     monkeypatch.setattr(stored_analysis, "refresh", lambda *args, **kwargs: whole.append(args))
     save_checkin(patient, today - timedelta(days=10), answers_for(9), {}, None, now=NOW)
