@@ -122,6 +122,9 @@ STATIC_DEFAULTS = {
 }
 
 
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 def engine_options(url: str, threads: int = 1) -> dict:
     """Engine options for this database. `threads`: how many requests one web process serves
     at once (gunicorn's --threads; 1 for its default sync workers), WEB_THREADS in defaults()."""
@@ -141,6 +144,10 @@ def engine_options(url: str, threads: int = 1) -> dict:
     # with sync workers. A request that finds the pool exhausted fails after 10 s, well before
     # gunicorn's 30 s worker timeout kills the worker.
     options.update(pool_size=threads, max_overflow=threads, pool_timeout=10)
+    # A database host that drops packets instead of refusing would otherwise hold a new
+    # connection (and /healthz, and the request behind it) until the operating system gives up,
+    # minutes later: the load balancer should hear "unavailable" within seconds.
+    options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     return options
 
 

@@ -2,12 +2,15 @@
 503 when the database cannot answer (tried for real: a server that is not there, a database
 that does not exist, a SQLite file in a folder that does not exist); nothing else in the answer,
 and no trace of the probe in sessions, rate limits or the audit log."""
+import socket
+import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from monitor import create_app, timeutil
+from monitor.config import engine_options
 from monitor.extensions import db
 from monitor.models import AuditEvent, RateLimitHit, UserSession, WebSession
 from tests.factories import NOW, counted_queries, free_port, login
@@ -94,3 +97,22 @@ def test_probes_are_never_rate_limited(app, client):
     app.config["RATELIMIT_ENABLED"] = True
     assert all(client.get("/healthz").status_code == 200 for _ in range(50))
     assert count(RateLimitHit) == 0
+
+
+def test_a_database_host_that_never_answers_is_unavailable_within_seconds(frozen_clock):
+    """A host that takes the connection and says nothing (a firewall dropping packets, a hung
+    server): PostgreSQL's connect_timeout (config.engine_options) ends the wait, so the load
+    balancer hears 503 instead of waiting for the operating system's minutes."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # the handshake completes; nothing is ever read or written
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/monitor"
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url,
+                          "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url)})
+        answers = []
+        probe = threading.Thread(target=lambda: answers.append(app.test_client().get("/healthz")), daemon=True)
+        probe.start()
+        probe.join(timeout=60)  # without connect_timeout it would still be waiting
+        assert answers and answers[0].status_code == 503
+        with app.app_context():
+            db.engine.dispose()
