@@ -124,7 +124,7 @@ def measure(kind: str, events: int, repeat: int) -> None:
         print("| request | median ms | best ms |\n|---|---:|---:|")
         for name, url in urls.items():
             get(client, url)  # warm
-            median, best = timed(lambda: get(client, url), repeat)
+            median, best, _ = timed(lambda: get(client, url), repeat)
             print(f"| {name} | {median:.0f} | {best:.0f} |")
         with app.app_context():
             print("\n" + client.get(f"/admin/audit?patient={someone}").get_data(as_text=True)
