@@ -23,7 +23,7 @@ from .clinic import get_clinic
 from .extensions import db
 from .instruments import SEVERE_SIDE_EFFECT, SIDE_EFFECT_KEYS, Band, band_for
 from .models import CheckIn, PatientStatus, Treatment, User
-from .timeutil import local_today, to_local, utcnow
+from .timeutil import local_todays, to_local, utcnow
 
 ADHERENCE_DAYS = 14
 SIDE_EFFECT_DAYS = 7   # today and the 6 days before
@@ -303,7 +303,7 @@ def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
     sessions, each patient's latest check-in with the RISE_DAYS before it, and their last
     session, when older. Plain columns, no ORM objects: a panel's worth of them costs more than
     the queries. `visible`: a SELECT of these patients' ids, cheaper than a list of 500."""
-    todays = {zone: local_today(zone, now) for zone in {p.timezone for p in patients}}
+    todays = local_todays((p.timezone for p in patients), now)
     data = {p.id: analysis.PatientData(p, todays[p.timezone]) for p in patients}
     severe_dates: dict[int, list[date]] = {}
     if not data:
