@@ -100,3 +100,63 @@ ROUTE_LABELS = dict(ROUTES)
 DEFAULT_CRISIS_TEXT = (
     "This app is not monitored 24/7. In a crisis call or text 988 (US), or 911 for an emergency."
 )
+
+
+# --- The standard GAD-7 (SPEC 2.2): the validated two-week instrument, LOINC-coded. It is kept
+# apart from the daily check-ins and never feeds the durability analysis.
+
+GAD7_PANEL_LOINC = "69737-5"
+GAD7_TOTAL_LOINC = "70274-6"
+GAD7_QUESTIONNAIRE_URL = f"http://loinc.org/q/{GAD7_PANEL_LOINC}"
+GAD7_STEM = "Over the last 2 weeks, how often have you been bothered by the following problems?"
+GAD7_INTERVAL_DAYS = 14   # asked again once this many days have passed since the last one
+GAD7_MCID = 4             # the smallest change in the total that matters (marked on the chart)
+GAD7_NOTICE = ("GAD-7 © Pfizer Inc. No permission required to reproduce, translate, display or "
+               "distribute.")
+
+# Same seven problems (and local codes q1..q7) as the daily form, with their LOINC item codes.
+GAD7_ITEM_LOINC: dict[str, str] = {
+    "q1": "69725-0",
+    "q2": "68509-9",
+    "q3": "69733-4",
+    "q4": "69734-2",
+    "q5": "69735-9",
+    "q6": "69689-8",
+    "q7": "69736-7",
+}
+
+
+@dataclass(frozen=True)
+class CodedOption:
+    value: int
+    label: str
+    loinc: str   # the LOINC answer code (LA...)
+
+
+GAD7_OPTIONS: list[CodedOption] = [
+    CodedOption(0, "Not at all", "LA6568-5"),
+    CodedOption(1, "Several days", "LA6569-3"),
+    CodedOption(2, "More than half the days", "LA6570-1"),
+    CodedOption(3, "Nearly every day", "LA6571-9"),
+]
+GAD7_DIFFICULTY_LOINC = "69722-7"  # the difficulty item, shared by LOINC's GAD-7 and PHQ-9 panels
+GAD7_DIFFICULTY_QUESTION = (
+    "If you checked off any problems, how difficult have these made it for you to do your work, "
+    "take care of things at home, or get along with other people?")
+# Not added to the total. Note the LOINC codes are not in order: 75-0 is Very, 74-3 Extremely.
+GAD7_DIFFICULTY_OPTIONS: list[CodedOption] = [
+    CodedOption(0, "Not difficult at all", "LA6572-7"),
+    CodedOption(1, "Somewhat difficult", "LA6573-5"),
+    CodedOption(2, "Very difficult", "LA6575-0"),
+    CodedOption(3, "Extremely difficult", "LA6574-3"),
+]
+# Read on import only: an older answer list's "More days than not" means 2 (SPEC 2.2).
+GAD7_IMPORT_ALIASES = {"LA18938-3": 2}
+GAD7_ANSWER_BY_LOINC = {option.loinc: option.value for option in GAD7_OPTIONS} | GAD7_IMPORT_ALIASES
+GAD7_DIFFICULTY_BY_LOINC = {option.loinc: option.value for option in GAD7_DIFFICULTY_OPTIONS}
+
+
+def gad7_severity(total: int) -> Band:
+    """The standard GAD-7's severity band (Spitzer et al. 2006): the same cut-points as BANDS,
+    validated here, where for the daily form they are only a guide."""
+    return band_for(total)

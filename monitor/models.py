@@ -115,6 +115,9 @@ class User(UserMixin, db.Model):
     timezone_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminder_time: Mapped[time] = mapped_column(Time, default=time(19, 0))
     email_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The local date on which the patient chose "later" for a due standard GAD-7 (SPEC 2.2):
+    # it is not offered again that day, and is still due the next.
+    gad7_deferred_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default=PatientStatus.ACTIVE.value)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -247,6 +250,38 @@ class CheckInRevision(CheckInAnswers, db.Model):
     checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id", ondelete="CASCADE"), index=True)
     replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     checkin: Mapped[CheckIn] = relationship(back_populates="revisions")
+
+
+class StandardGad7(db.Model):
+    """One standard GAD-7 (SPEC 2.2), at most one per patient per local date. Kept apart from
+    the daily check-ins: it asks about two weeks, is LOINC-coded, and never feeds the
+    durability analysis. Answers use the local codes q1..q7 (instruments.GAD7_ITEM_LOINC maps
+    them to LOINC); `difficulty` is 0-3 (instruments.GAD7_DIFFICULTY_OPTIONS), not in the total."""
+
+    __tablename__ = "standard_gad7s"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "local_date"),
+        *(CheckConstraint(f"{c} between 0 and 3", name=f"gad7_{c}_range") for c in ITEM_CODES),
+        CheckConstraint("total between 0 and 21", name="gad7_total_range"),
+        CheckConstraint("difficulty is null or difficulty between 0 and 3", name="gad7_difficulty_range"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    local_date: Mapped[date] = mapped_column(Date)
+    q1: Mapped[int] = mapped_column(SmallInteger)
+    q2: Mapped[int] = mapped_column(SmallInteger)
+    q3: Mapped[int] = mapped_column(SmallInteger)
+    q4: Mapped[int] = mapped_column(SmallInteger)
+    q5: Mapped[int] = mapped_column(SmallInteger)
+    q6: Mapped[int] = mapped_column(SmallInteger)
+    q7: Mapped[int] = mapped_column(SmallInteger)
+    total: Mapped[int] = mapped_column(SmallInteger)
+    difficulty: Mapped[int | None] = mapped_column(SmallInteger)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(16), default="web")  # web or import
+
+    def answers(self) -> dict[str, int]:
+        return {code: getattr(self, code) for code in ITEM_CODES}
 
 
 class TreatmentFields:

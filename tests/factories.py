@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import event, select
 
-from monitor import outbox, timeutil, twofactor
+from monitor import outbox, standard_gad7, timeutil, twofactor
 from monitor.checkins import save_checkin
 from monitor.extensions import db
 from monitor.models import AuditEvent, AuditEventPatient, CheckIn, OutboxMessage, Role, Treatment, User
@@ -397,3 +397,15 @@ def stop_process(proc: subprocess.Popen, how=signal.SIGTERM) -> tuple[str, str]:
 def flask_command(instance: Path, *args: str) -> list[str]:
     """`flask --app monitor ...` as the README says it, with the instance folder moved."""
     return [sys.executable, "-m", "flask", "--app", f"monitor:create_app(instance_path={str(instance)!r})", *args]
+
+
+# --- Standard GAD-7s (SPEC 2.2).
+
+def add_standard_gad7(patient: User, local_date: date, total: int | None = None, *,
+                      answers: dict[str, int] | None = None, difficulty: int | None = None,
+                      source: str = "web", now: datetime | None = None):
+    """A standard GAD-7 stored by standard_gad7.save: answers_for(total) unless answers are given."""
+    row = standard_gad7.save(patient, local_date, answers if answers is not None else answers_for(total),
+                             difficulty, source=source, now=now)
+    db.session.commit()
+    return row
