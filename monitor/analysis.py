@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from . import durability
 from .clinic import get_clinic
 from .extensions import db
+from .sql import among
 from .models import CheckIn, Clinic, PatientStatus, PatientStatusChange, Treatment, User
 from .timeutil import local_todays, utcnow
 
@@ -82,7 +83,7 @@ def load(patients: list[User], *, since: date | None = None, now: datetime | Non
         return data
     ids = list(data)
     columns = (CheckIn,) if with_checkins else (CheckIn.patient_id, CheckIn.local_date, CheckIn.total)
-    query = select(*columns).where(CheckIn.patient_id.in_(ids)).order_by(CheckIn.patient_id, CheckIn.local_date)
+    query = select(*columns).where(among(CheckIn.patient_id, ids)).order_by(CheckIn.patient_id, CheckIn.local_date)
     if since is not None:
         query = query.where(CheckIn.local_date >= since)
     if with_checkins:
@@ -95,7 +96,7 @@ def load(patients: list[User], *, since: date | None = None, now: datetime | Non
         for patient_id, local_date, total in db.session.connection().execute(query).all():
             data[patient_id].totals[local_date] = total
     columns = (Treatment.patient_id, Treatment.administered_at) if times_only else (Treatment,)
-    treatments = select(*columns).where(Treatment.patient_id.in_(ids)).order_by(Treatment.administered_at, Treatment.id)
+    treatments = select(*columns).where(among(Treatment.patient_id, ids)).order_by(Treatment.administered_at, Treatment.id)
     if treatments_since is not None:
         treatments = treatments.where(Treatment.administered_at >= treatments_since)
     if times_only:
@@ -117,7 +118,7 @@ def latest_before(column, patient_column, before, patient_ids) -> dict[int, obje
     index in a few steps however long the history (a GROUP BY would read every row of it)."""
     latest = select(func.max(column)).where(patient_column == User.id, column < before).scalar_subquery()
     return {patient_id: value for patient_id, value in
-            db.session.connection().execute(select(User.id, latest).where(User.id.in_(patient_ids))).all()
+            db.session.connection().execute(select(User.id, latest).where(among(User.id, patient_ids))).all()
             if value is not None}
 
 
@@ -128,7 +129,7 @@ def returns_to_active(patient_ids: list[int] | None = None) -> dict[int, datetim
              .where(PatientStatusChange.status == PatientStatus.ACTIVE.value)
              .group_by(PatientStatusChange.patient_id))
     if patient_ids is not None:
-        query = query.where(PatientStatusChange.patient_id.in_(patient_ids))
+        query = query.where(among(PatientStatusChange.patient_id, patient_ids))
     return dict(db.session.execute(query).all())
 
 

@@ -21,6 +21,7 @@ from . import analysis, durability, paging, schedule, sparkline, stored_analysis
 from .access import patients_visible_to
 from .clinic import get_clinic
 from .extensions import db
+from .sql import among
 from .instruments import SEVERE_SIDE_EFFECT, SIDE_EFFECT_KEYS, Band, band_for
 from .models import CheckIn, PatientStatus, Treatment, User
 from .timeutil import local_todays, to_local, utcnow
@@ -315,7 +316,7 @@ def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
     severe = or_(*(getattr(CheckIn, f"se_{key}") == SEVERE_SIDE_EFFECT for key in SIDE_EFFECT_KEYS))
     for patient_id, local_date, total, is_severe in _rows(
             select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total, severe)
-            .where(CheckIn.patient_id.in_(ids), CheckIn.local_date >= since)):
+            .where(among(CheckIn.patient_id, ids), CheckIn.local_date >= since)):
         data[patient_id].totals[local_date] = total
         if is_severe:  # recent_side_effect() keeps each patient's own last SIDE_EFFECT_DAYS
             severe_dates.setdefault(patient_id, []).append(local_date)
@@ -330,7 +331,7 @@ def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
     earliest = min([*prior.values(), *(day - timedelta(days=RISE_DAYS) for day in older.values())], default=since)
     for patient_id, local_date, total in _rows(
             select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total)
-            .where(CheckIn.patient_id.in_(list(older.keys() | prior.keys())), CheckIn.local_date < since,
+            .where(among(CheckIn.patient_id, older.keys() | prior.keys()), CheckIn.local_date < since,
                    CheckIn.local_date >= earliest)):
         day = older.get(patient_id)
         if local_date == prior.get(patient_id) or (day and day - timedelta(days=RISE_DAYS) <= local_date <= day):
@@ -341,7 +342,7 @@ def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
         data[patient_id].treatments.append(analysis.TreatmentTime(at))
     for patient_id, at in _rows(
             select(Treatment.patient_id, Treatment.administered_at)
-            .where(Treatment.patient_id.in_(ids), Treatment.administered_at >= cutoff)
+            .where(among(Treatment.patient_id, ids), Treatment.administered_at >= cutoff)
             .order_by(Treatment.administered_at, Treatment.id)):
         data[patient_id].treatments.append(analysis.TreatmentTime(at))
     return Recent(data, severe_dates, since)
@@ -355,7 +356,7 @@ def _add_trend_days(recent: Recent, patient_ids: list[int]) -> None:
     first = min((recent.data[i].today for i in patient_ids), default=recent.since) - timedelta(days=sparkline.DAYS)
     for patient_id, local_date, total in _rows(
             select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total)
-            .where(CheckIn.patient_id.in_(patient_ids), CheckIn.local_date >= first,
+            .where(among(CheckIn.patient_id, patient_ids), CheckIn.local_date >= first,
                    CheckIn.local_date < recent.since)):
         recent.data[patient_id].totals[local_date] = total
     for patient_id in patient_ids:

@@ -46,6 +46,7 @@ from .measures import WANE_BY_DAY
 from .access import patients_visible_to
 from .clinic import get_clinic
 from .extensions import db
+from .sql import among
 from .instruments import SEVERE_SIDE_EFFECT, SIDE_EFFECTS
 from .models import CheckIn, PatientStatus, User
 from .timeutil import local_todays, to_local, utcnow
@@ -278,9 +279,12 @@ def _recent(patients: list[User], now: datetime) -> dict[int, _Recent]:
     if not recent:
         return recent
     since = min(item.today for item in recent.values()) - timedelta(days=WINDOW_DAYS)
-    for patient_id, local_date in db.session.execute(
+    # On the connection, not the ORM session: a month of the clinic's check-ins is tens of
+    # thousands of plain pairs, and the ORM's row processing cost more than the query (fetched
+    # at once: row by row, the driver's per-row calls cost as much again).
+    for patient_id, local_date in db.session.connection().execute(
             select(CheckIn.patient_id, CheckIn.local_date)
-            .where(CheckIn.patient_id.in_(list(recent)), CheckIn.local_date >= since)):
+            .where(among(CheckIn.patient_id, recent), CheckIn.local_date >= since)).all():
         recent[patient_id].dates.add(local_date)
     further = [p.id for p in active
                if not any(d < recent[p.id].today for d in recent[p.id].dates)
@@ -306,7 +310,7 @@ def _side_effect_counts(patients: list[User], now: datetime) -> tuple[int, dict[
                *(func.coalesce(func.sum(case((level >= 1, 1), else_=0)), 0) for level in levels.values()),
                *(func.coalesce(func.sum(case((level == SEVERE_SIDE_EFFECT, 1), else_=0)), 0) for level in levels.values()))
         .select_from(CheckIn).join(User, User.id == CheckIn.patient_id)
-        .where(CheckIn.patient_id.in_([p.id for p in patients]), CheckIn.local_date >= first,
+        .where(among(CheckIn.patient_id, [p.id for p in patients]), CheckIn.local_date >= first,
                CheckIn.local_date <= today,
                # The same window as plain dates, widest over the zones: the per-zone bounds above
                # are worked out row by row, these let the (patient, date) index skip a year of

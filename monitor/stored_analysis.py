@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from . import analysis, durability, measures
 from .extensions import db
+from .sql import among
 from .models import (CheckIn, ChangeSumRow, ClinicDurationCount, Clinic, PatientAnalysisRow, Role,
                      TreatmentResultRow, User)
 from .timeutil import local_today, local_todays, utcnow
@@ -304,7 +305,7 @@ def for_patients(patients: list[User], *, now: datetime | None = None, settings:
     rows = {r.patient_id: r for r in db.session.execute(
         select(stored.patient_id, stored.timezone, stored.settings_key, stored.computed_on, stored.valid_until,
                stored.treatment_baseline, stored.median_duration, stored.responding_treatments)
-        .where(stored.patient_id.in_(ids)))}
+        .where(among(stored.patient_id, ids)))}
     todays = local_todays((p.timezone for p in patients), now)
     today = {p.id: todays[p.timezone] for p in patients}
     stale = [p for p in patients if not _is_current(rows.get(p.id), p.timezone, today[p.id], key)]
@@ -320,7 +321,7 @@ def for_patients(patients: list[User], *, now: datetime | None = None, settings:
         result = TreatmentResultRow
         query = (select(result.patient_id, result.treatment_date, result.interval_end,
                         *(getattr(result, name) for name in RESULT_FIELDS))
-                 .where(result.patient_id.in_(fresh_ids)).order_by(result.patient_id, result.treatment_date))
+                 .where(among(result.patient_id, fresh_ids)).order_by(result.patient_id, result.treatment_date))
         if latest_only:
             query = query.where(result.interval_end.is_(None))  # only the latest is open
         for r in db.session.execute(query):
@@ -366,13 +367,13 @@ def stale_patient_ids(settings: durability.Settings, now: datetime | None = None
     now = now or utcnow()
     if patients is None:
         zones = db.session.scalars(select(User.timezone).where(User.role == Role.PATIENT.value).distinct()).all()
-        among = User.role == Role.PATIENT.value
+        chosen = User.role == Role.PATIENT.value
     else:
-        zones, among = {p.timezone for p in patients}, User.id.in_([p.id for p in patients])
+        zones, chosen = {p.timezone for p in patients}, among(User.id, [p.id for p in patients])
     if not zones:
         return []
     query = (select(User.id).outerjoin(PatientAnalysisRow, PatientAnalysisRow.patient_id == User.id)
-             .where(among, _stale_condition(settings_key(settings), local_todays(zones, now)))
+             .where(chosen, _stale_condition(settings_key(settings), local_todays(zones, now)))
              .order_by(User.id))
     if limit is not None:
         query = query.limit(limit)
@@ -506,7 +507,7 @@ def summaries_for(patients: list[User], patient_ids, *, now: datetime | None = N
     for row in db.session.connection().execute(select(
             stored.patient_id, stored.treatment_baseline, stored.median_duration, stored.responding_treatments,
             stored.duration_pairs, stored.treatments, stored.judged_treatments, stored.waned_by_day_7,
-            stored.third_treatment_mean).where(stored.patient_id.in_(patient_ids))):
+            stored.third_treatment_mean).where(among(stored.patient_id, patient_ids))):
         found[row.patient_id] = Stored(
             row.treatment_baseline, row.median_duration, row.responding_treatments, row.duration_pairs,
             measures.PatientSummary(row.treatments, row.judged_treatments, row.waned_by_day_7,
@@ -519,4 +520,4 @@ def summed_changes(patient_ids) -> dict[int, durability.Sums]:
     (a SELECT of their ids, or a list) by the database: one row a day comes back."""
     return {day: durability.Sums(n, total, squares) for day, n, total, squares in db.session.execute(
         select(ChangeSumRow.day, func.sum(ChangeSumRow.n), func.sum(ChangeSumRow.total), func.sum(ChangeSumRow.squares))
-        .where(ChangeSumRow.patient_id.in_(patient_ids)).group_by(ChangeSumRow.day))}
+        .where(among(ChangeSumRow.patient_id, patient_ids)).group_by(ChangeSumRow.day))}
