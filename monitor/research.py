@@ -87,7 +87,7 @@ def research_export(now: datetime | None = None) -> ResearchExport:
         select(User.id, User.timezone).where(User.role == Role.PATIENT.value)).all()}
     firsts = dict(db.session.execute(
         select(Treatment.patient_id, func.min(Treatment.administered_at))
-        .where(Treatment.administered_at <= now, Treatment.patient_id.in_(list(zones)))
+        .where(Treatment.administered_at <= now)
         .group_by(Treatment.patient_id)).all())
     # The aggregate comes back naive on SQLite: it is UTC, as every stored instant.
     anchors = {pid: _local_date(at if at.tzinfo else at.replace(tzinfo=ZoneInfo("UTC")), zones[pid])
