@@ -43,6 +43,8 @@ def init_app(app) -> None:
     nudges_cli.init_app(app)
     from . import backups_cli  # backup, restore
     backups_cli.init_app(app)
+    from . import exports_cli  # export-fhir, export-research
+    exports_cli.init_app(app)
 
 
 def _fail(problems: list) -> NoReturn:

@@ -78,6 +78,11 @@ def _csv(columns: list[str], rows: Iterable[list[str]]) -> str:
     return out.getvalue()
 
 
+def write_csv(columns: list[str], rows: Iterable[list[str]]) -> str:
+    """A CSV file as the exports write them (RFC 4180), for the other writers of the app."""
+    return _csv(columns, rows)
+
+
 # --- Durability ----------------------------------------------------------------------------
 
 def durability_cells(data: PatientData) -> list[list[str]]:

@@ -284,6 +284,19 @@ class StandardGad7(db.Model):
         return {code: getattr(self, code) for code in ITEM_CODES}
 
 
+class StudyId(db.Model):
+    """A patient's pseudonym in the research export (monitor/research.py): random, made on the
+    patient's first research export and kept, so that every export of this install names the
+    patient the same way while nothing about the patient (id, email, enrolment order) can be
+    worked out from it."""
+
+    __tablename__ = "study_ids"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    study_id: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class TreatmentFields:
     administered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     route: Mapped[str] = mapped_column(String(16))

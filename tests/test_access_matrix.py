@@ -70,6 +70,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "patient.home": PATIENTS,
     "patient.trend": PATIENTS,
     "patient.settings": PATIENTS,
+    "patient.own_record_csv": PATIENTS,  # the signed-in patient's own record, whatever the address
+    "patient.own_record_fhir": PATIENTS,
     # Staff: the panel and clinic-wide pages show each viewer only what they may see.
     "provider.dashboard": STAFF,
     "provider.dashboard_search": STAFF,
@@ -87,10 +89,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     "provider.change_care_team": ADMIN_ONLY,  # assigning providers is an admin's decision (SPEC 6)
     "provider.export_patient": STAFF_OF_A,
     "provider.export_patient_sessions_moved": STAFF_OF_A,
+    "provider.export_patient_fhir": STAFF_OF_A,
     "provider.sessions_moved": STAFF_OF_A,  # the addresses before /treatments, redirected
     # Admin.
     "admin.audit": ADMIN_ONLY,
     "admin.audit_csv": ADMIN_ONLY,
+    "admin.research_export": ADMIN_ONLY,
     "admin.clinic_settings": ADMIN_ONLY,
     "admin.staff": ADMIN_ONLY,
     "admin.add_staff": ADMIN_ONLY,
@@ -109,7 +113,7 @@ def records(users):
     treatment = add_treatment(users.patient_a, datetime(2026, 11, 20, 15, tzinfo=timezone.utc), dose="200")
     return {"patient_id": users.patient_a.id, "treatment_id": treatment.id, "day": checkin.local_date.isoformat(),
             "token": "made-up-token-that-matches-nothing", "user_id": users.provider_b.id,
-            "kind": "durability"}
+            "kind": "durability", "part": "checkins"}
 
 
 def app_rules(app):

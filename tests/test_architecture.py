@@ -134,7 +134,7 @@ OWN_TRANSACTIONS = {
     "monitor.sessions": "the signed-in session's touch, and ending a session that expired",
     "monitor.stored_analysis": "the background refresh after a change of settings, a batch at a time",
 }
-COMMANDS = {"monitor.cli", "monitor.nudges_cli", "monitor.backups_cli"}
+COMMANDS = {"monitor.cli", "monitor.nudges_cli", "monitor.backups_cli", "monitor.exports_cli"}
 
 
 def _commit_lines(name: str) -> list[int]:
@@ -170,7 +170,10 @@ def test_views_write_viewed_and_export_audits_through_the_one_hook():
             if ".viewed" in text or "export." in text:
                 direct.append(f"{name}:{call.lineno} {text}")
     # The command line has no response to hook into: it records its export itself.
-    assert direct == ["monitor.cli:" + str(_line_of("monitor.cli", '"export.durability"')) + " export.durability"]
+    assert direct == ["monitor.cli:" + str(_line_of("monitor.cli", '"export.durability"')) + " export.durability",
+                      "monitor.exports_cli:" + str(_line_of("monitor.exports_cli", '"export.fhir"')) + " export.fhir",
+                      "monitor.exports_cli:" + str(_line_of("monitor.exports_cli", '"export.research"'))
+                      + " export.research"]
 
 
 def _line_of(name: str, text: str) -> int:

@@ -16,4 +16,4 @@ def admins_only():
         refuse()
 
 
-from . import audit_views, clinic_views  # noqa: E402,F401  (they register their routes on bp)
+from . import audit_views, clinic_views, research_views  # noqa: E402,F401  (they register their routes on bp)

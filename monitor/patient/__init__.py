@@ -16,4 +16,4 @@ def patients_only():
         refuse()
 
 
-from . import views  # noqa: E402,F401  (registers its routes on bp)
+from . import record_views, views  # noqa: E402,F401  (they register their routes on bp)

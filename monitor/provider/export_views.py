@@ -2,16 +2,18 @@
 and the same for every patient the viewer may see (an admin: the whole clinic; a provider:
 their own panel, the patients they can open anyway).
 
-Every export is audited (`export.durability`, `export.checkins`, `export.treatments`): one
+One patient's record as a FHIR R4 Bundle too (`export.fhir`).
+
+Every export is audited (`export.durability`, `export.checkins`, `export.treatments`, `export.fhir`): one
 patient's with that patient as its target, one of every visible patient as one event listing
 every patient in the file, so the audit trail of a patient shows clinic-wide exports too.
 File names carry no name or email: a downloads folder or a mail attachment list must not
 disclose who is being treated."""
-from flask import Response, redirect, url_for
+from flask import Response, current_app, redirect, url_for
 from flask_login import current_user
 from sqlalchemy import func
 
-from .. import analysis, audit, exports
+from .. import analysis, audit, exports, patient_record
 from ..access import patient_or_404, patients_visible_to
 from ..clinic import get_clinic
 from ..extensions import db
@@ -22,8 +24,8 @@ from . import bp
 KINDS = ("durability", "checkins", "treatments")
 
 
-def _csv_response(text: str, filename: str) -> Response:
-    response = Response(text, mimetype="text/csv")  # text/csv; charset=utf-8
+def _csv_response(text: str, filename: str, mimetype: str = "text/csv") -> Response:
+    response = Response(text, mimetype=mimetype)  # text/csv; charset=utf-8
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     # Health data: never kept by a browser or a shared cache.
     response.headers["Cache-Control"] = "no-store"
@@ -50,6 +52,18 @@ def export_patient(patient_id: int, kind: str):
     filename = f"patient-{patient.id}-{kind}-{local_today(clinic.timezone).isoformat()}.csv"
     audit.after_response(f"export.{kind}", target_type="patient", target_id=patient.id)
     return _csv_response(text, filename)
+
+
+@bp.get("/patients/<int:patient_id>/export/fhir.json")
+def export_patient_fhir(patient_id: int):
+    """The patient's record as a FHIR R4 Bundle (monitor/fhir.py), for the clinic's EHR."""
+    patient = patient_or_404(current_user, patient_id)
+    clinic = get_clinic()
+    text = patient_record.bundle_json(patient_record.load_record(patient), base_url=current_app.config["BASE_URL"],
+                                      clinic_timezone=clinic.timezone)
+    filename = f"patient-{patient.id}-fhir-{local_today(clinic.timezone).isoformat()}.json"
+    audit.after_response("export.fhir", target_type="patient", target_id=patient.id)
+    return _csv_response(text, filename, patient_record.FHIR_MIMETYPE)
 
 
 # --- Every visible patient, one file, rows led by patient_email.
