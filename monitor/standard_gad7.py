@@ -92,7 +92,7 @@ class Summary:
         return describe_change(self.change) if self.change else None
 
 
-def summarise(rows: list[tuple[date, int]]) -> Summary | None:
+def scores_summary(rows: list[tuple[date, int]]) -> Summary | None:
     """The summary of (local date, total) pairs in date order; None for none."""
     if not rows:
         return None

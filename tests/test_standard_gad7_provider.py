@@ -3,12 +3,11 @@ chart (plotly figure and server-drawn SVG), the change from the first with the M
 dashboard's latest score and change in one query, and the durability analysis untouched."""
 import json
 import re
-from datetime import timedelta
 
 from monitor import analysis, dashboard, stored_analysis
 from monitor.charts import individual
 from monitor.extensions import db
-from tests.factories import (NOW, TODAY, add_checkins, add_patient, add_standard_gad7, add_treatment, at_local,
+from tests.factories import (NOW, TODAY, add_checkins, add_standard_gad7, add_treatment, at_local,
                              counted_queries, day, login)
 
 DIAMOND_COLOUR = individual.STANDARD_COLOUR

@@ -105,7 +105,7 @@ def patient(patient_id: int):
         tz=get_clinic().timezone, to_local=to_local, band_for=band_for, route_labels=ROUTE_LABELS,
         items=ITEMS, side_effects=SIDE_EFFECTS, severe=SEVERE_SIDE_EFFECT, format_dose=treatments.format_dose,
         providers=care_team.active_providers() if current_user.is_admin else None,
-        standard=standard[::-1], standard_summary=standard_gad7.summarise(standard_points),
+        standard=standard[::-1], standard_summary=standard_gad7.scores_summary(standard_points),
         standard_next_due=standard_gad7.next_due(standard_points[-1][0] if standard_points else None),
         standard_due=standard_gad7.owed(patient, standard_points[-1][0] if standard_points else None, data.today),
         gad7_severity=standard_gad7.severity, gad7_mcid=GAD7_MCID,
