@@ -33,6 +33,7 @@ def init_app(app) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(import_checkins_command)
     app.cli.add_command(import_treatments_command)
+    app.cli.add_command(import_gad7s_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(reset_two_factor_command)
@@ -144,7 +145,7 @@ def _read_password() -> str:
     return lines[0]
 
 
-# --- import-checkins, import-sessions ------------------------------------------------------
+# --- import-checkins, import-sessions, import-gad7 -------------------------------------------
 
 @click.command("import-checkins", short_help="Import daily check-ins from a CSV file.")
 @click.argument("file", type=click.Path())
@@ -165,6 +166,18 @@ def import_treatments_command(file):
     Header: patient_email,datetime,route,dose_mg then optionally notes. A datetime without a
     UTC offset is in the clinic's time zone."""
     _run_import(imports.import_treatments, file)
+
+
+@click.command("import-gad7", short_help="Import standard GAD-7s from a CSV file.")
+@click.argument("file", type=click.Path())
+def import_gad7s_command(file):
+    """Import standard GAD-7s (SPEC 2.2) from a CSV file; all rows or none.
+
+    Header: patient_email,date,q1,...,q7 then optionally difficulty. Each answer is 0-3 or its
+    LOINC answer code (LA6568-5, LA6569-3, LA6570-1, LA6571-9; LA18938-3 is read as 2); the
+    difficulty is its LOINC answer code (LA6572-7, LA6573-5, LA6575-0, LA6574-3) or empty. A
+    date that already has a standard GAD-7 is replaced, as import-checkins does."""
+    _run_import(imports.import_gad7s, file)
 
 
 def _run_import(import_function, path: str) -> None:

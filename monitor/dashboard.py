@@ -17,7 +17,7 @@ from markupsafe import Markup
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from . import analysis, durability, paging, schedule, sparkline, stored_analysis
+from . import analysis, durability, paging, schedule, sparkline, standard_gad7, stored_analysis
 from .access import patients_visible_to
 from .clinic import get_clinic
 from .extensions import db
@@ -132,6 +132,8 @@ class Row:
     flags: frozenset[str]
     trend: Markup                    # sparkline of the last sparkline.DAYS days
     trend_checkins: int              # check-ins in those days
+    # The first and latest standard GAD-7 (SPEC 2.2); loaded by build() for the page's rows only.
+    standard: standard_gad7.Summary | None = None
 
     @property
     def score(self) -> int:
@@ -403,8 +405,10 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", page: int 
     listed = paging.list_page(page, len(shown), PAGE_SIZE)
     on_page = listed.of(shown)
     _add_trend_days(recent, [row.patient.id for row in on_page])
+    standard = standard_gad7.summaries([row.patient.id for row in on_page])  # one query, run even for none
     for row in on_page:
         row.trend, row.trend_checkins = trend(data[row.patient.id]), trend_checkins(data[row.patient.id])
+        row.standard = standard.get(row.patient.id)
     return Dashboard(
         rows=on_page,
         total=len(rows),

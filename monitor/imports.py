@@ -1,4 +1,5 @@
-"""CSV import of earlier records (SPEC 7): daily check-ins and treatment sessions.
+"""CSV import of earlier records (SPEC 7): daily check-ins, treatment sessions and standard
+GAD-7s (SPEC 2.2).
 
 An import is all or nothing: every row is checked first, every problem is reported as
 "line N: column: message" (N is the physical line in the file; the header is line 1), and
@@ -20,20 +21,23 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from . import digits, treatments
+from . import digits, standard_gad7, treatments
 from .accounts import find_by_email, normalise_email
 from .audit import record
 from .checkins import save_many
 from .clinic import get_clinic
 from .extensions import db
-from .instruments import ITEM_CODES, ITEM_MAX, ITEM_MIN, NOTE_MAX_LENGTH, ROUTES, SIDE_EFFECT_KEYS
-from .models import Treatment, User
+from .instruments import (GAD7_ANSWER_BY_LOINC, GAD7_DIFFICULTY_BY_LOINC, ITEM_CODES, ITEM_MAX, ITEM_MIN,
+                          NOTE_MAX_LENGTH, ROUTES, SIDE_EFFECT_KEYS)
+from .models import StandardGad7, Treatment, User
 from .timeutil import local_today, utcnow
 
 CHECKIN_REQUIRED = ["patient_email", "date", *ITEM_CODES]
 CHECKIN_OPTIONAL = [*(f"se_{key}" for key in SIDE_EFFECT_KEYS), "note"]
 TREATMENT_REQUIRED = ["patient_email", "datetime", "route", "dose_mg"]
 TREATMENT_OPTIONAL = ["notes"]
+GAD7_REQUIRED = ["patient_email", "date", *ITEM_CODES]
+GAD7_OPTIONAL = ["difficulty"]
 
 ROUTE_KEYS = [key for key, _ in ROUTES]
 
@@ -99,6 +103,15 @@ class TreatmentImportRow:
 
 
 @dataclass
+class Gad7ImportRow:
+    line: int
+    patient: User
+    local_date: date
+    answers: dict[str, int]
+    difficulty: int | None
+
+
+@dataclass
 class Parsed:
     """What parse_* found: the rows to write, or the problems that stop the import."""
 
@@ -112,7 +125,7 @@ class Parsed:
 
 @dataclass
 class ImportSummary:
-    noun: str  # "check-ins" or "sessions"
+    noun: str  # "check-ins", "sessions" or "standard GAD-7s"
     count: int
     patients: int
     replaced: int = 0
@@ -283,6 +296,27 @@ def _score(text: str, *, required: bool) -> tuple[int | None, str | None]:
     return value, None
 
 
+def _gad7_answer(text: str) -> tuple[int | None, str | None]:
+    """A standard GAD-7 answer: 0-3, or its LOINC answer code (LA18938-3 read as 2, SPEC 2.2)."""
+    if text.upper() in GAD7_ANSWER_BY_LOINC:
+        return GAD7_ANSWER_BY_LOINC[text.upper()], None
+    value, problem = _score(text, required=True)
+    if problem and text and not _WHOLE_NUMBER.fullmatch(text) and not _foreign_digits(text):
+        problem = (f"'{text}' is neither a whole number from {ITEM_MIN} to {ITEM_MAX} nor a GAD-7 answer code "
+                   f"(use {', '.join(GAD7_ANSWER_BY_LOINC)})")
+    return value, problem
+
+
+def _gad7_difficulty(text: str) -> tuple[int | None, str | None]:
+    """The difficulty question: its LOINC answer code, or empty (it is optional)."""
+    if text == "":
+        return None, None
+    if text.upper() in GAD7_DIFFICULTY_BY_LOINC:
+        return GAD7_DIFFICULTY_BY_LOINC[text.upper()], None
+    return None, (f"'{text}' is not a difficulty answer code (use {', '.join(GAD7_DIFFICULTY_BY_LOINC)}, "
+                  "or leave it empty)")
+
+
 def _iso_date(text: str) -> tuple[date | None, str | None]:
     if text == "":
         return None, "missing (a date like 2026-03-31 is required)"
@@ -442,6 +476,60 @@ def import_checkins(stream: TextIO, *, actor: User | None = None, now: datetime 
     summary = write_checkins(_checkin_rows(stream, now, problems), actor=actor, now=now)
     # The same file and clock: a second look finds what the first did (the caller rolls back if not).
     return ImportOutcome(problems, None if problems else summary)
+
+
+# --- Standard GAD-7s (SPEC 2.2) -----------------------------------------------------------
+
+def parse_gad7s(stream: Iterable[str], *, now: datetime | None = None) -> Parsed:
+    """Validate a standard GAD-7 CSV (a text stream opened with newline=""). Writes nothing.
+    As for check-ins: no future date, and a patient and date at most once in the file."""
+    now = now or utcnow()
+    parsed = Parsed()
+    table = _read_table(stream, GAD7_REQUIRED, GAD7_OPTIONAL, parsed.problems)
+    if table is None:
+        return parsed
+    patients = _Patients()
+    seen: dict[tuple[int, date], int] = {}
+    for line, cells in table.records:
+        row = _RowProblems(line)
+        patient = row.check("patient_email", patients.find(cells["patient_email"]))
+        day = row.check("date", _iso_date(cells["date"]))
+        if patient is not None and day is not None:
+            today = local_today(patient.timezone, now)
+            if day > today:
+                row.add("date", f"{day} is in the future for this patient (today is {today} in {patient.timezone})")
+            elif (patient.id, day) in seen:
+                row.add("date", f"this patient and date are already on line {seen[patient.id, day]}")
+            else:
+                seen[patient.id, day] = line
+        answers = {code: row.check(code, _gad7_answer(cells[code])) for code in ITEM_CODES}
+        difficulty = row.check("difficulty", _gad7_difficulty(cells.get("difficulty", "")))
+        if row.problems:
+            parsed.problems.extend(row.problems)
+        else:
+            parsed.rows.append(Gad7ImportRow(line, patient, day, answers, difficulty))
+    return parsed
+
+
+def write_gad7s(rows: list[Gad7ImportRow], *, actor: User | None = None,
+                now: datetime | None = None) -> ImportSummary:
+    """Store validated rows through standard_gad7.save, as the web form does. A date that
+    already has a standard GAD-7 is replaced, as import-checkins replaces a check-in (counted
+    and reported as replaced). Adds one audit event. The caller commits."""
+    now = now or utcnow()
+    patient_ids = list({row.patient.id for row in rows})
+    existing = {(patient_id, day) for patient_id, day in db.session.execute(
+        select(StandardGad7.patient_id, StandardGad7.local_date).where(StandardGad7.patient_id.in_(patient_ids)))}
+    for row in rows:
+        standard_gad7.save(row.patient, row.local_date, row.answers, row.difficulty, source="import", now=now)
+    replaced = sum(1 for row in rows if (row.patient.id, row.local_date) in existing)
+    summary = ImportSummary("standard GAD-7s", len(rows), len(patient_ids), replaced)
+    record("import.standard_gad7s", actor=actor, detail=summary.audit_detail())
+    return summary
+
+
+def import_gad7s(stream: Iterable[str], *, actor: User | None = None, now: datetime | None = None) -> ImportOutcome:
+    return _import(parse_gad7s, write_gad7s, stream, actor, now)
 
 
 # --- Treatment sessions --------------------------------------------------------------------

@@ -22,7 +22,7 @@ from flask_login import user_unauthorized
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from monitor.extensions import db
-from tests.factories import add_checkin, add_treatment, login
+from tests.factories import add_checkin, add_standard_gad7, add_treatment, login
 
 PRINCIPALS = ["anonymous", "patient_a", "patient_b", "provider_a", "provider_b", "admin"]
 METHODS = ["GET", "POST"]
@@ -67,6 +67,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     # The patient's own pages.
     "patient.checkin": PATIENTS,
     "patient.checkin_done": PATIENT_SELF,
+    "patient.gad7": PATIENTS,  # before today's check-in it sends the patient to it
+    "patient.gad7_later": PATIENTS,
+    "patient.gad7_done": PATIENT_SELF,
     "patient.home": PATIENTS,
     "patient.trend": PATIENTS,
     "patient.settings": PATIENTS,
@@ -108,8 +111,9 @@ LAST = ("auth.logout",)
 
 @pytest.fixture
 def records(users):
-    """Patient A's check-in and treatment session, the targets of the walk."""
+    """Patient A's check-in, standard GAD-7 and treatment session, the targets of the walk."""
     checkin = add_checkin(users.patient_a, date(2026, 11, 25), 7)
+    add_standard_gad7(users.patient_a, date(2026, 11, 25), 9)
     treatment = add_treatment(users.patient_a, datetime(2026, 11, 20, 15, tzinfo=timezone.utc), dose="200")
     return {"patient_id": users.patient_a.id, "treatment_id": treatment.id, "day": checkin.local_date.isoformat(),
             "token": "made-up-token-that-matches-nothing", "user_id": users.provider_b.id,

@@ -10,15 +10,17 @@ from sqlalchemy import inspect
 
 from monitor.checkins import save_checkin
 from monitor.extensions import db
-from tests.factories import (NOW, add_checkin, add_treatment, answers_for, counted_queries, day, edit_treatment,
-                             login)
+from tests.factories import (NOW, add_checkin, add_patient, add_standard_gad7, add_treatment, answers_for,
+                             counted_queries, day, edit_treatment, login)
 
 
 def add_history(patient, provider, days: int) -> None:
-    """`days` daily check-ins up to yesterday, a treatment every 7 days, and some of each
-    edited (revisions), all through the services the web forms use."""
+    """`days` daily check-ins up to yesterday, a treatment every 7 days, a standard GAD-7 every
+    14, and some of each edited (revisions), all through the services the web forms use."""
     for n in range(days, 0, -1):
         add_checkin(patient, day(-n), 4 + n % 11, side_effects={"nausea": n % 4}, now=NOW - timedelta(days=n))
+        if n % 14 == 0 or n == days:
+            add_standard_gad7(patient, day(-n), 3 + n % 17, now=NOW - timedelta(days=n))
         if n % 5 == 0:  # answered again later that day: a revision
             add_checkin(patient, day(-n), 5 + n % 9, note="again", now=NOW - timedelta(days=n, hours=-1))
     for n in range(days, 0, -7):
@@ -46,6 +48,26 @@ def test_the_query_count_does_not_grow_with_the_history(client, users, page):
     add_history(users.patient_a, provider, days=120)  # earlier dates are new; recent ones revised
     long = queries_for(client, url)
     assert long == short
+
+
+def add_panel_patients(provider, first: int, count: int) -> None:
+    for n in range(first, first + count):
+        patient = add_patient(f"panel{n}@example.test", first_name="P", last_name=f"Panel {n:03}", providers=[provider])
+        add_checkin(patient, day(-1), 5 + n % 9)
+        for k in range(3):  # a baseline and two more: the dashboard shows the latest and the change
+            add_standard_gad7(patient, day(-14 * k), 4 + (n + k) % 15)
+
+
+def test_the_dashboard_reads_the_standard_gad7s_in_one_query_however_large_the_panel(client, users):
+    """Issue 12: the page's latest standard GAD-7 and its change from the first come from one
+    query for the rows on the page, so the count is the same for 3 patients as for 60 (more
+    than a page)."""
+    login(client, users.provider_a)
+    add_panel_patients(users.provider_a, 0, 2)
+    small = queries_for(client, "/patients")
+    add_panel_patients(users.provider_a, 2, 58)
+    large = queries_for(client, "/patients")
+    assert large == small
 
 
 

@@ -13,10 +13,12 @@ from statistics import mean
 import plotly.graph_objects as go
 
 from ..durability import WANED, PatientAnalysis, TreatmentResult
-from ..instruments import ROUTE_LABELS, SIDE_EFFECTS, band_for
+from ..instruments import ROUTE_LABELS, SIDE_EFFECTS, band_for, gad7_severity
 from . import ALERT, LINE, MUTED, band_shapes, base_layout
 
 TREATMENT_COLOUR = "#5b3fa6"
+STANDARD_COLOUR = "#1b1f24"  # the standard GAD-7's diamonds: dark on every band's shade
+STANDARD_NAME = "Standard GAD-7 (2 weeks)"
 
 
 def _fmt(x: float | None) -> str:
@@ -43,12 +45,15 @@ def _treatment_lines(days: list[date]) -> list[dict]:
                  line=dict(color=TREATMENT_COLOUR, width=1.5, dash="dot")) for d in days]
 
 
-def timeline(data, treatments_by_date: dict, start: date | None = None) -> Chart:
+def timeline(data, treatments_by_date: dict, start: date | None = None,
+             standard: list[tuple[date, int]] = ()) -> Chart:
     """Daily totals over time with the severity bands shaded, every session marked (route and
-    dose on hover), and each session's baseline, nadir and wane day."""
+    dose on hover), each session's baseline, nadir and wane day, and each standard GAD-7
+    (`standard`: (local date, total) pairs) as a diamond of its own, apart from the daily line."""
     analysis: PatientAnalysis = data.analysis
     days = sorted(d for d in data.totals if start is None or d >= start)
-    first = days[0] if days else (start or data.today)
+    standard = [(d, total) for d, total in standard if start is None or d >= start]
+    first = min(days[:1] + [d for d, _ in standard[:1]]) if days or standard else (start or data.today)
     x0, x1 = first - timedelta(days=1), data.today + timedelta(days=1)
     totals_x, totals_y = _with_gaps(days, data.totals)
     traces = [go.Scatter(x=totals_x, y=totals_y, mode="lines+markers", name="Daily total",
@@ -85,12 +90,17 @@ def timeline(data, treatments_by_date: dict, start: date | None = None) -> Chart
                                  marker=dict(symbol="x", size=12, color=ALERT),
                                  text=[f"day {s.wane_day}" for s in waned],
                                  hovertemplate="Waned on %{x|%-d %b} (%{text})<extra></extra>"))
+    if standard:
+        traces.append(go.Scatter(x=[d for d, _ in standard], y=[total for _, total in standard], mode="markers",
+                                 name=STANDARD_NAME,
+                                 marker=dict(symbol="diamond", size=12, color=STANDARD_COLOUR),
+                                 hovertemplate="Standard GAD-7 %{x|%a %-d %b %Y}: %{y}<extra></extra>"))
     figure = go.Figure(data=traces, layout=base_layout(
         shapes=band_shapes(x0, x1) + _treatment_lines(all_days),
         xaxis=dict(range=[x0, x1], type="date", fixedrange=True, showgrid=False),
         yaxis=dict(range=[-0.5, 22.2], title="Daily total (0–21)", fixedrange=True, dtick=3, gridcolor="#eef0f3"),
     ))
-    return Chart(figure, timeline_summary(data, shown, days))
+    return Chart(figure, timeline_summary(data, shown, days, standard))
 
 
 def _with_gaps(days: list[date], totals: dict[date, int]) -> tuple[list, list]:
@@ -105,9 +115,10 @@ def _with_gaps(days: list[date], totals: dict[date, int]) -> tuple[list, list]:
     return xs, ys
 
 
-def timeline_summary(data, shown: list[TreatmentResult], days: list[date]) -> str:
+def timeline_summary(data, shown: list[TreatmentResult], days: list[date],
+                     standard: list[tuple[date, int]] = ()) -> str:
     if not days:
-        return "No check-ins yet."
+        return "No check-ins yet." + (_standard_sentence(standard) if standard else "")
     latest_day = days[-1]
     latest = data.totals[latest_day]
     parts = [f"{len(days)} check-ins from {days[0]:%-d %b %Y} to {latest_day:%-d %b %Y}; "
@@ -119,7 +130,14 @@ def timeline_summary(data, shown: list[TreatmentResult], days: list[date]) -> st
                      f"({data.analysis.responding_treatments} responding sessions)")
     else:
         parts.append("the typical duration of benefit is not known yet")
-    return "; ".join(parts) + "."
+    return "; ".join(parts) + "." + (_standard_sentence(standard) if standard else "")
+
+
+def _standard_sentence(standard: list[tuple[date, int]]) -> str:
+    day, total = standard[-1]
+    count = len(standard)
+    return (f" {count} standard GAD-7{'s' if count != 1 else ''} (diamonds); the latest, on {day:%-d %b %Y}, "
+            f"scored {total} ({gad7_severity(total).label.lower()}).")
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The daily check-in form (the instrument's items as labelled radio groups) and the settings form."""
+"""The daily check-in and standard GAD-7 forms (each instrument's items as labelled radio groups)
+and the settings form."""
 import re
 from datetime import time
 
@@ -10,7 +11,8 @@ from wtforms.widgets import TimeInput
 
 from .. import digits
 from ..form_fields import SubmissionKeyField
-from ..instruments import DAILY_OPTIONS, ITEMS, NOTE_MAX_LENGTH, SIDE_EFFECT_OPTIONS, SIDE_EFFECTS
+from ..instruments import (DAILY_OPTIONS, GAD7_DIFFICULTY_OPTIONS, GAD7_DIFFICULTY_QUESTION, GAD7_OPTIONS, ITEMS,
+                           NOTE_MAX_LENGTH, SIDE_EFFECT_OPTIONS, SIDE_EFFECTS)
 from ..timeutil import is_valid_timezone
 
 
@@ -77,6 +79,23 @@ for _number, (_code, _wording) in enumerate(ITEMS, 1):
 for _key, _label in SIDE_EFFECTS:
     setattr(CheckInForm, f"se_{_key}", ScoreField(_label, SIDE_EFFECT_OPTIONS, required=False,
                                                   what=f"The answer for {_label.lower()}"))
+
+
+class Gad7Form(FlaskForm):
+    """The standard GAD-7 (SPEC 2.2): the same seven problems and radio groups as the daily
+    form with the two-week frequency answers, and the optional difficulty question (not in the
+    total). Always for the patient's local today, so it has no date field."""
+
+    @property
+    def item_fields(self):
+        return [self[code] for code, _ in ITEMS]
+
+
+for _number, (_code, _wording) in enumerate(ITEMS, 1):
+    setattr(Gad7Form, _code, ScoreField(_wording, [(o.value, o.label) for o in GAD7_OPTIONS], required=True,
+                                        what=f"The answer to question {_number}"))
+Gad7Form.difficulty = ScoreField(GAD7_DIFFICULTY_QUESTION, [(o.value, o.label) for o in GAD7_DIFFICULTY_OPTIONS],
+                                 required=False, what="The answer about difficulty")
 
 
 # --- Settings: time zone, reminder time, reminder emails (SPEC 5).

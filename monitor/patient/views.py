@@ -1,25 +1,28 @@
-"""The patient's pages: the daily check-in, its confirmation, their own history, and settings.
-Each shows or changes the signed-in patient's own record only."""
+"""The patient's pages: the daily check-in, its confirmation, the standard GAD-7 every two
+weeks, their own history, and settings. Each shows or changes the signed-in patient's own
+record only."""
 from datetime import date, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from .. import analysis, digits, stored_analysis
+from .. import analysis, digits, standard_gad7, stored_analysis
 from ..audit import record
 from ..charts import individual as patient_charts
 from ..charts import to_json
 from ..checkins import allowed_dates, save_checkin
 from ..clinic import get_clinic
 from ..extensions import db
-from ..instruments import DAILY_STEM, ITEM_CODES, ROUTE_LABELS, SIDE_EFFECT_KEYS, band_for
+from ..instruments import (DAILY_STEM, GAD7_NOTICE, GAD7_STEM, ITEM_CODES, ROUTE_LABELS, SIDE_EFFECT_KEYS,
+                           band_for)
 from ..models import CheckIn, Treatment
 from ..timeutil import is_valid_timezone, local_today, timezone_choices, to_local, utcnow
 from ..security import offers_resubmit
 from . import bp
-from .forms import CheckInForm, SettingsForm
+from .forms import CheckInForm, Gad7Form, SettingsForm
 
 
 def _date_label(day: date, today: date) -> str:
@@ -108,8 +111,12 @@ def checkin_done(day: str):
     checkin = _checkin_on(current_user.id, parsed)
     if checkin is None:
         abort(404)
+    today = local_today(current_user.timezone)
+    # The standard GAD-7 is offered here, after the day's own check-in, rather than by a
+    # redirect: this page carries the severe-side-effect alert and the day's total, which a
+    # redirect would skip. Only after today's check-in, since the GAD-7 needs it first.
     return render_template("patient/checkin_done.html", checkin=checkin, band=band_for(checkin.total),
-                           today=local_today(current_user.timezone))
+                           today=today, gad7_offered=parsed == today and _gad7_offered(today))
 
 
 @bp.get("/me")
@@ -131,9 +138,77 @@ def home():
     ]
     return render_template(
         "patient/home.html", checkins=checkins, band_for=band_for, today=today,
-        checked_in_today=any(c.local_date == today for c in checkins),
+        checked_in_today=any(c.local_date == today for c in checkins), gad7_offered=_gad7_offered(today),
         planned=[t for t in shown if t["planned"]][::-1], past=[t for t in shown if not t["planned"]],
     )
+
+
+# --- The standard GAD-7 (SPEC 2.2): after the day's check-in, for the patient's local today.
+
+def _gad7_offered(today: date) -> bool:
+    return standard_gad7.offered(current_user, standard_gad7.last_date(current_user.id), today)
+
+
+def _gad7_page(form: Gad7Form, status: int = 200):
+    return render_template("patient/gad7.html", form=form, stem=GAD7_STEM, notice=GAD7_NOTICE), status
+
+
+@bp.route("/gad7", methods=["GET", "POST"])
+@offers_resubmit(Gad7Form)
+def gad7():
+    """The two-week questionnaire, for today only: after today's check-in (else the check-in
+    first), once (a second visit shows the first's result), and only when due."""
+    patient = current_user._get_current_object()
+    today = local_today(patient.timezone)
+    if _checkin_on(patient.id, today) is None:
+        flash("Please do today's check-in first. The two-week questionnaire comes after it.", "info")
+        return redirect(url_for("patient.checkin"), code=303)
+    if standard_gad7.on(patient.id, today) is not None:  # a double-tapped submit lands here too
+        return redirect(url_for("patient.gad7_done", day=today.isoformat()), code=303)
+    if not standard_gad7.owed(patient, standard_gad7.last_date(patient.id), today):
+        flash("The two-week questionnaire is not due today.", "info")
+        return redirect(url_for("patient.home"), code=303)
+    form = Gad7Form()
+    if request.method == "GET":
+        return _gad7_page(form)
+    if not form.validate():
+        return _gad7_page(form, 400)
+    difficulty = form.difficulty.data
+    try:
+        with db.session.begin_nested():  # a concurrent submit of the same day: the first one stands
+            standard_gad7.save(patient, today, {code: form[code].data for code in ITEM_CODES}, difficulty)
+    except IntegrityError:
+        pass
+    # The patient's own answers: stored whole or not at all, in this one commit.
+    db.session.commit()
+    return redirect(url_for("patient.gad7_done", day=today.isoformat()), code=303)
+
+
+@bp.post("/gad7/later")
+def gad7_later():
+    """"Later": not offered again today, due again tomorrow."""
+    patient = current_user._get_current_object()
+    today = local_today(patient.timezone)
+    if standard_gad7.owed(patient, standard_gad7.last_date(patient.id), today):
+        standard_gad7.defer(patient, today)
+        # The patient's own choice for today, kept so that no page offers it again today.
+        db.session.commit()
+        flash("All right. We will ask you the two-week questionnaire again tomorrow.", "info")
+    return redirect(url_for("patient.home"), code=303)
+
+
+@bp.get("/gad7/<day>/done")
+def gad7_done(day: str):
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        abort(404)
+    found = standard_gad7.on(current_user.id, parsed)
+    if found is None:
+        abort(404)
+    return render_template("patient/gad7_done.html", result=found, band=standard_gad7.severity(found.total),
+                           today=local_today(current_user.timezone), notice=GAD7_NOTICE,
+                           next_due=standard_gad7.next_due(standard_gad7.last_date(current_user.id)))
 
 
 TREND_PERIODS = (30, 90)

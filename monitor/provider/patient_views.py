@@ -6,12 +6,13 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from .. import accounts, analysis, audit, care_team, digits, outbox, paging, patient_status, treatments
+from .. import (accounts, analysis, audit, care_team, digits, outbox, paging, patient_status, standard_gad7,
+               treatments)
 from ..access import patient_or_404, refuse
 from ..charts import page as patient_charts
 from ..clinic import get_clinic
 from ..extensions import db
-from ..instruments import ITEMS, ROUTE_LABELS, SEVERE_SIDE_EFFECT, SIDE_EFFECTS, band_for
+from ..instruments import GAD7_DIFFICULTY_OPTIONS, GAD7_MCID, ITEMS, ROUTE_LABELS, SEVERE_SIDE_EFFECT, SIDE_EFFECTS, band_for
 from ..models import CheckIn, CheckInRevision, User
 from ..timeutil import timezone_choices, to_local, utcnow
 from ..security import offers_resubmit
@@ -93,6 +94,8 @@ def patient(patient_id: int):
                          data.checkins[0].local_date if data.checkins else None, CHECKIN_DAYS)
     audit.after_response("patient.viewed", target_type="patient", target_id=patient.id)
     sessions = treatments.treatments_for(patient)
+    standard = standard_gad7.history(patient.id)
+    standard_points = [(row.local_date, row.total) for row in standard]
     return render_template(
         "provider/patient.html", patient=patient,
         treatments=sessions if all_treatments else sessions[:LATEST_TREATMENTS], treatment_count=len(sessions),
@@ -102,7 +105,12 @@ def patient(patient_id: int):
         tz=get_clinic().timezone, to_local=to_local, band_for=band_for, route_labels=ROUTE_LABELS,
         items=ITEMS, side_effects=SIDE_EFFECTS, severe=SEVERE_SIDE_EFFECT, format_dose=treatments.format_dose,
         providers=care_team.active_providers() if current_user.is_admin else None,
-        **patient_charts.for_provider(data),
+        standard=standard[::-1], standard_summary=standard_gad7.scores_summary(standard_points),
+        standard_next_due=standard_gad7.next_due(standard_points[-1][0] if standard_points else None),
+        standard_due=standard_gad7.owed(patient, standard_points[-1][0] if standard_points else None, data.today),
+        gad7_severity=standard_gad7.severity, gad7_mcid=GAD7_MCID,
+        difficulty_labels={o.value: o.label for o in GAD7_DIFFICULTY_OPTIONS},
+        **patient_charts.for_provider(data, standard_points),
     )
 
 
