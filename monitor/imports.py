@@ -482,7 +482,10 @@ def import_checkins(stream: TextIO, *, actor: User | None = None, now: datetime 
 
 def parse_gad7s(stream: Iterable[str], *, now: datetime | None = None) -> Parsed:
     """Validate a standard GAD-7 CSV (a text stream opened with newline=""). Writes nothing.
-    As for check-ins: no future date, and a patient and date at most once in the file."""
+    As for check-ins: no future date, and a patient and date at most once in the file. Unlike
+    a check-in, a date that already has a standard GAD-7 is refused, not replaced: a standard
+    GAD-7 keeps no earlier versions, and a validated score must not be overwritten unseen
+    (re-running an import is refused row by row, as for treatment sessions)."""
     now = now or utcnow()
     parsed = Parsed()
     table = _read_table(stream, GAD7_REQUIRED, GAD7_OPTIONAL, parsed.problems)
@@ -490,14 +493,20 @@ def parse_gad7s(stream: Iterable[str], *, now: datetime | None = None) -> Parsed
         return parsed
     patients = _Patients()
     seen: dict[tuple[int, date], int] = {}
+    recorded: dict[int, set[date]] = {}
     for line, cells in table.records:
         row = _RowProblems(line)
         patient = row.check("patient_email", patients.find(cells["patient_email"]))
         day = row.check("date", _iso_date(cells["date"]))
         if patient is not None and day is not None:
             today = local_today(patient.timezone, now)
+            if patient.id not in recorded:
+                recorded[patient.id] = set(db.session.scalars(
+                    select(StandardGad7.local_date).where(StandardGad7.patient_id == patient.id)))
             if day > today:
                 row.add("date", f"{day} is in the future for this patient (today is {today} in {patient.timezone})")
+            elif day in recorded[patient.id]:
+                row.add("date", "this patient already has a standard GAD-7 on this date")
             elif (patient.id, day) in seen:
                 row.add("date", f"this patient and date are already on line {seen[patient.id, day]}")
             else:
@@ -513,17 +522,13 @@ def parse_gad7s(stream: Iterable[str], *, now: datetime | None = None) -> Parsed
 
 def write_gad7s(rows: list[Gad7ImportRow], *, actor: User | None = None,
                 now: datetime | None = None) -> ImportSummary:
-    """Store validated rows through standard_gad7.save, as the web form does. A date that
-    already has a standard GAD-7 is replaced, as import-checkins replaces a check-in (counted
-    and reported as replaced). Adds one audit event. The caller commits."""
+    """Store validated rows through standard_gad7.save, as the web form does (parse_gad7s
+    refused dates that already have one). Adds one audit event. The caller commits."""
     now = now or utcnow()
-    patient_ids = list({row.patient.id for row in rows})
-    existing = {(patient_id, day) for patient_id, day in db.session.execute(
-        select(StandardGad7.patient_id, StandardGad7.local_date).where(StandardGad7.patient_id.in_(patient_ids)))}
+    patient_ids = {row.patient.id for row in rows}
     for row in rows:
         standard_gad7.save(row.patient, row.local_date, row.answers, row.difficulty, source="import", now=now)
-    replaced = sum(1 for row in rows if (row.patient.id, row.local_date) in existing)
-    summary = ImportSummary("standard GAD-7s", len(rows), len(patient_ids), replaced)
+    summary = ImportSummary("standard GAD-7s", len(rows), len(patient_ids), 0)
     record("import.standard_gad7s", actor=actor, detail=summary.audit_detail())
     return summary
 

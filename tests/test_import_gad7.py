@@ -97,16 +97,18 @@ def test_every_bad_row_is_reported_by_line_and_nothing_is_imported(runner, tmp_p
     assert events("import.standard_gad7s") == []
 
 
-def test_a_date_that_already_has_one_is_replaced_as_import_checkins_does(runner, tmp_path, users):
+def test_a_date_that_already_has_one_is_refused_and_nothing_is_imported(runner, tmp_path, users):
+    """Not replaced (a standard GAD-7 keeps no earlier versions): re-running an import, or a file
+    overlapping the app's own, is reported row by row and changes nothing."""
     add_standard_gad7(users.patient_a, date(2026, 11, 1), 20, difficulty=3)
     result = import_gad7(runner, tmp_path, HEADER + "\nalice@example.test,2026-11-01,1,1,1,1,1,1,1\n"
                                                     "alice@example.test,2026-11-15,0,0,0,0,0,0,0\n")
-    assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "Imported 2 standard GAD-7s for 1 patient (1 replaced an earlier entry)."
+    assert result.exit_code == 1
+    assert "line 2: date: this patient already has a standard GAD-7 on this date" in result.output
     db.session.expire_all()
-    replaced = stored(users.patient_a)[date(2026, 11, 1)]
-    assert (replaced.total, replaced.difficulty, replaced.source) == (7, None, "import")
-    assert count(StandardGad7) == 2
+    kept = stored(users.patient_a)[date(2026, 11, 1)]
+    assert (kept.total, kept.difficulty, kept.source) == (20, 3, "web")
+    assert count(StandardGad7) == 1  # the good row was not imported either
 
 
 def test_an_unknown_column_is_refused(runner, tmp_path, users):
