@@ -64,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .health import bp as health_bp
+    from .interop import bp as interop_bp
     from .patient import bp as patient_bp
     from .provider import bp as provider_bp
     from .unsubscribe import bp as unsubscribe_bp
@@ -71,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(interop_bp)
     app.register_blueprint(patient_bp)
     app.register_blueprint(provider_bp)
     app.register_blueprint(unsubscribe_bp)

@@ -195,6 +195,18 @@ def daily_questionnaire(base_url: str) -> dict:
     }
 
 
+def daily_codes(base_url: str) -> dict:
+    """The CodeSystem of the daily instrument's own codes, served at its URL so that a system
+    meeting one of them can look it up (monitor/interop)."""
+    concepts = [{"code": code, "display": text} for code, text in ITEMS]
+    concepts += [{"code": f"se_{key}", "display": text} for key, text in SIDE_EFFECTS]
+    concepts += [{"code": NOTE_LINK_ID, "display": "Note"},
+                 {"code": "total", "display": "Daily check-in total (0-21; not a GAD-7 score)"}]
+    return {"resourceType": "CodeSystem", "url": daily_code_system(base_url), "version": DAILY_VERSION,
+            "name": "DailyAnxietyCheckinCodes", "title": "Daily anxiety check-in codes", "status": "active",
+            "content": "complete", "caseSensitive": True, "count": len(concepts), "concept": concepts}
+
+
 def _loinc(code: str, display: str) -> dict:
     return {"system": LOINC, "code": code, "display": display}
 

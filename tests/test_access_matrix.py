@@ -49,6 +49,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     # Accounts.
     "auth.login": PUBLIC,  # signed in, it sends you home
     "health.healthz": PUBLIC,  # for load balancers: "ok" and nothing else, whoever asks
+    # The daily instrument's published definitions, named by every exported Bundle: no patient data.
+    "interop.daily_questionnaire": PUBLIC,
+    "interop.daily_codes": PUBLIC,
     "auth.logout": SIGNED_IN,
     "auth.request_reset": PUBLIC,
     "auth.verify": SIGNED_IN,  # signed out with no sign-in under way, it sends you back to sign in
