@@ -25,6 +25,7 @@ from .sql import among
 from .instruments import SEVERE_SIDE_EFFECT, SIDE_EFFECT_KEYS, Band, band_for
 from .models import CheckIn, PatientStatus, Treatment, User
 from .timeutil import local_todays, to_local, utcnow
+from .wording import plural
 
 ADHERENCE_DAYS = 14
 SIDE_EFFECT_DAYS = 7   # today and the 6 days before
@@ -36,7 +37,7 @@ SEARCH_MAX_LENGTH = 80
 class Flag:
     key: str      # the ?flag= value: a flag's name, never health information about anyone
     label: str
-    explanation: str  # for the legend; {mcid} and {lapse_days} are the clinic's settings
+    explanation: str  # for the legend; {mcid_points} and {lapse_days} are the clinic's settings
 
 
 # Most urgent first. The attention score gives each flag a weight larger than all the flags
@@ -53,10 +54,10 @@ FLAGS = [
          "An active patient has missed {lapse_days} or more days in a row, up to yesterday. Days before "
          "their first check-in or before they were enrolled do not count."),
     Flag("no-response", "No response",
-         "The latest session did not lower the total by {mcid} points (the clinic's smallest "
+         "The latest session did not lower the total by {mcid_points} (the clinic's smallest "
          "meaningful change) nor by half."),
     Flag("rising", "Rising",
-         "The latest total is at least {mcid} points above the lowest total of the 3 days before "
+         "The latest total is at least {mcid_points} above the lowest total of the 3 days before "
          "that check-in."),
     Flag("wane-expected", "Wane expected",
          "The latest session is still holding, but it has reached (within a day) the patient's "
@@ -71,7 +72,7 @@ WEIGHTS = {flag.key: 2 ** (len(FLAGS) - 1 - n) for n, flag in enumerate(FLAGS)}
 
 
 def legend(mcid: int, lapse_days: int) -> list[tuple[Flag, str]]:
-    return [(flag, flag.explanation.format(mcid=mcid, lapse_days=lapse_days)) for flag in FLAGS]
+    return [(flag, flag.explanation.format(mcid_points=plural(mcid, "point"), lapse_days=lapse_days)) for flag in FLAGS]
 
 
 def attention_score(flags) -> int:

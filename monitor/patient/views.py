@@ -17,7 +17,7 @@ from ..checkins import allowed_dates, save_checkin
 from ..clinic import get_clinic
 from ..extensions import db
 from ..instruments import (DAILY_STEM, GAD7_NOTICE, GAD7_STEM, ITEM_CODES, ROUTE_LABELS, SIDE_EFFECT_KEYS,
-                           band_for)
+                           band_for, daily_stem)
 from ..models import CheckIn, Treatment
 from ..timeutil import is_valid_timezone, local_today, timezone_choices, to_local, utcnow
 from ..security import offers_resubmit
@@ -67,7 +67,7 @@ def checkin():
             form.note.data = existing.note
         form.local_date.data = day.isoformat()
         form.submission_key.issue()
-        return render_template("patient/checkin.html", form=form, stem=DAILY_STEM, existing=existing)
+        return render_template("patient/checkin.html", form=form, stem=daily_stem(day, today), existing=existing)
 
     date_problem = None
     day = _parse_day(form.local_date.data, dates)
@@ -75,8 +75,8 @@ def checkin():
         date_problem = _date_problem(form.local_date.data, today)
     if not form.validate() or date_problem:
         form.submission_key.keep_for_redisplay()
-        return render_template("patient/checkin.html", form=form, stem=DAILY_STEM, existing=None,
-                               date_problem=date_problem), 400
+        return render_template("patient/checkin.html", form=form, stem=daily_stem(day or today, today),
+                               existing=None, date_problem=date_problem), 400
     save_checkin(
         patient, day,
         {code: form[code].data for code in ITEM_CODES},
