@@ -135,6 +135,9 @@ class Row:
     trend_checkins: int              # check-ins in those days
     # The first and latest standard GAD-7 (SPEC 2.2); loaded by build() for the page's rows only.
     standard: standard_gad7.Summary | None = None
+    # The latest session's forecast wane date however far off (durability.expected_wane_on);
+    # row_for_patient() fills it for the patient's page, the dashboard shows the flag only.
+    expected_wane_on: date | None = None
 
     @property
     def score(self) -> int:
@@ -216,6 +219,29 @@ def build_row(data: analysis.PatientData, *, now: datetime, mcid: float, lapse_d
         trend=trend(data) if with_trend else Markup(""),
         trend_checkins=trend_checkins(data) if with_trend else 0,
     )
+
+
+def row_for_patient(data: analysis.PatientData, *, now: datetime | None = None) -> Row:
+    """The dashboard's row of one patient, for the top of their page: build_row with the inputs
+    build() gives it, so the page shows exactly the flags the dashboard does. `data` is the
+    patient's analysed history with its check-in rows (analysis.load_one(with_checkins=True));
+    this adds the clinic's typical duration and the patient's last return to "active" (two small
+    queries). No sparkline: the page has the chart."""
+    now = now or utcnow()
+    clinic = get_clinic()
+    try:
+        cohort_median = stored_analysis.clinic_median_duration(analysis.settings_for(clinic), now)
+    except stored_analysis.FiguresUpdating:
+        cohort_median = None  # as on the dashboard while the clinic's figures are recomputed
+    patient = data.patient
+    resumed = analysis.returns_to_active([patient.id]).get(patient.id)
+    row = build_row(data, now=now, mcid=clinic.mcid, lapse_days=clinic.lapse_days, cohort_median=cohort_median,
+                    severe_side_effect_dates=[c.local_date for c in data.checkins if c.has_severe_side_effect],
+                    expected_from=schedule.counting_from(patient.timezone, patient.created_at, resumed),
+                    with_trend=False)
+    if data.analysis is not None:
+        row.expected_wane_on = durability.expected_wane_on(data.analysis, cohort_median)
+    return row
 
 
 def trend(data: analysis.PatientData) -> Markup:
