@@ -120,7 +120,8 @@ def survival_chart(curve, median, censored, treatments: int, events: int) -> Cha
         summary = (f"The benefit of a responding session typically lasts about {days_text(median)} "
                    f"(Kaplan-Meier median over {plural(treatments, 'responding session')}, {events} waned).")
     rows = [[str(t), percent(s)] for t, s in curve]
-    return Chart("survival", "How long the benefit holds", survival_figure(curve, median, censored), summary,
+    figure = survival_figure(curve, median, censored) if treatments else survival_figure((), None)
+    return Chart("survival", "How long the benefit holds", figure, summary,
                  "Step chart: share of responding sessions still holding by day since session",
                  Table("Still holding by day (Kaplan-Meier), at each day a session waned",
                        ["Day since session", "Still holding"], rows))

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from ..durability import WANED, PatientAnalysis, TreatmentResult
 from ..instruments import ROUTE_LABELS, SIDE_EFFECTS, band_for, gad7_severity
-from . import ALERT, LINE, MUTED, band_shapes, base_layout
+from . import ALERT, LINE, MUTED, band_shapes, base_layout, date_axis
 from ..wording import plural
 
 TREATMENT_COLOUR = "#5b3fa6"
@@ -98,7 +98,7 @@ def timeline(data, treatments_by_date: dict, start: date | None = None,
                                  hovertemplate="Standard GAD-7 %{x|%a %-d %b %Y}: %{y}<extra></extra>"))
     figure = go.Figure(data=traces, layout=base_layout(
         shapes=band_shapes(x0, x1) + _treatment_lines(all_days),
-        xaxis=dict(range=[x0, x1], type="date", fixedrange=True, showgrid=False),
+        xaxis=date_axis(x0, x1),
         yaxis=dict(range=[-0.5, 22.2], title="Daily total (0–21)", fixedrange=True, dtick=3, gridcolor="#eef0f3"),
     ))
     return Chart(figure, timeline_summary(data, shown, days, standard))
@@ -212,8 +212,9 @@ class SideEffectRow:
 SEVERITY = {1: "mild", 2: "moderate", 3: "severe"}
 
 
-def side_effects(checkins, start: date | None = None) -> tuple[Chart, list[SideEffectRow]]:
-    """Each reported side effect as a marker on its own row, larger and darker when worse."""
+def side_effects(checkins, start: date | None = None, end: date | None = None) -> tuple[Chart, list[SideEffectRow]]:
+    """Each reported side effect as a marker on its own row, larger and darker when worse; over
+    [start, end] when given (the days asked about, not just those with a report)."""
     rows = [SideEffectRow(c.local_date, label, getattr(c, f"se_{key}"))
             for c in checkins if start is None or c.local_date >= start
             for key, label in SIDE_EFFECTS if getattr(c, f"se_{key}")]
@@ -229,7 +230,8 @@ def side_effects(checkins, start: date | None = None) -> tuple[Chart, list[SideE
         height=300, margin=dict(l=230, r=12, t=12, b=40),
         yaxis=dict(categoryorder="array", categoryarray=labels[::-1], type="category", fixedrange=True,
                    range=[-0.5, len(labels) - 0.5]),
-        xaxis=dict(type="date", fixedrange=True),
+        xaxis=(date_axis(start - timedelta(days=1), end + timedelta(days=1), showgrid=True)
+               if start is not None and end is not None else dict(type="date", fixedrange=True)),
     ))
     severe = [r for r in rows if r.severity == 3]
     if not rows:
