@@ -19,7 +19,7 @@ from ..extensions import db
 from ..instruments import (DAILY_STEM, GAD7_NOTICE, GAD7_STEM, ITEM_CODES, ROUTE_LABELS, SIDE_EFFECT_KEYS,
                            band_for, daily_stem)
 from ..models import CheckIn, Treatment
-from ..timeutil import is_valid_timezone, local_today, timezone_choices, to_local, utcnow
+from ..timeutil import is_valid_timezone, local_today, timezone_groups, to_local, utcnow
 from ..security import offers_resubmit
 from . import bp
 from .forms import CheckInForm, Gad7Form, SettingsForm
@@ -238,7 +238,7 @@ def settings():
     zone chosen here; changing it mid-day never brings a second reminder for a date."""
     patient = current_user
     form = SettingsForm()
-    form.timezone.choices = [SelectChoice(zone) for zone in timezone_choices()]
+    form.timezone.choices = timezone_groups(get_clinic().timezone)
     if request.method == "GET":
         form.timezone.data = patient.timezone if is_valid_timezone(patient.timezone) else get_clinic().timezone
         form.reminder_time.process_data(patient.reminder_time)

@@ -14,7 +14,7 @@ from ..clinic import get_clinic
 from ..extensions import db
 from ..instruments import GAD7_DIFFICULTY_OPTIONS, GAD7_MCID, ITEMS, ROUTE_LABELS, SEVERE_SIDE_EFFECT, SIDE_EFFECTS, band_for
 from ..models import CheckIn, CheckInRevision, User
-from ..timeutil import timezone_choices, to_local, utcnow
+from ..timeutil import timezone_groups, to_local, utcnow
 from ..security import offers_resubmit
 from . import bp
 from .forms import EnrolForm
@@ -35,7 +35,7 @@ LATEST_SIDE_EFFECTS = 30
 @offers_resubmit(EnrolForm)
 def enrol():
     form = EnrolForm()
-    form.timezone.choices = [SelectChoice(zone) for zone in timezone_choices()]
+    form.timezone.choices = timezone_groups(get_clinic().timezone)
     if current_user.is_admin:
         form.providers.choices = [SelectChoice(p.id, f"{p.display_name} ({p.email})")
                                   for p in care_team.active_providers()]
@@ -43,7 +43,8 @@ def enrol():
         del form.providers
     if request.method == "GET":
         form.timezone.data = get_clinic().timezone
-        return render_template("provider/enrol.html", form=form)
+        # Untouched: this device's zone may replace the default (static/js/timezone.js).
+        return render_template("provider/enrol.html", form=form, device_zone="default")
     if not form.validate():
         return render_template("provider/enrol.html", form=form), 400
     if current_user.is_admin:
