@@ -4,7 +4,7 @@
    - The check-in form (form[data-outbox]) is sent by this script: now when the network answers;
      when it does not (no signal, or none within 15 seconds), it waits in this phone's queue,
      shown as "waiting to send", and is sent when the connection returns (the "online" event,
-     every page of the app that opens, every 30 seconds). Each check-in carries a key made here
+     every page of the app that opens, every 10 seconds while one waits). Each check-in carries a key made here
      (a UUID): however often it is sent, the server stores it once (monitor/submissions.py).
      The day is the one the patient chose; the server checks it when the check-in arrives, and
      a refusal (too late for its day) is shown on the item instead of "sent".
@@ -18,7 +18,7 @@
   "use strict";
   var STORE = "monitor.outbox";
   var TIMEOUT_MS = 15000;
-  var RETRY_MS = 30000;
+  var RETRY_MS = 10000;  // only while something waits: one small request per phone
 
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js", {scope: "/"}).catch(function () {});
@@ -203,9 +203,11 @@
   var flushing = false;
   function flush() {
     if (flushing || !owner || !checkinUrl) { return Promise.resolve(); }
+    var mine = function (item) { return item.owner === owner && item.state === "waiting"; };
+    if (!load().some(mine)) { return Promise.resolve(); }  // nothing to send, nothing re-announced
     flushing = true;
     var run = function () {
-      var waiting = load().filter(function (item) { return item.owner === owner && item.state === "waiting"; });
+      var waiting = load().filter(mine);
       return waiting.reduce(function (chain, item) {
         return chain.then(function (goOn) {
           // Another tab may have sent it meanwhile.
@@ -304,8 +306,18 @@
   // --- When to send.
 
   if (offlinePage) {
+    // Back to the page that was asked for as soon as the server answers: on the "online" event
+    // (which may come before the network carries anything) and every few seconds, since a phone
+    // on a bus can be "online" with nothing getting through.
+    var probe = function () {
+      var controller = new AbortController();
+      timed(fetch("/manifest.webmanifest", {cache: "no-store", credentials: "omit", signal: controller.signal}),
+            controller)
+        .then(function (r) { if (r.ok) { window.location.reload(); } }, function () {});
+    };
     render();
-    window.addEventListener("online", function () { window.location.reload(); });
+    window.addEventListener("online", probe);
+    setInterval(probe, 5000);
   } else if (owner) {
     render();
     flush();
