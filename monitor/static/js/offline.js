@@ -293,6 +293,9 @@
 
   if (signOut && owner) {
     signOut.addEventListener("submit", function (event) {
+      // Only the patient's own tap: a sign-out made by script (the idle sign-out) is a time-out,
+      // which keeps the queue for when this account signs in again.
+      if (!event.isTrusted) { return; }
       var mine = load().filter(function (item) { return item.owner === owner; });
       if (!mine.length) { return; }
       event.preventDefault();
