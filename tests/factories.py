@@ -54,9 +54,19 @@ PASSWORD_HASH = TEST_HASHER.hash(PASSWORD)  # hashed once per run: hashing is sl
 # --- Submission keys: the shapes monitor/submissions.py accepts, made readable for tests.
 
 def form_key(label: str) -> str:
-    """A key of the server's own shape (22 URL-safe characters) that names its use in a test."""
+    """A submission key of the server's own shape (22 URL-safe characters) naming its use."""
     text = re.sub(r"[^A-Za-z0-9_-]", "-", label)[:22]
     return text + "_" * (22 - len(text))
+
+
+# The one script every page loads (static/js/offline.js): progressive enhancement, so a page
+# that "needs no JavaScript" is checked without it.
+APP_SCRIPT = re.compile(r'<script src="/static/js/offline\.[0-9a-f]{12}\.js" defer></script>')
+
+
+def without_app_script(html: str) -> str:
+    """The page's HTML without the app's own script tag (APP_SCRIPT above)."""
+    return APP_SCRIPT.sub("", html)
 
 
 # --- Dates and times.
