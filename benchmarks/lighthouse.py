@@ -9,7 +9,12 @@ patient and a demo provider, then runs the npm `lighthouse` package on Debian's 
 against the check-in, the patient's trend, a provider's patient page and the report, `--runs`
 times each, and prints each page's median performance score with its largest contentful paint
 and total blocking time (the medians of the runs). Budgets (issue 9): at least 95 on the
-check-in, at least 90 on the other three."""
+check-in, at least 90 on the other three.
+
+Lighthouse 12 has no PWA audits any more, so installability (issue 13) is asked of Chromium
+itself, as those audits did: Playwright opens the check-in in a profile on disk (never offered
+in incognito), waits for the service worker, and prints what the DevTools protocol's
+`Page.getInstallabilityErrors` returns ("none" when the app can be installed)."""
 import argparse
 import json
 import logging
@@ -86,6 +91,25 @@ def lighthouse(path: str, url: str, cookie: str, attempts: int = 3) -> dict:
             "tbt_ms": audits["total-blocking-time"]["numericValue"]}
 
 
+def installability_errors(base: str, cookie: str) -> list[str]:
+    """Chromium's reasons not to offer installing the app from the check-in; [] when it would."""
+    from playwright.sync_api import sync_playwright
+
+    name, _, value = cookie.partition("=")
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            context.add_cookies([{"name": name, "value": value, "url": base}])
+            page = context.new_page()
+            page.goto(base + "/checkin", timeout=30_000)
+            page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30_000)
+            errors = context.new_cdp_session(page).send("Page.getInstallabilityErrors")["installabilityErrors"]
+            return [e["errorId"] + "".join(f" {a['name']}={a['value']}" for a in e.get("errorArguments", []))
+                    for e in errors]
+        finally:
+            context.close()
+
+
 def measure(database: str = "sqlite", runs: int = 3, lighthouse_path: str = LIGHTHOUSE) -> dict:
     """{page: {score, lcp_ms, tbt_ms (medians of `runs`), budget, scores (every run)}} on the demo clinic."""
     with fresh_database(database) as url, tempfile.TemporaryDirectory() as tmp:
@@ -107,7 +131,7 @@ def measure(database: str = "sqlite", runs: int = 3, lighthouse_path: str = LIGH
             pages = [("check-in", "/checkin", patient), ("patient trend", "/me/trend", patient),
                      ("provider's patient page", f"/patients/{patient_id}", provider),
                      ("report", "/report", provider)]
-            results = {}
+            results = {"installability errors": installability_errors(base, patient)}
             for name, path, cookie in pages:
                 samples = [lighthouse(lighthouse_path, base + path, cookie) for _ in range(runs)]
                 results[name] = {
@@ -132,6 +156,9 @@ def main():
     parser.add_argument("--lighthouse", default=LIGHTHOUSE)
     args = parser.parse_args()
     results = measure(args.database, args.runs, args.lighthouse)
+    errors = results.pop("installability errors")
+    print(f"installable (Chromium's Page.getInstallabilityErrors on the check-in): "
+          f"{'yes, no errors' if not errors else 'NO: ' + '; '.join(errors)}\n")
     print(f"{args.database}, median of {args.runs} Lighthouse runs (mobile) per page\n")
     print("| page | score | budget | runs | largest contentful paint | total blocking time |\n"
           "|---|---:|---:|---|---:|---:|")

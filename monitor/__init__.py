@@ -67,6 +67,7 @@ def register_blueprints(app: Flask) -> None:
     from .interop import bp as interop_bp
     from .patient import bp as patient_bp
     from .provider import bp as provider_bp
+    from .shell import bp as shell_bp
     from .unsubscribe import bp as unsubscribe_bp
 
     app.register_blueprint(admin_bp)
@@ -75,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(interop_bp)
     app.register_blueprint(patient_bp)
     app.register_blueprint(provider_bp)
+    app.register_blueprint(shell_bp)
     app.register_blueprint(unsubscribe_bp)
 
     @app.get("/")

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from itertools import islice
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.util import identity_key
 
@@ -28,7 +28,9 @@ def allowed_dates(patient: User, now: datetime | None = None) -> list[date]:
 @dataclass
 class SaveResult:
     checkin_id: int
-    outcome: str  # "created", "replaced" or "duplicate" (the same form submitted twice)
+    # "created", "replaced", "duplicate" (the same form submitted twice: nothing written) or
+    # "conflict" (its key is stored with other answers or for another date: nothing written).
+    outcome: str
 
     @property
     def checkin(self) -> CheckIn:
@@ -72,6 +74,10 @@ def _replace(existing: CheckIn, values: dict, now: datetime) -> CheckInRevision:
 # one read, then an insert, or a revision and an update.
 _checkins, _revisions = CheckIn.__table__, CheckInRevision.__table__
 _FIND = select(_checkins).where(_checkins.c.patient_id == bindparam("p_id"), _checkins.c.local_date == bindparam("on"))
+# The same read when a key came with the form: the date's check-in and any carrying the key.
+_FIND_WITH_KEY = select(_checkins).where(
+    _checkins.c.patient_id == bindparam("p_id"),
+    or_(_checkins.c.local_date == bindparam("on"), _checkins.c.submission_key == bindparam("key")))
 _KEEP_REVISION = insert(_revisions)
 _UPDATE = update(_checkins).where(_checkins.c.id == bindparam("c_id"))
 
@@ -91,17 +97,39 @@ def _insert_unless_stored(values: dict) -> int | None:
     return db.session.execute(statement, values).scalar()
 
 
+# What must match for a key seen before to count as the same check-in sent again.
+_ANSWERED = [*ITEM_CODES, *(f"se_{k}" for k in SIDE_EFFECT_KEYS), "note", "local_date"]
+
+
+def _repeat(stored, values: dict) -> str:
+    """"duplicate" when a stored check-in carrying the key holds these very answers for this
+    date; "conflict" when it holds others. A key reused for other answers is a client's bug or
+    tampering, never a person's intent: taking it as a repeat would drop the new answers
+    unseen, and taking it as new would break the guard, so neither is written."""
+    same = all(getattr(stored, name) == values[name] for name in _ANSWERED)
+    return "duplicate" if same else "conflict"
+
+
 def save_checkin(patient: User, local_date: date, answers: dict[str, int],
                  side_effects: dict[str, int | None], note: str | None, *,
                  submission_key: str | None = None, source: str = "web",
                  now: datetime | None = None) -> SaveResult:
-    """Store a check-in for a date the caller has validated. Caller commits."""
+    """Store a check-in for a date the caller has validated. Caller commits.
+
+    With a submission key already stored for this patient nothing is written: "duplicate"
+    when it came with the same answers for the same date, else "conflict" (_repeat)."""
     now = now or utcnow()
     values = _values(patient, local_date, answers, side_effects, note, now=now, source=source,
                      submission_key=submission_key)
-    existing = db.session.execute(_FIND, {"p_id": patient.id, "on": local_date}).first()
-    if existing is not None and submission_key and existing.submission_key == submission_key:
-        return SaveResult(existing.id, "duplicate")
+    if submission_key:
+        rows = db.session.execute(_FIND_WITH_KEY, {"p_id": patient.id, "on": local_date,
+                                                   "key": submission_key}).all()
+        keyed = next((row for row in rows if row.submission_key == submission_key), None)
+        if keyed is not None:
+            return SaveResult(keyed.id, _repeat(keyed, values))
+        existing = next((row for row in rows if row.local_date == local_date), None)
+    else:
+        existing = db.session.execute(_FIND, {"p_id": patient.id, "on": local_date}).first()
     # Read and worked out before the first write: on SQLite that takes the one write lock,
     # which every other check-in then waits for until this commits.
     plan = stored_analysis.plan_checkin(patient, local_date, values["total"], now=now)
@@ -113,7 +141,7 @@ def save_checkin(patient: User, local_date: date, answers: dict[str, int],
         # A concurrent request stored this date first: replace that one instead.
         existing = db.session.execute(_FIND, {"p_id": patient.id, "on": local_date}).first()
         if submission_key and existing.submission_key == submission_key:
-            return SaveResult(existing.id, "duplicate")
+            return SaveResult(existing.id, _repeat(existing, values))
     db.session.execute(_KEEP_REVISION, {"checkin_id": existing.id, "replaced_at": now,
                                         **{name: getattr(existing, name) for name in KEPT}})
     db.session.execute(_UPDATE, {"c_id": existing.id, **values})

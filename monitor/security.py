@@ -9,6 +9,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import PasswordField
 from wtforms.fields.core import UnboundField
 
+from .shell import ENDPOINTS as SHELL_ENDPOINTS
+
 # No inline script anywhere: charts read their JSON from data tags (static/js/charts.js).
 # plotly.js sets inline styles on the elements it draws, hence style-src 'unsafe-inline'.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -51,7 +53,11 @@ def security_headers(response):
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     # Any page may show health information or a one-time link (error pages repeat what was sent,
     # the sign-in page the address typed): nothing but the static files is kept in any cache.
-    if request.endpoint != "static":
+    # The manifest, the service worker and the offline page hold no one's data and need fixed
+    # addresses: kept, but checked again on every use (monitor/shell).
+    if request.endpoint in SHELL_ENDPOINTS:
+        headers["Cache-Control"] = "no-cache"
+    elif request.endpoint != "static":
         headers["Cache-Control"] = "no-store"
     return response
 

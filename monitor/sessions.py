@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, select, update
 from .extensions import db, login_manager
 from .models import User, UserSession
 from .session_store import TOUCH_EVERY, ServerSessionInterface
+from .shell import ENDPOINTS as SHELL_ENDPOINTS
 from .timeutil import utcnow
 
 SID = "sid"
@@ -173,9 +174,10 @@ def sign_out() -> None:
     session.clear()
 
 
-# Requests that neither read nor keep a signed-in session: static files, and the health check
-# (a probe must not keep anyone signed in, nor cost more than its one query; health/__init__.py).
-UNTRACKED_ENDPOINTS = {"static", "health.healthz"}
+# Requests that neither read nor keep a signed-in session: static files, the health check
+# (a probe must not keep anyone signed in, nor cost more than its one query; health/__init__.py),
+# and the manifest, service worker and offline page, which browsers fetch in the background.
+UNTRACKED_ENDPOINTS = {"static", "health.healthz", *SHELL_ENDPOINTS}
 
 
 def enforce():

@@ -11,6 +11,7 @@ import email.policy
 import hashlib
 import hmac
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -48,6 +49,24 @@ TODAY = date(2026, 11, 26)  # NOW's date in New York (and in London)
 TEST_HASHER = PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = TEST_HASHER.hash(PASSWORD)  # hashed once per run: hashing is slow on purpose
+
+
+# --- Submission keys: the shapes monitor/submissions.py accepts, made readable for tests.
+
+def form_key(label: str) -> str:
+    """A submission key of the server's own shape (22 URL-safe characters) naming its use."""
+    text = re.sub(r"[^A-Za-z0-9_-]", "-", label)[:22]
+    return text + "_" * (22 - len(text))
+
+
+# The one script every page loads (static/js/offline.js): progressive enhancement, so a page
+# that "needs no JavaScript" is checked without it.
+APP_SCRIPT = re.compile(r'<script src="/static/js/offline\.[0-9a-f]{12}\.js" defer></script>')
+
+
+def without_app_script(html: str) -> str:
+    """The page's HTML without the app's own script tag (APP_SCRIPT above)."""
+    return APP_SCRIPT.sub("", html)
 
 
 # --- Dates and times.

@@ -52,6 +52,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     # The daily instrument's published definitions, named by every exported Bundle: no patient data.
     "interop.daily_questionnaire": PUBLIC,
     "interop.daily_codes": PUBLIC,
+    # The installable app's manifest, service worker and offline page: the same for everyone, no patient data.
+    "shell.manifest": PUBLIC,
+    "shell.service_worker": PUBLIC,
+    "shell.offline": PUBLIC,
     "auth.logout": SIGNED_IN,
     "auth.request_reset": PUBLIC,
     "auth.verify": SIGNED_IN,  # signed out with no sign-in under way, it sends you back to sign in

@@ -8,12 +8,12 @@ from monitor import timeutil
 from monitor.extensions import db
 from monitor.instruments import DAILY_OPTIONS, DAILY_STEM, ITEMS, SIDE_EFFECTS
 from monitor.models import CheckIn, CheckInRevision
-from tests.factories import TODAY, login  # TODAY: the frozen clock's date, in New York
+from tests.factories import APP_SCRIPT, TODAY, form_key, login, without_app_script  # TODAY: the frozen clock's date, in New York
 
 
 def answers(values=(2, 2, 1, 1, 0, 1, 2), **extra):
     data = {f"q{i}": str(v) for i, v in enumerate(values, start=1)}
-    data.update({"local_date": TODAY.isoformat(), "submission_key": "k-" + "".join(map(str, values))})
+    data.update({"local_date": TODAY.isoformat(), "submission_key": form_key("k-" + "".join(map(str, values)))})
     data.update(extra)
     return data
 
@@ -42,7 +42,8 @@ def test_page_shows_every_item_option_and_the_stem_verbatim(client, alice):
 
 def test_page_is_a_plain_form_that_needs_no_javascript(client, alice):
     html = client.get("/checkin").get_data(as_text=True)
-    assert "<script" not in html
+    assert APP_SCRIPT.search(html)  # the offline queue: an enhancement, not a need
+    assert "<script" not in without_app_script(html)
     assert 'method="post"' in html
     assert html.count('type="radio"') == 7 * 4 + 7 * 4
     assert 'name="viewport" content="width=device-width' in html
@@ -253,7 +254,78 @@ def test_a_refused_late_entry_keeps_the_stem_of_its_day(client, users):
 
 def test_the_day_is_chosen_by_links_that_reload_the_page_without_javascript(client, alice):
     html = client.get("/checkin").get_data(as_text=True)
-    assert "<script" not in html
+    assert "<script" not in without_app_script(html)
     for n in range(4):
         assert f'href="/checkin?day={(TODAY - timedelta(days=n)).isoformat()}"' in html
     assert html.count('aria-current="page"') == 1  # today, the default
+
+
+# --- The phone's queue (static/js/offline.js): the same form, sent by the page's script, asking
+# for JSON, with a key the phone made; sent again and again until an answer comes back.
+
+PHONE_KEY = "3f2b8c1e-9a4d-4c6b-8e2f-1a2b3c4d5e6f"
+JSON = {"Accept": "application/json"}
+
+
+def queued(client, **extra):
+    return client.post("/checkin", data=answers(**{"submission_key": PHONE_KEY, **extra}), headers=JSON)
+
+
+def test_a_queued_checkin_sent_twice_is_stored_once(client, alice):
+    first, second = queued(client), queued(client)
+    assert (first.status_code, first.json["outcome"]) == (200, "created")
+    assert (second.status_code, second.json["outcome"]) == (200, "duplicate")
+    assert first.json["done"] == second.json["done"] == f"/checkin/{TODAY.isoformat()}/done"
+    assert count_checkins() == 1
+    assert db.session.scalar(select(func.count()).select_from(CheckInRevision)) == 0
+    assert db.session.scalar(select(CheckIn.submission_key)) == PHONE_KEY
+
+
+@pytest.mark.parametrize("change", [
+    {"q1": "3"},                                 # other answers
+    {"note": "added later"},
+    {"local_date": date(2026, 11, 25).isoformat()},  # the same key for another day
+])
+def test_a_key_reused_for_other_answers_is_refused_and_overwrites_nothing(client, alice, change):
+    assert queued(client).status_code == 200
+    refused = queued(client, **change)
+    assert refused.status_code == 409
+    assert "already sent with other answers" in refused.json["refused"]
+    stored = db.session.scalars(select(CheckIn)).all()
+    assert [(c.local_date, c.q1, c.note) for c in stored] == [(TODAY, 2, None)]
+
+
+def test_a_reused_key_on_the_plain_form_is_refused_with_a_message(client, alice):
+    client.post("/checkin", data=answers(submission_key=PHONE_KEY))
+    page = client.post("/checkin", data=answers(values=(3, 3, 3, 3, 3, 3, 3), submission_key=PHONE_KEY))
+    assert page.status_code == 409
+    text = page.get_data(as_text=True)
+    assert "already sent with other answers" in text and PHONE_KEY not in text  # a fresh key to send again
+    assert db.session.scalar(select(CheckIn.total)) == 9
+
+
+@pytest.mark.parametrize("day, words", [
+    (date(2026, 11, 22), "Not saved. This check-in was for Sunday 22 November: check-ins can be entered for today "
+                         "and the previous 3 days only."),
+    (date(2026, 11, 27), "Not saved. This check-in was for Friday 27 November: you cannot check in for a future date."),
+])
+def test_a_queued_checkin_arriving_too_late_is_refused_with_words_for_the_phone(client, alice, day, words):
+    refused = queued(client, local_date=day.isoformat())
+    assert (refused.status_code, refused.json) == (422, {"refused": words})
+    assert count_checkins() == 0
+
+
+def test_a_queued_checkin_made_on_the_last_allowed_day_and_sent_a_day_later_is_refused(client, alice):
+    made_for = date(2026, 11, 23)  # TODAY - 3: still allowed when the phone queued it
+    timeutil.freeze(datetime(2026, 11, 27, 17, 0, tzinfo=timezone.utc))  # the connection returns a day later
+    assert queued(client, local_date=made_for.isoformat()).status_code == 302  # signed out when idle: kept
+    login(client, alice)
+    refused = queued(client, local_date=made_for.isoformat())
+    assert refused.status_code == 422 and "Monday 23 November" in refused.json["refused"]
+    assert count_checkins() == 0
+
+
+def test_invalid_answers_from_the_queue_get_json_not_a_page(client, alice):
+    refused = queued(client, q3="")
+    assert refused.status_code == 400 and refused.json["refused"].startswith("Not saved")
+    assert "q3" in refused.json["errors"] and count_checkins() == 0

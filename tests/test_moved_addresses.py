@@ -6,7 +6,7 @@ import pytest
 
 from monitor.extensions import db
 from monitor.models import Treatment
-from tests.factories import add_treatment, at_local, day, login
+from tests.factories import add_treatment, at_local, day, form_key, login
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_old_addresses_redirect_permanently_to_the_new_ones(client, users, treat
 
 def test_a_form_posted_to_the_old_address_is_saved_once(client, users):
     login(client, users.provider_a)
-    form = {"administered_at": "2026-11-25T10:00", "route": "lozenge", "dose_mg": "150", "submission_key": "k-old"}
+    form = {"administered_at": "2026-11-25T10:00", "route": "lozenge", "dose_mg": "150", "submission_key": form_key("k-old")}
     moved = client.post(f"/patients/{users.patient_a.id}/sessions/new", data=form)
     assert moved.status_code == 308  # the browser sends the same POST again to the new address
     assert moved.headers["Location"] == f"/patients/{users.patient_a.id}/treatments/new"

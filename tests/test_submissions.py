@@ -5,7 +5,7 @@ import pytest
 from monitor import submissions
 from monitor.extensions import db
 from monitor.models import CheckIn, Treatment
-from tests.factories import login
+from tests.factories import form_key, login
 
 
 def test_a_new_key_is_random_and_short_enough_to_store():
@@ -14,20 +14,30 @@ def test_a_new_key_is_random_and_short_enough_to_store():
     assert all(0 < len(k) <= submissions.MAX_LENGTH for k in keys)
 
 
+UUID = "3f2b8c1e-9a4d-4c6b-8e2f-1a2b3c4d5e6f"
+
+
 @pytest.mark.parametrize("sent, saved", [
-    ("k-1", "k-1"),
-    ("x" * 64, "x" * 64),
-    ("x" * 65, None),   # longer than any key this app issues: saved without the guard
+    ("a" * 22, "a" * 22),          # the server's own shape
+    ("Ab-_" * 5 + "xy", "Ab-_" * 5 + "xy"),
+    (UUID, UUID),                  # a phone's own key (crypto.randomUUID)
+    (UUID.upper(), None),          # not as crypto.randomUUID writes it
+    (UUID.replace("-4c6b-", "-1c6b-"), None),  # not version 4
+    ("a" * 21, None),
+    ("a" * 23, None),
+    ("a" * 21 + "!", None),
+    ("x" * 65, None),
     ("", None),
     (None, None),
 ])
-def test_the_key_saved_is_the_one_sent_when_usable(sent, saved):
+def test_only_the_servers_key_shape_or_a_uuid_is_accepted(sent, saved):
+    """Anything else is saved without the guard, as before: the answers matter more."""
     assert submissions.accepted(sent) == saved
 
 
 def test_a_form_shown_again_keeps_a_usable_key_and_renews_any_other():
-    assert submissions.for_redisplay("k-1") == "k-1"
-    for unusable in ("", None, "x" * 65):
+    assert submissions.for_redisplay(UUID) == UUID
+    for unusable in ("", None, "x" * 65, "k-1"):
         renewed = submissions.for_redisplay(unusable)
         assert renewed != unusable and submissions.accepted(renewed) == renewed
 
@@ -44,9 +54,9 @@ def test_both_forms_store_a_double_submission_once_and_renew_an_empty_key(client
     login(client, getattr(users, who))
     url = url.format(id=users.patient_a.id)
     for _ in range(2):
-        assert client.post(url, data={**form, "submission_key": "same-key"}).status_code in (302, 303)
+        assert client.post(url, data={**form, "submission_key": form_key("same-key")}).status_code in (302, 303)
     rows = db.session.query(model).filter_by(patient_id=users.patient_a.id).all()
-    assert len(rows) == 1 and rows[0].submission_key == "same-key"
+    assert len(rows) == 1 and rows[0].submission_key == form_key("same-key")
     # A refused form with an empty key comes back with a fresh one.
     page = client.post(url, data={"submission_key": ""}).get_data(as_text=True)
     assert 'name="submission_key" type="hidden" value=""' not in page

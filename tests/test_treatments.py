@@ -10,7 +10,7 @@ from monitor.clinic import get_clinic
 from monitor.extensions import db
 from monitor.models import Treatment, TreatmentRevision
 from monitor.timeutil import freeze
-from tests.factories import NOW, add_treatment, edit_treatment, events, login
+from tests.factories import NOW, add_treatment, edit_treatment, events, form_key, login
 
 GOOD = {
     "administered_at": "2026-11-20T10:00",
@@ -41,7 +41,7 @@ def edit_url(patient, treatment):
 
 
 def post_new(client, patient, **changes):
-    return client.post(new_url(patient), data={**GOOD, "submission_key": "key-1", **changes})
+    return client.post(new_url(patient), data={**GOOD, "submission_key": form_key("key-1"), **changes})
 
 
 def count(model) -> int:
@@ -98,8 +98,8 @@ def test_optional_fields_may_be_left_empty(client, users):
 
 def test_double_submit_records_one_session(client, users):
     login(client, users.provider_a)
-    first = post_new(client, users.patient_a, submission_key="same-key")
-    second = post_new(client, users.patient_a, submission_key="same-key")
+    first = post_new(client, users.patient_a, submission_key=form_key("same-key"))
+    second = post_new(client, users.patient_a, submission_key=form_key("same-key"))
     assert first.status_code == second.status_code == 303
     assert first.headers["Location"] == second.headers["Location"]
     assert count(Treatment) == 1
@@ -108,15 +108,15 @@ def test_double_submit_records_one_session(client, users):
 
 def test_each_fresh_form_records_its_own_session(client, users):
     login(client, users.provider_a)
-    post_new(client, users.patient_a, submission_key="key-a")
-    post_new(client, users.patient_a, submission_key="key-b")
+    post_new(client, users.patient_a, submission_key=form_key("key-a"))
+    post_new(client, users.patient_a, submission_key=form_key("key-b"))
     assert count(Treatment) == 2
 
 
 def test_a_key_from_another_patients_form_does_not_swallow_the_session(client, users):
     login(client, users.admin)
-    post_new(client, users.patient_a, submission_key="shared")
-    response = post_new(client, users.patient_b, submission_key="shared")
+    post_new(client, users.patient_a, submission_key=form_key("shared"))
+    response = post_new(client, users.patient_b, submission_key=form_key("shared"))
     assert response.status_code == 303
     assert db.session.scalar(select(func.count()).where(Treatment.patient_id == users.patient_b.id)) == 1
 
@@ -189,7 +189,7 @@ def test_refused_form_keeps_what_was_typed_and_its_key(client, users):
     login(client, users.provider_a)
     page = post_new(client, users.patient_a, dose_mg="1.234", notes="kept").get_data(as_text=True)
     assert 'value="1.234"' in page and "kept</textarea>" in page
-    assert 'name="submission_key" type="hidden" value="key-1"' in page
+    assert f'name="submission_key" type="hidden" value="{form_key("key-1")}"' in page
 
 
 # --- Editing.

@@ -3,7 +3,7 @@ weeks, their own history, and settings. Each shows or changes the signed-in pati
 record only."""
 from datetime import date, timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 from sqlalchemy import select
@@ -69,23 +69,58 @@ def checkin():
         form.submission_key.issue()
         return render_template("patient/checkin.html", form=form, stem=daily_stem(day, today), existing=existing)
 
+    # The page's script sends the form itself (static/js/offline.js), now or, when the phone had
+    # no connection, later from its queue: it asks for JSON and shows the words sent back.
+    queued = _wants_json()
     date_problem = None
     day = _parse_day(form.local_date.data, dates)
     if day is None:
         date_problem = _date_problem(form.local_date.data, today)
     if not form.validate() or date_problem:
+        if queued and date_problem:
+            return jsonify(refused=_not_saved_for(form.local_date.data, date_problem)), 422
+        if queued:
+            return jsonify(refused=NOT_VALID, errors=form.errors), 400
         form.submission_key.keep_for_redisplay()
         return render_template("patient/checkin.html", form=form, stem=daily_stem(day or today, today),
                                existing=None, date_problem=date_problem), 400
-    save_checkin(
+    result = save_checkin(
         patient, day,
         {code: form[code].data for code in ITEM_CODES},
         {k: form[f"se_{k}"].data for k in SIDE_EFFECT_KEYS},
         (form.note.data or "").strip() or None,
         submission_key=form.submission_key.key,
     )
+    if result.outcome == "conflict":  # nothing was written
+        if queued:
+            return jsonify(refused=KEY_REUSED), 409
+        form.submission_key.issue()
+        return render_template("patient/checkin.html", form=form, stem=daily_stem(day, today), existing=None,
+                               date_problem=None, refusal=KEY_REUSED), 409
+    # The patient's own answers, stored (or found stored already) in this one commit.
     db.session.commit()
-    return redirect(url_for("patient.checkin_done", day=day.isoformat()), code=303)
+    done = url_for("patient.checkin_done", day=day.isoformat())
+    if queued:
+        return jsonify(outcome=result.outcome, done=done)
+    return redirect(done, code=303)
+
+
+NOT_VALID = "Not saved: some answers were missing or not valid. Open the check-in and send it again."
+KEY_REUSED = ("Not saved: this form was already sent with other answers, which are kept. "
+              "Open the check-in again to change them.")
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+def _not_saved_for(text: str | None, problem: str) -> str:
+    """The refusal a queued check-in shows on the phone: its day, and why (SPEC 2.1's window)."""
+    try:
+        day = date.fromisoformat(text or "")
+    except ValueError:
+        return f"Not saved: {problem}"
+    return f"Not saved. This check-in was for {day:%A %-d %B}: {problem[0].lower()}{problem[1:]}"
 
 
 def _date_problem(text: str | None, today: date) -> str:
