@@ -62,7 +62,7 @@ def _values(patient: User, local_date: date, answers: dict[str, int], side_effec
 def _replace(existing: CheckIn, values: dict, now: datetime) -> CheckInRevision:
     """Store new values over a loaded check-in, keeping the earlier ones as a revision."""
     # Added by id, not appended to existing.revisions: that would load every earlier revision.
-    revision = CheckInRevision(checkin_id=existing.id, replaced_at=now)
+    revision = CheckInRevision(checkin_id=existing.id, replaced_at=now, submission_key=existing.submission_key)
     _copy_answers(existing, revision)
     db.session.add(revision)
     for name, value in values.items():
@@ -79,6 +79,8 @@ _FIND_WITH_KEY = select(_checkins).where(
     _checkins.c.patient_id == bindparam("p_id"),
     or_(_checkins.c.local_date == bindparam("on"), _checkins.c.submission_key == bindparam("key")))
 _KEEP_REVISION = insert(_revisions)
+_FIND_REVISION_WITH_KEY = select(_revisions).where(_revisions.c.checkin_id == bindparam("c_id"),
+                                                   _revisions.c.submission_key == bindparam("key")).limit(1)
 _UPDATE = update(_checkins).where(_checkins.c.id == bindparam("c_id"))
 
 
@@ -142,7 +144,15 @@ def save_checkin(patient: User, local_date: date, answers: dict[str, int],
         existing = db.session.execute(_FIND, {"p_id": patient.id, "on": local_date}).first()
         if submission_key and existing.submission_key == submission_key:
             return SaveResult(existing.id, _repeat(existing, values))
+    if submission_key:
+        # Sent, stored, then replaced by a newer version, and now sent again (a phone whose
+        # answer was lost resends its queue): a repeat of that earlier version, never a
+        # replacement of the newer one. Only a replacement pays for this read.
+        earlier = db.session.execute(_FIND_REVISION_WITH_KEY, {"c_id": existing.id, "key": submission_key}).first()
+        if earlier is not None:
+            return SaveResult(existing.id, _repeat(earlier, values))
     db.session.execute(_KEEP_REVISION, {"checkin_id": existing.id, "replaced_at": now,
+                                        "submission_key": existing.submission_key,
                                         **{name: getattr(existing, name) for name in KEPT}})
     db.session.execute(_UPDATE, {"c_id": existing.id, **values})
     # A copy this session had loaded would keep the old values: it reads them again when used.

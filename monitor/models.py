@@ -249,6 +249,9 @@ class CheckInRevision(CheckInAnswers, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id", ondelete="CASCADE"), index=True)
     replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The key this version was sent with: the same key sent again later (a phone's queue whose
+    # answer was lost) is then a repeat of this version, never a replacement of the newer one.
+    submission_key: Mapped[str | None] = mapped_column(String(64))
     checkin: Mapped[CheckIn] = relationship(back_populates="revisions")
 
 

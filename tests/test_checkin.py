@@ -281,6 +281,19 @@ def test_a_queued_checkin_sent_twice_is_stored_once(client, alice):
     assert db.session.scalar(select(CheckIn.submission_key)) == PHONE_KEY
 
 
+def test_a_queued_checkin_sent_again_after_it_was_changed_online_does_not_bring_its_answers_back(client, alice):
+    """The phone's answer was lost, the patient changed that day's check-in online, and only then
+    the phone sent its queue again: the old answers stay an earlier version, the newer ones stand."""
+    assert queued(client).json["outcome"] == "created"
+    changed = client.post("/checkin", data=answers(values=(3, 3, 3, 3, 3, 3, 3), submission_key=form_key("online")))
+    assert changed.status_code == 303
+    again = queued(client)
+    assert (again.status_code, again.json["outcome"]) == (200, "duplicate")
+    assert db.session.scalar(select(CheckIn.total)) == 21
+    assert db.session.scalar(select(func.count()).select_from(CheckInRevision)) == 1  # no revision added
+    assert queued(client, q1="0").status_code == 409  # the old key with yet other answers: refused
+
+
 @pytest.mark.parametrize("change", [
     {"q1": "3"},                                 # other answers
     {"note": "added later"},
