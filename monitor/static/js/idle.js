@@ -47,7 +47,11 @@
   function signOut() {
     if (leaving) { return; }
     leaving = true;
-    outForm.querySelector("input[name=reason]").value = "idle";
+    var reason = document.createElement("input");  // "signed out after a period of inactivity"
+    reason.type = "hidden";
+    reason.name = "reason";
+    reason.value = "idle";
+    outForm.appendChild(reason);
     outForm.submit();  // lands on the sign-in page, saying why
   }
 
