@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 from . import private_files
 from .schema_version import SchemaState, Status, UPGRADE_COMMAND, classify, code_revisions
+from .wording import plural
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Tables every release of this app has had since its first migration: a SQLite database
@@ -53,8 +54,8 @@ class Contents:
         where = {Status.AT_HEAD: "this release's", Status.BEHIND: "an earlier release's",
                  Status.NEWER: "a newer release's", Status.EMPTY: "none"}[self.schema.status]
         return (f"{human_size(self.size)}, schema revision {self.schema.revision or '-'} ({where}), "
-                f"{self.patients} patient{'' if self.patients == 1 else 's'}, "
-                f"{self.checkins} check-in{'' if self.checkins == 1 else 's'}")
+                f"{plural(self.patients, 'patient')}, "
+                f"{plural(self.checkins, 'check-in')}")
 
 
 def human_size(size: int) -> str:

@@ -23,6 +23,7 @@ from .extensions import db
 from .models import Role, User
 from .passwords import hash_password, known_words, password_problem
 from .timeutil import is_valid_timezone
+from .wording import plural
 
 NAME_MAX_LENGTH = 80  # User.first_name / last_name
 
@@ -192,7 +193,7 @@ def _run_import(import_function, path: str) -> None:
         for problem in outcome.problems:
             click.echo(str(problem), err=True)
         count = len(outcome.problems)
-        click.echo(f"Nothing was imported: {count} problem{'' if count == 1 else 's'}.", err=True)
+        click.echo(f"Nothing was imported: {plural(count, 'problem')}.", err=True)
         raise click.exceptions.Exit(1)
     db.session.commit()
     click.echo(outcome.summary.message())

@@ -25,6 +25,7 @@ from .sql import among
 from .instruments import SEVERE_SIDE_EFFECT, SIDE_EFFECT_KEYS, Band, band_for
 from .models import CheckIn, PatientStatus, Treatment, User
 from .timeutil import local_todays, to_local, utcnow
+from .wording import plural
 
 ADHERENCE_DAYS = 14
 SIDE_EFFECT_DAYS = 7   # today and the 6 days before
@@ -36,7 +37,7 @@ SEARCH_MAX_LENGTH = 80
 class Flag:
     key: str      # the ?flag= value: a flag's name, never health information about anyone
     label: str
-    explanation: str  # for the legend; {mcid} and {lapse_days} are the clinic's settings
+    explanation: str  # for the legend; {mcid_points} and {lapse_days} are the clinic's settings
 
 
 # Most urgent first. The attention score gives each flag a weight larger than all the flags
@@ -53,10 +54,10 @@ FLAGS = [
          "An active patient has missed {lapse_days} or more days in a row, up to yesterday. Days before "
          "their first check-in or before they were enrolled do not count."),
     Flag("no-response", "No response",
-         "The latest session did not lower the total by {mcid} points (the clinic's smallest "
+         "The latest session did not lower the total by {mcid_points} (the clinic's smallest "
          "meaningful change) nor by half."),
     Flag("rising", "Rising",
-         "The latest total is at least {mcid} points above the lowest total of the 3 days before "
+         "The latest total is at least {mcid_points} above the lowest total of the 3 days before "
          "that check-in."),
     Flag("wane-expected", "Wane expected",
          "The latest session is still holding, but it has reached (within a day) the patient's "
@@ -71,7 +72,7 @@ WEIGHTS = {flag.key: 2 ** (len(FLAGS) - 1 - n) for n, flag in enumerate(FLAGS)}
 
 
 def legend(mcid: int, lapse_days: int) -> list[tuple[Flag, str]]:
-    return [(flag, flag.explanation.format(mcid=mcid, lapse_days=lapse_days)) for flag in FLAGS]
+    return [(flag, flag.explanation.format(mcid_points=plural(mcid, "point"), lapse_days=lapse_days)) for flag in FLAGS]
 
 
 def attention_score(flags) -> int:
@@ -134,6 +135,9 @@ class Row:
     trend_checkins: int              # check-ins in those days
     # The first and latest standard GAD-7 (SPEC 2.2); loaded by build() for the page's rows only.
     standard: standard_gad7.Summary | None = None
+    # The latest session's forecast wane date however far off (durability.expected_wane_on);
+    # row_for_patient() fills it for the patient's page, the dashboard shows the flag only.
+    expected_wane_on: date | None = None
 
     @property
     def score(self) -> int:
@@ -215,6 +219,29 @@ def build_row(data: analysis.PatientData, *, now: datetime, mcid: float, lapse_d
         trend=trend(data) if with_trend else Markup(""),
         trend_checkins=trend_checkins(data) if with_trend else 0,
     )
+
+
+def row_for_patient(data: analysis.PatientData, *, now: datetime | None = None) -> Row:
+    """The dashboard's row of one patient, for the top of their page: build_row with the inputs
+    build() gives it, so the page shows exactly the flags the dashboard does. `data` is the
+    patient's analysed history with its check-in rows (analysis.load_one(with_checkins=True));
+    this adds the clinic's typical duration and the patient's last return to "active" (two small
+    queries). No sparkline: the page has the chart."""
+    now = now or utcnow()
+    clinic = get_clinic()
+    try:
+        cohort_median = stored_analysis.clinic_median_duration(analysis.settings_for(clinic), now)
+    except stored_analysis.FiguresUpdating:
+        cohort_median = None  # as on the dashboard while the clinic's figures are recomputed
+    patient = data.patient
+    resumed = analysis.returns_to_active([patient.id]).get(patient.id)
+    row = build_row(data, now=now, mcid=clinic.mcid, lapse_days=clinic.lapse_days, cohort_median=cohort_median,
+                    severe_side_effect_dates=[c.local_date for c in data.checkins if c.has_severe_side_effect],
+                    expected_from=schedule.counting_from(patient.timezone, patient.created_at, resumed),
+                    with_trend=False)
+    if data.analysis is not None:
+        row.expected_wane_on = durability.expected_wane_on(data.analysis, cohort_median)
+    return row
 
 
 def trend(data: analysis.PatientData) -> Markup:

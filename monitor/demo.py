@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from .audit import record
 from .clinic import get_clinic
 from .extensions import db
-from .instruments import ITEM_CODES, ITEM_MAX, SIDE_EFFECT_KEYS, TOTAL_MAX
-from .models import CheckIn, Role, Treatment, User
+from .instruments import GAD7_INTERVAL_DAYS, ITEM_CODES, ITEM_MAX, SIDE_EFFECT_KEYS, TOTAL_MAX
+from .models import CheckIn, Role, StandardGad7, Treatment, User
 from .passwords import hash_password
 from .timeutil import utcnow
 
@@ -151,6 +151,8 @@ def seed_demo(now: datetime | None = None) -> DemoSummary:
         patients.append((patient, profile))
     db.session.flush()  # ids for the check-ins and sessions below
 
+    # Its own generator: the daily history stays what it was before standard GAD-7s were added.
+    gad7_rng = random.Random(SEED + 1)
     # Made-up history is written as rows directly, not through checkins.save_checkin and
     # treatments.record_treatment: it is generated valid, has no one who recorded it, and one
     # "demo.seeded" audit event describes all of it.
@@ -159,6 +161,7 @@ def seed_demo(now: datetime | None = None) -> DemoSummary:
         checkins = _checkins(profile, patient, treatments, now, rng)
         db.session.add_all(treatments)
         db.session.add_all(checkins)
+        db.session.add_all(_standard_gad7s(patient, checkins, weights=ITEM_WEIGHTS, rng=gad7_rng))
         summary.checkins += len(checkins)
         summary.treatments += len(treatments)
         summary.planned_treatments += sum(s.administered_at > now for s in treatments)
@@ -283,6 +286,26 @@ def _checkins(profile: Profile, patient: User, treatments: list[Treatment], now:
             checkin.note = "Threw up twice after the session and felt very unwell."
         checkins.append(checkin)
     return checkins
+
+
+def _standard_gad7s(patient: User, checkins: list[CheckIn], *, weights: list[float],
+                    rng: random.Random) -> list[StandardGad7]:
+    """A standard GAD-7 with the first check-in (the baseline) and then on the first check-in
+    day once GAD7_INTERVAL_DAYS have passed, as the app asks (SPEC 2.2). Its total follows the
+    mean of the fortnight's daily totals, as two weeks' frequency would."""
+    rows, last = [], None
+    by_day = {c.local_date: c.total for c in checkins}
+    for day in sorted(by_day):
+        if last is not None and (day - last).days < GAD7_INTERVAL_DAYS:
+            continue
+        fortnight = [t for d, t in by_day.items() if day - timedelta(days=GAD7_INTERVAL_DAYS) < d <= day]
+        total = max(0, min(TOTAL_MAX, round(sum(fortnight) / len(fortnight) + rng.gauss(0, 1.5))))
+        submitted = next(c.submitted_at for c in checkins if c.local_date == day)
+        rows.append(StandardGad7(patient_id=patient.id, local_date=day, total=total, source="web",
+                                 submitted_at=submitted, difficulty=min(3, total // 6),
+                                 **_split_total(total, weights, rng)))
+        last = day
+    return rows
 
 
 def _expected_total(profile: Profile, treatments_so_far: int, since: int | None) -> float:

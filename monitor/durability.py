@@ -362,16 +362,24 @@ def cohort_median(analyses: Iterable[PatientAnalysis]) -> float | None:
     return km_median(km_curve(pair for a in analyses for pair in durations(a.treatments)))
 
 
-def wane_expected(analysis: PatientAnalysis, today: date, cohort_median: float | None) -> date | None:
-    """The forecast for the current interval: the expected wane date when the latest session
-    responded, has not waned, and it is at most a day before the typical duration (the
-    patient's own median, else the clinic's)."""
+def expected_wane_on(analysis: PatientAnalysis, cohort_median: float | None) -> date | None:
+    """When the latest session's benefit is expected to wear off, while it still holds: its
+    date plus the typical duration (the patient's own median, else the clinic's)."""
     latest = analysis.latest
     median = analysis.median_duration if analysis.median_duration is not None else cohort_median
     if latest is None or median is None or latest.status != HOLDING:
         return None
-    if (today - latest.treatment_date).days >= median - 1:
-        return latest.treatment_date + timedelta(days=math.ceil(median))
+    return latest.treatment_date + timedelta(days=math.ceil(median))
+
+
+def wane_expected(analysis: PatientAnalysis, today: date, cohort_median: float | None) -> date | None:
+    """The forecast for the current interval: the expected wane date when the latest session
+    responded, has not waned, and it is at most a day before the typical duration (the
+    patient's own median, else the clinic's)."""
+    expected = expected_wane_on(analysis, cohort_median)
+    median = analysis.median_duration if analysis.median_duration is not None else cohort_median
+    if expected is not None and (today - analysis.latest.treatment_date).days >= median - 1:
+        return expected
     return None
 
 

@@ -3,9 +3,18 @@
 The daily check-in is a local instrument: it keeps GAD-7's seven problems but asks about
 the past 24 hours with intensity options. It must never carry GAD-7 LOINC codes."""
 from dataclasses import dataclass
+from datetime import date
 
 DAILY_QUESTIONNAIRE_URL = "urn:monitor:questionnaire:daily-anxiety-checkin"
 DAILY_STEM = "Over the past 24 hours, how much have you been bothered by the following problems?"
+# A late entry (one of the 3 days before today) names its day instead (SPEC 2.1):
+# "On Sunday 29 November, how much were you bothered by the following problems?"
+LATE_STEM = "On {day:%A} {day.day} {day:%B}, how much were you bothered by the following problems?"
+
+
+def daily_stem(day: date, today: date) -> str:
+    """The stem shown above the items of a check-in for `day`, the patient's `today` being today."""
+    return DAILY_STEM if day == today else LATE_STEM.format(day=day)
 
 # The seven GAD-7 problems, verbatim (SPEC 2.1), with the daily instrument's local codes.
 ITEMS: list[tuple[str, str]] = [

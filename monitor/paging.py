@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from .wording import plural
+
 
 class NoSuchPage(Exception):
     """The page asked for is not a page number (400) or lies past the last page (404)."""
@@ -50,7 +52,7 @@ def window(number: int, today: date, earliest: date | None, days: int) -> Window
     """Page `number` of a history whose earliest entry is on `earliest` (None: no entries)."""
     pages = 1 if earliest is None or earliest >= today else (today - earliest).days // days + 1
     if number > pages:
-        raise NoSuchPage(f"There are only {pages} page{'s' if pages != 1 else ''}.", 404)
+        raise NoSuchPage(f"There {'is' if pages == 1 else 'are'} only {plural(pages, 'page')}.", 404)
     last = today - timedelta(days=days * (number - 1))
     return Window(number, pages, last - timedelta(days=days - 1), last)
 

@@ -15,6 +15,7 @@ from .extensions import db
 from .instruments import GAD7_INTERVAL_DAYS, GAD7_MCID, ITEM_CODES, Band, gad7_severity, total_of
 from .models import PatientStatus, StandardGad7, User
 from .timeutil import utcnow
+from .wording import plural
 
 
 # --- Pure rules.
@@ -64,7 +65,7 @@ def describe_change(change: Change) -> str:
     the MCID of 4". A minus sign (U+2212), not a hyphen, as in print."""
     points = change.points
     sign = "−" if points < 0 else "+" if points > 0 else ""
-    amount = f"{sign}{abs(points)} point{'' if abs(points) == 1 else 's'}" if points else "No change"
+    amount = f"{sign}{plural(abs(points), 'point')}" if points else "No change"
     verdict = (f"at least the MCID of {GAD7_MCID}" if change.meaningful
                else f"less than the MCID of {GAD7_MCID}")
     return f"{amount} since the first ({change.first} → {change.latest}): {verdict}"

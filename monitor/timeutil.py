@@ -58,3 +58,80 @@ def _zone_names() -> list[str]:
 
 def timezone_choices() -> list[str]:
     return list(_zone_names())
+
+
+# --- Choosing a time zone: the clinic's country first, then every zone (issue 13).
+#
+# The clinic's country comes from the tz database's own zone.tab (in the tzdata package, a
+# dependency already), which lists each country's zones. Most countries have one to five;
+# for the few with many, the zones most people live in are named here, with plain labels
+# (zone.tab's own comments read "Central - ND (Mercer)").
+MAIN_ZONES: dict[str, list[tuple[str, str]]] = {
+    "US": [("America/New_York", "Eastern"), ("America/Chicago", "Central"), ("America/Denver", "Mountain"),
+           ("America/Phoenix", "Arizona"), ("America/Los_Angeles", "Pacific"), ("America/Anchorage", "Alaska"),
+           ("Pacific/Honolulu", "Hawaii")],
+    "CA": [("America/St_Johns", "Newfoundland"), ("America/Halifax", "Atlantic"), ("America/Toronto", "Eastern"),
+           ("America/Winnipeg", "Central"), ("America/Regina", "Saskatchewan"), ("America/Edmonton", "Mountain"),
+           ("America/Vancouver", "Pacific")],
+    "AU": [("Australia/Sydney", "New South Wales, ACT"), ("Australia/Melbourne", "Victoria"),
+           ("Australia/Brisbane", "Queensland"), ("Australia/Adelaide", "South Australia"),
+           ("Australia/Darwin", "Northern Territory"), ("Australia/Perth", "Western Australia"),
+           ("Australia/Hobart", "Tasmania")],
+}
+COMMON_MOST = 12  # a country with more zones than this and no list above shows its first twelve
+
+
+def _tzdata_table(name: str) -> list[list[str]]:
+    from importlib.resources import files
+
+    text = files("tzdata").joinpath("zoneinfo", name).read_text(encoding="utf-8")
+    return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+_COUNTRIES: tuple[dict[str, str], dict[str, list[tuple[str, str]]], dict[str, str]] | None = None
+
+
+def _countries():
+    """(zone -> country code, country code -> [(zone, comment)], country code -> name), read once."""
+    global _COUNTRIES
+    if _COUNTRIES is None:
+        country_of_zone, zones_of = {}, {}
+        for row in _tzdata_table("zone.tab"):
+            code, zone, comment = row[0], row[2], row[3] if len(row) > 3 else ""
+            country_of_zone[zone] = code
+            zones_of.setdefault(code, []).append((zone, comment))
+        names = {row[0]: row[1] for row in _tzdata_table("iso3166.tab")}
+        _COUNTRIES = (country_of_zone, zones_of, names)
+    return _COUNTRIES
+
+
+def country_of(zone: str) -> str | None:
+    """The ISO country code whose zone this is (zone.tab), e.g. "US" for America/Chicago."""
+    return _countries()[0].get(zone)
+
+
+def zone_label(zone: str, note: str = "") -> str:
+    return zone.replace("_", " ") + (f" ({note})" if note else "")
+
+
+def common_zones(clinic_zone: str) -> tuple[str, list[tuple[str, str]]]:
+    """The country of the clinic's zone and its common zones as (zone, label), the clinic's own
+    zone among them; ("", [clinic zone]) when the zone names no country (UTC)."""
+    country_of_zone, zones_of, names = _countries()
+    code = country_of_zone.get(clinic_zone)
+    if code is None:
+        return "", [(clinic_zone, zone_label(clinic_zone))] if is_valid_timezone(clinic_zone) else []
+    listed = MAIN_ZONES.get(code) or zones_of[code][:COMMON_MOST]
+    if clinic_zone not in {zone for zone, _ in listed}:
+        listed = [(clinic_zone, dict(zones_of[code]).get(clinic_zone, ""))] + list(listed)
+    valid = set(_zone_names())
+    return names.get(code, code), [(zone, zone_label(zone, note)) for zone, note in listed if zone in valid]
+
+
+def timezone_groups(clinic_zone: str) -> dict[str, list[tuple[str, str]]]:
+    """Choices for a time zone <select>: the clinic's country's common zones first, then every
+    other zone, as optgroups (a WTForms SelectField renders a dict so), each a (value, label)."""
+    country, common = common_zones(clinic_zone)
+    shown = {zone for zone, _ in common}
+    heading = f"Common in {country}" if country else "The clinic's time zone"
+    return {heading: common, "All time zones (A–Z)": [(z, zone_label(z)) for z in _zone_names() if z not in shown]}

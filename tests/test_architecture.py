@@ -73,7 +73,7 @@ def _calls(name: str, func_name: str):
 # --- One shape for blueprints.
 
 def test_the_route_modules_are_found():
-    assert BLUEPRINT_PACKAGES == {"monitor.admin", "monitor.auth", "monitor.health", "monitor.patient",
+    assert BLUEPRINT_PACKAGES == {"monitor.admin", "monitor.auth", "monitor.health", "monitor.interop", "monitor.patient",
                                   "monitor.provider", "monitor.unsubscribe"}
     assert "monitor.provider.dashboard_views" in ROUTE_MODULES
 

@@ -8,8 +8,10 @@ from types import SimpleNamespace
 import pytest
 
 from monitor.charts import individual as charts
-from monitor.charts import to_json
+from monitor import analysis
+from monitor.charts import figure_data, to_json
 from monitor.durability import analyse_patient
+from monitor.instruments import SIDE_EFFECTS
 from tests.factories import TODAY, add_checkins, add_treatment, day, login
 
 D0 = date(2026, 11, 10)  # the worked example's first session; days below count from it
@@ -169,10 +171,16 @@ def test_patient_trend_is_a_picture_in_the_first_response(client, users):
 
 
 def test_charts_without_data_say_so_in_words(client, users):
+    # A new patient: each chart says what will fill it, in place of hour ticks and "Jan 2000".
     login(client, users.provider_a)
     html = client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True)
-    assert html.count('<p class="chart-empty">No data to chart yet.</p>') == 3
+    for words in ("Nothing to chart yet: the daily totals appear here from the first check-in.",
+                  "Nothing to chart yet: the interval of each session appears here once there are check-ins in the days "
+                  "before and after it.",
+                  "Nothing to chart: no side effects were reported in the last 90 days."):
+        assert f'<p class="chart-empty">{words}</p>' in html
     assert "<svg" not in html and "Interactive chart" not in html and chart_tags(html) == []
+    assert "2000" not in html
     assert "No check-ins yet." in html and "No side effects reported in this period." in html
 
 
@@ -199,3 +207,28 @@ def test_csp_forbids_inline_script(client, users):
     policy = r.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline' " not in policy.split("script-src")[1].split(";")[0]
     assert "frame-ancestors 'none'" in policy
+
+
+def test_a_new_patients_own_trend_says_what_will_fill_it(client, users):
+    login(client, users.patient_a)
+    html = client.get("/me/trend").get_data(as_text=True)
+    assert '<p class="chart-empty">Nothing to show yet: your chart starts with your first check-in in these days.</p>' in html
+    assert "<svg" not in html and "Interactive chart" not in html and chart_tags(html) == []
+
+
+def test_a_short_history_is_ticked_by_day_not_by_hour(users):
+    # One check-in: the timeline spans three days, which plotly.js would tick every few hours.
+    data = analysis.load_one(users.patient_a)
+    data.totals = {TODAY: 9}
+    figure = figure_data(charts.timeline(data, {}).figure)
+    assert figure["layout"]["xaxis"]["dtick"] == 86_400_000 and figure["layout"]["xaxis"]["tickformat"] == "%-d %b"
+    # A long history keeps plotly's own ticks (months).
+    data.totals = {TODAY - timedelta(days=60): 9, TODAY: 9}
+    assert "dtick" not in figure_data(charts.timeline(data, {}).figure)["layout"]["xaxis"]
+
+
+def test_the_side_effect_chart_spans_the_days_asked_about_even_with_one_report():
+    checkins = [SimpleNamespace(local_date=TODAY, **{f"se_{key}": (3 if key == "nausea" else None)
+                                                     for key, _ in SIDE_EFFECTS})]
+    figure = figure_data(charts.side_effects(checkins, start=TODAY - timedelta(days=89), end=TODAY)[0].figure)
+    assert figure["layout"]["xaxis"]["range"] == [str(TODAY - timedelta(days=90)), str(TODAY + timedelta(days=1))]

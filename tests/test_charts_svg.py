@@ -128,7 +128,7 @@ def test_text_in_the_figure_is_escaped():
 ], ids=["no traces", "empty trace", "only gaps", "bars without values"])
 def test_a_chart_without_data_is_a_sentence_not_empty_axes(figure):
     markup = str(svg.render(figure_data(figure), width=400, uid="e", label="A chart"))
-    assert markup == '<p class="chart-empty">No data to chart yet.</p>'
+    assert markup == '<p class="chart-empty">Nothing to chart yet.</p>'
     assert static_chart(to_json(figure), "e", "A chart", "Nothing yet.").empty
 
 

@@ -1,6 +1,6 @@
 """The daily check-in page (SPEC 2.1): wording, validation, one per local date, backfill."""
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -219,3 +219,44 @@ def test_anonymous_is_sent_to_sign_in(client, users):
 def test_confirmation_of_another_day_without_checkin_is_404(client, alice):
     assert client.get("/checkin/2026-11-20/done").status_code == 404
     assert client.get("/checkin/not-a-date/done").status_code == 404
+
+
+# --- A late entry's stem names its day (SPEC 2.1, issue 13).
+
+SUNDAY_STEM = "On Sunday 29 November, how much were you bothered by the following problems?"
+
+
+def _on_monday_30_november(client, users):
+    timeutil.freeze(datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc))  # 10:00 in New York
+    login(client, users.patient_a)
+
+
+def test_a_late_entrys_stem_names_its_day_in_the_specs_words(client, users):
+    _on_monday_30_november(client, users)
+    html = client.get("/checkin?day=2026-11-29").get_data(as_text=True)
+    assert f'<p class="stem" id="stem">{SUNDAY_STEM}</p>' in html
+    assert DAILY_STEM not in html
+    assert 'name="local_date" value="2026-11-29"' in html
+
+
+def test_todays_stem_is_the_past_24_hours(client, alice):
+    html = client.get("/checkin").get_data(as_text=True)
+    assert f'<p class="stem" id="stem">{DAILY_STEM}</p>' in html
+    assert "how much were you bothered" not in html
+
+
+def test_a_refused_late_entry_keeps_the_stem_of_its_day(client, users):
+    _on_monday_30_november(client, users)
+    data = answers(local_date="2026-11-29")
+    del data["q3"]
+    response = client.post("/checkin", data=data)
+    assert response.status_code == 400
+    assert SUNDAY_STEM in response.get_data(as_text=True)
+
+
+def test_the_day_is_chosen_by_links_that_reload_the_page_without_javascript(client, alice):
+    html = client.get("/checkin").get_data(as_text=True)
+    assert "<script" not in html
+    for n in range(4):
+        assert f'href="/checkin?day={(TODAY - timedelta(days=n)).isoformat()}"' in html
+    assert html.count('aria-current="page"') == 1  # today, the default

@@ -1,13 +1,16 @@
 """A patient's record as staff see it, and who may see it."""
+import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
+from monitor import dashboard
 from monitor.extensions import db
 from monitor.models import Treatment
-from tests.factories import NOW, add_checkin, add_checkins, add_treatment, at_local, day, edit_treatment, events, login
+from tests.factories import (NOW, add_checkin, add_checkins, add_treatment, at_local, day, edit_treatment,
+                             enrolled_long_ago, events, login)
 
 
 def test_header_shows_the_patient(client, users):
@@ -219,3 +222,48 @@ def test_a_signed_out_visitor_is_sent_to_sign_in_everywhere(client, users, index
     response = getattr(client, method)(url)
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+# --- The top of the page: what a provider decides on (issue 13).
+
+def _glance(html: str) -> str:
+    start = html.index('<section id="at-a-glance"')
+    return html[start:html.index("</section>", start)]
+
+
+def test_the_page_opens_with_the_dashboards_own_flags_before_the_chart(client, users):
+    enrolled_long_ago(users.patient_a)
+    add_checkins(users.patient_a, {-9: 14, -8: 15, -7: 14, -5: 4, -4: 5, -3: 6, -2: 12},
+                 side_effects={-2: {"nausea": 3}})
+    add_treatment(users.patient_a, at_local(day(-6), 16))
+    login(client, users.provider_a)
+    html = client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True)
+    top = _glance(html)
+    row = next(r for r in dashboard.build(users.provider_a).rows if r.patient.id == users.patient_a.id)
+    assert {"side-effect", "rising", "missed"} <= row.flags
+    assert set(re.findall(r'data-flag="([a-z-]+)"', top)) == row.flags - ({"missed"} if "lapsed" in row.flags else set())
+    assert "Days since last session</dt>\n      <dd><strong>6</strong>" in top
+    assert html.index('id="at-a-glance"') < html.index('id="timeline-chart-summary"')
+
+
+def test_a_holding_sessions_wane_date_is_shown_with_its_date(client, users):
+    # Two sessions that helped for 4 days and waned on day 5 give a typical duration of 5 days;
+    # the third, 2 days ago, still holds: its benefit is expected to wane on day 5.
+    enrolled_long_ago(users.patient_a)
+    totals = {}
+    for start in (-22, -12, -2):
+        totals.update({start - 3: 15, start - 2: 15, start - 1: 15})
+        totals.update({start + n: 4 for n in range(1, 5) if start + n <= 0})
+        totals.update({start + n: 15 for n in (5, 6) if start + n <= 0})
+        add_treatment(users.patient_a, at_local(day(start), 16))
+    add_checkins(users.patient_a, totals)
+    login(client, users.provider_a)
+    top = _glance(client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True))
+    assert "Wane expected" in top and f"{day(3):%a %-d %b}" in top
+    assert "about 5 days" in top
+
+
+def test_a_new_patients_page_says_there_is_nothing_yet(client, users):
+    login(client, users.provider_a)
+    top = _glance(client.get(f"/patients/{users.patient_a.id}").get_data(as_text=True))
+    assert "No sessions yet" in top and "Not known yet" in top and top.count("None yet") == 2

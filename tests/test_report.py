@@ -233,6 +233,10 @@ def test_report_page_renders_for_an_empty_clinic(client, users):
     login(client, users.admin)
     page = client.get("/report").get_data(as_text=True)
     assert "No responding sessions yet" in page and "not yet known" in page
+    # Every chart says so in words instead of blank axes, and offers no interactive chart (issue 13).
+    assert "<svg" not in page and "Interactive chart" not in page
+    assert page.count('<p class="chart-empty">Nothing to chart yet: this fills in as patients check in around '
+                      'their sessions.</p>') == 4
 
 
 def _queries_for_report(client) -> int:

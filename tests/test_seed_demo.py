@@ -10,7 +10,7 @@ from monitor import demo
 from monitor.clinic import get_clinic
 from monitor.extensions import db
 from monitor.instruments import ITEM_CODES
-from monitor.models import CheckIn, Treatment, User
+from monitor.models import CheckIn, StandardGad7, Treatment, User
 from monitor.passwords import verify_password
 from monitor.timeutil import local_today, utcnow
 from tests.factories import events
@@ -201,3 +201,22 @@ def test_the_cached_clinic_median_is_the_report_cohorts_median(seeded):
     expected = durability.cohort((d.totals, d.analysis) for d in fresh.values()).median_duration
     assert expected is not None
     assert stored_analysis.clinic_median_duration(settings) == expected
+
+
+def test_standard_gad7s_every_fortnight_from_the_first_checkin_following_the_daily_totals(seeded):
+    """SPEC 2.2 in the demo: the baseline with each patient's first check-in, then the first
+    check-in day once 14 days have passed; answers add up, the total near the fortnight's
+    daily mean, so a provider sees the diamonds and the change from the first."""
+    for patient in db.session.scalars(select(User).where(User.role == "patient")):
+        days = {c.local_date: c.total for c in db.session.scalars(select(CheckIn).where(CheckIn.patient_id == patient.id))}
+        rows = db.session.scalars(select(StandardGad7).where(StandardGad7.patient_id == patient.id)
+                                  .order_by(StandardGad7.local_date)).all()
+        assert rows and rows[0].local_date == min(days)
+        for earlier, later in zip(rows, rows[1:]):
+            gap = (later.local_date - earlier.local_date).days
+            assert gap >= 14 and all(d not in days for d in
+                                     (earlier.local_date + timedelta(days=n) for n in range(14, gap)))
+        for row in rows:
+            assert row.total == sum(row.answers().values()) and row.local_date in days
+            fortnight = [t for d, t in days.items() if row.local_date - timedelta(days=14) < d <= row.local_date]
+            assert abs(row.total - statistics.mean(fortnight)) <= 6

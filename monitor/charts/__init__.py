@@ -6,6 +6,7 @@ and which needs no JavaScript; and as compact JSON in a <script type="applicatio
 which static/js/charts.js hands to the vendored plotly.js basic bundle (scatter, bar and pie;
 about 330 KB compressed) only when the reader asks for the interactive chart."""
 import json
+from datetime import date, timedelta
 
 import plotly.graph_objects as go
 from plotly.io.json import to_json_plotly
@@ -40,6 +41,19 @@ def base_layout(**overrides) -> dict:
     )
     layout.update(overrides)
     return layout
+
+
+DAY_MS = 86_400_000
+SHORT_RANGE = timedelta(days=14)
+
+
+def date_axis(x0: date, x1: date, **extra) -> dict:
+    """A date axis over [x0, x1]. Over a few days plotly.js would tick every few hours
+    ("12:00"), which means nothing for daily check-ins: a short range is ticked by day."""
+    axis = {**dict(range=[x0, x1], type="date", fixedrange=True, showgrid=False), **extra}
+    if x1 - x0 <= SHORT_RANGE:
+        axis.update(dtick=DAY_MS, tickformat="%-d %b")
+    return axis
 
 
 def band_shapes(x0, x1, xref: str = "x") -> list[dict]:
@@ -77,7 +91,7 @@ def figure_data(figure: go.Figure) -> dict:
     return json.loads(to_json(figure))
 
 
-def static_chart(figure_json: str, chart_id: str, label: str, summary: str) -> svg.StaticChart:
+def static_chart(figure_json: str, chart_id: str, label: str, summary: str, empty: str = "") -> svg.StaticChart:
     """The server-drawn first view of a chart from its figure JSON (monitor/charts/svg.py); for
-    templates/_charts.html."""
-    return svg.for_page(json.loads(figure_json), chart_id, label, summary)
+    templates/_charts.html. `empty`: what the reader is told in place of a chart with no points."""
+    return svg.for_page(json.loads(figure_json), chart_id, label, summary, empty=empty)

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from ..durability import DayChange, survival_at
 from . import ALERT, LINE, MUTED, base_layout, to_json
+from ..wording import plural
 
 BAND = "rgba(11, 92, 173, 0.18)"  # LINE, translucent
 # Axis labels that fit beside a bar on a phone; the tables and hover text use the full wording.
@@ -64,8 +65,7 @@ def percent(value: float | None) -> str:
 def days_text(value: float | None) -> str:
     if value is None:
         return "not yet known"
-    number = f"{value:g}"
-    return f"{number} day" if value == 1 else f"{number} days"
+    return plural(value, "day")
 
 
 # --- Kaplan-Meier "still holding" ------------------------------------------------------------
@@ -114,13 +114,14 @@ def survival_chart(curve, median, censored, treatments: int, events: int) -> Cha
     if treatments == 0:
         summary = "No responding sessions yet, so there is no curve of how long the benefit holds."
     elif median is None:
-        summary = (f"Of {treatments} responding sessions, {events} {'has' if events == 1 else 'have'} waned; "
+        summary = (f"Of {plural(treatments, 'responding session')}, {events} {'has' if events == 1 else 'have'} waned; "
                    "more than half still hold, so the median benefit duration is not yet known.")
     else:
         summary = (f"The benefit of a responding session typically lasts about {days_text(median)} "
-                   f"(Kaplan-Meier median over {treatments} responding sessions, {events} waned).")
+                   f"(Kaplan-Meier median over {plural(treatments, 'responding session')}, {events} waned).")
     rows = [[str(t), percent(s)] for t, s in curve]
-    return Chart("survival", "How long the benefit holds", survival_figure(curve, median, censored), summary,
+    figure = survival_figure(curve, median, censored) if treatments else survival_figure((), None)
+    return Chart("survival", "How long the benefit holds", figure, summary,
                  "Step chart: share of responding sessions still holding by day since session",
                  Table("Still holding by day (Kaplan-Meier), at each day a session waned",
                        ["Day since session", "Still holding"], rows))
@@ -167,7 +168,7 @@ def change_chart(change_by_day: Sequence[DayChange]) -> Chart:
     else:
         low = min(measured, key=lambda c: c.mean)
         summary = (f"The mean daily total falls furthest below the reference level on day {low.day} "
-                   f"({low.mean:+.1f} points over {low.n} check-ins); 0 is no change.")
+                   f"({low.mean:+.1f} points over {plural(low.n, 'check-in')}); 0 is no change.")
     rows = [[str(c.day), str(c.n), _signed(c.mean), _signed(c.ci_low), _signed(c.ci_high)] for c in change_by_day]
     return Chart("change", "Change from the reference level by day", change_figure(change_by_day), summary,
                  "Line chart with a shaded band: mean change in daily total from the reference level, by day",
@@ -237,20 +238,20 @@ def side_effects_chart(rates, checkins: int, days: int) -> Chart:
     labels = [SHORT_SIDE_EFFECTS.get(r.key, r.label) for r in rates]
     figure = side_effects_figure(labels, [r.any_level.value for r in rates], [r.severe.value for r in rates])
     if not checkins:
-        summary = f"No check-ins in the last {days} days, so there are no side-effect rates."
+        summary = f"No check-ins in the last {plural(days, 'day')}, so there are no side-effect rates."
     else:
         top = max(rates, key=lambda r: (r.any_level.count, r.severe.count))
         severe = sum(r.severe.count for r in rates)
-        summary = (f"Over {checkins} check-ins in the last {days} days, the most often reported side effect "
+        summary = (f"Over {plural(checkins, 'check-in')} in the last {plural(days, 'day')}, the most often reported side effect "
                    f"was {top.label.lower()} ({percent(top.any_level.value)}); "
-                   f"{severe} severe report{'' if severe == 1 else 's'} in all.")
+                   f"{plural(severe, 'severe report')} in all.")
         if top.any_level.count == 0:
-            summary = f"None of the {checkins} check-ins in the last {days} days reported a side effect."
+            summary = f"None of the {plural(checkins, 'check-in')} in the last {plural(days, 'day')} reported a side effect."
     rows = [[r.label, percent(r.any_level.value), str(r.any_level.count), percent(r.severe.value), str(r.severe.count)]
             for r in rates]
     return Chart("side-effects", "Side effects", figure, summary,
                  "Grouped bar chart: share of check-ins reporting each side effect, any level and severe",
-                 Table(f"Side effects in check-ins of the last {days} days ({checkins} check-ins)",
+                 Table(f"Side effects in check-ins of the last {plural(days, 'day')} ({plural(checkins, 'check-in')})",
                        ["Side effect", "Any level", "Check-ins", "Severe", "Check-ins"], rows))
 
 
@@ -262,21 +263,21 @@ def outcome_bars(report) -> list[Bar]:
     waned = report.waned_by_7_count
     bars = [
         Bar("Sessions that responded", report.response.value,
-            f"{report.response.count} of {report.response.of} sessions with a definite response",
+            f"{report.response.count} of {plural(report.response.of, 'session')} with a definite response",
             "Responded", "{} of sessions with a definite response responded"),
         Bar("Responding sessions waned by day 7 (Kaplan-Meier)", report.waned_by_7_km,
-            f"estimate over {report.at_risk} responding sessions",
+            f"estimate over {plural(report.at_risk, 'responding session')}",
             "Waned by day 7 (KM)", "{} of responding sessions had waned by day 7 (Kaplan-Meier)"),
         Bar("Responding sessions waned by day 7 (simple count)", waned.value,
-            f"{waned.count} of {waned.of} responding sessions", "Waned by day 7 (count)",
+            f"{waned.count} of {plural(waned.of, 'responding session')}", "Waned by day 7 (count)",
             "{} by simple count"),
-        Bar("Improved with three treatments", three.share.value, f"{three.improved} of {three.evaluated} patients",
+        Bar("Improved with three treatments", three.share.value, f"{three.improved} of {plural(three.evaluated, 'patient')}",
             "Improved after 3", "{} of patients improved with three treatments"),
     ]
     for a in report.adherence:
-        bars.append(Bar(f"Check-in adherence, last {a.days} days", a.mean,
-                        f"mean over {a.patients} active patient{'' if a.patients == 1 else 's'}",
-                        f"Adherence {a.days} d", f"check-ins were logged on {{}} of the last {a.days} days"))
+        bars.append(Bar(f"Check-in adherence, last {plural(a.days, 'day')}", a.mean,
+                        f"mean over {plural(a.patients, 'active patient')}",
+                        f"Adherence {a.days} d", f"check-ins were logged on {{}} of the last {plural(a.days, 'day')}"))
     return bars
 
 

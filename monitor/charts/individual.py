@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 
 from ..durability import WANED, PatientAnalysis, TreatmentResult
 from ..instruments import ROUTE_LABELS, SIDE_EFFECTS, band_for, gad7_severity
-from . import ALERT, LINE, MUTED, band_shapes, base_layout
+from . import ALERT, LINE, MUTED, band_shapes, base_layout, date_axis
+from ..wording import plural
 
 TREATMENT_COLOUR = "#5b3fa6"
 STANDARD_COLOUR = "#1b1f24"  # the standard GAD-7's diamonds: dark on every band's shade
@@ -97,7 +98,7 @@ def timeline(data, treatments_by_date: dict, start: date | None = None,
                                  hovertemplate="Standard GAD-7 %{x|%a %-d %b %Y}: %{y}<extra></extra>"))
     figure = go.Figure(data=traces, layout=base_layout(
         shapes=band_shapes(x0, x1) + _treatment_lines(all_days),
-        xaxis=dict(range=[x0, x1], type="date", fixedrange=True, showgrid=False),
+        xaxis=date_axis(x0, x1),
         yaxis=dict(range=[-0.5, 22.2], title="Daily total (0–21)", fixedrange=True, dtick=3, gridcolor="#eef0f3"),
     ))
     return Chart(figure, timeline_summary(data, shown, days, standard))
@@ -121,13 +122,13 @@ def timeline_summary(data, shown: list[TreatmentResult], days: list[date],
         return "No check-ins yet." + (_standard_sentence(standard) if standard else "")
     latest_day = days[-1]
     latest = data.totals[latest_day]
-    parts = [f"{len(days)} check-ins from {days[0]:%-d %b %Y} to {latest_day:%-d %b %Y}; "
+    parts = [f"{plural(len(days), 'check-in')} from {days[0]:%-d %b %Y} to {latest_day:%-d %b %Y}; "
              f"the latest total is {latest} ({band_for(latest).label.lower()})"]
-    parts.append(f"{len(shown)} session{'s' if len(shown) != 1 else ''} in this period")
+    parts.append(f"{plural(len(shown), 'session')} in this period")
     median = data.analysis.median_duration
     if median is not None:
-        parts.append(f"the benefit typically lasts about {_fmt(median)} days "
-                     f"({data.analysis.responding_treatments} responding sessions)")
+        parts.append(f"the benefit typically lasts about {_fmt(median)} {plural(median, 'day', number=False)} "
+                     f"({plural(data.analysis.responding_treatments, 'responding session')})")
     else:
         parts.append("the typical duration of benefit is not known yet")
     return "; ".join(parts) + "." + (_standard_sentence(standard) if standard else "")
@@ -136,7 +137,7 @@ def timeline_summary(data, shown: list[TreatmentResult], days: list[date],
 def _standard_sentence(standard: list[tuple[date, int]]) -> str:
     day, total = standard[-1]
     count = len(standard)
-    return (f" {count} standard GAD-7{'s' if count != 1 else ''} (diamonds); the latest, on {day:%-d %b %Y}, "
+    return (f" {plural(count, 'standard GAD-7')} (diamonds); the latest, on {day:%-d %b %Y}, "
             f"scored {total} ({gad7_severity(total).label.lower()}).")
 
 
@@ -192,7 +193,7 @@ def aligned_summary(rows: list[AlignedRow], treatments: int, threshold: float | 
     if not treatments or not before or not after:
         return "Not enough check-ins around sessions to show a typical path yet."
     low = min(after, key=lambda r: r.mean)
-    text = (f"Across {treatments} sessions the total averages {_fmt(mean(before))} in the 3 days before a session "
+    text = (f"Across {plural(treatments, 'session')} the total averages {_fmt(mean(before))} in the 3 days before a session "
             f"and falls to {_fmt(low.mean)} on day {low.day}")
     if threshold is not None:
         text += f"; the latest responding session counts as waned at {_fmt(threshold)} or more"
@@ -211,8 +212,9 @@ class SideEffectRow:
 SEVERITY = {1: "mild", 2: "moderate", 3: "severe"}
 
 
-def side_effects(checkins, start: date | None = None) -> tuple[Chart, list[SideEffectRow]]:
-    """Each reported side effect as a marker on its own row, larger and darker when worse."""
+def side_effects(checkins, start: date | None = None, end: date | None = None) -> tuple[Chart, list[SideEffectRow]]:
+    """Each reported side effect as a marker on its own row, larger and darker when worse; over
+    [start, end] when given (the days asked about, not just those with a report)."""
     rows = [SideEffectRow(c.local_date, label, getattr(c, f"se_{key}"))
             for c in checkins if start is None or c.local_date >= start
             for key, label in SIDE_EFFECTS if getattr(c, f"se_{key}")]
@@ -228,7 +230,8 @@ def side_effects(checkins, start: date | None = None) -> tuple[Chart, list[SideE
         height=300, margin=dict(l=230, r=12, t=12, b=40),
         yaxis=dict(categoryorder="array", categoryarray=labels[::-1], type="category", fixedrange=True,
                    range=[-0.5, len(labels) - 0.5]),
-        xaxis=dict(type="date", fixedrange=True),
+        xaxis=(date_axis(start - timedelta(days=1), end + timedelta(days=1), showgrid=True)
+               if start is not None and end is not None else dict(type="date", fixedrange=True)),
     ))
     severe = [r for r in rows if r.severity == 3]
     if not rows:
@@ -263,8 +266,8 @@ def own_trend(totals: dict[date, int], treatment_days: list[date], today: date, 
     ))
     if shown:
         first, last = totals[shown[0]], totals[shown[-1]]
-        summary = (f"Over the last {days} days you checked in on {len(shown)} days; your total went from "
-                   f"{first} to {last}, with {len(treatments)} treatment session{'s' if len(treatments) != 1 else ''}.")
+        summary = (f"Over the last {plural(days, 'day')} you checked in on {plural(len(shown), 'day')}; your total "
+                   f"went from {first} to {last}, with {plural(len(treatments), 'treatment session')}.")
     else:
-        summary = f"No check-ins in the last {days} days yet."
+        summary = f"No check-ins in the last {plural(days, 'day')} yet."
     return Chart(figure, summary)

@@ -11,7 +11,7 @@ def for_provider(data, standard: list[tuple[date, int]] = ()) -> dict:
     firsts = data.first_treatment_on()
     timeline = individual.timeline(data, firsts, standard=standard)
     aligned, aligned_rows = individual.aligned(data)
-    effects, effect_rows = individual.side_effects(data.checkins, start=data.today - timedelta(days=89))
+    effects, effect_rows = individual.side_effects(data.checkins, start=data.today - timedelta(days=89), end=data.today)
     return dict(
         analysis=data.analysis,
         treatments_by_date=firsts,

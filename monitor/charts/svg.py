@@ -25,7 +25,7 @@ TEXT = "#2a3f5f"  # plotly's default text colour, so the static and the interact
 GRID = "#eef0f3"
 COLORWAY = ["#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3"]
 LEGEND_ROW = 20
-EMPTY = "No data to chart yet."
+EMPTY = "Nothing to chart yet."  # a chart with no points: said in words, never empty axes
 
 
 def _n(value: float) -> str:
@@ -512,11 +512,12 @@ def _wrap(text: str, width: float, lines: int = 2) -> list[str]:
 
 
 def render(figure: dict, *, width: int, uid: str, label: str, description: str = "",
-           css_class: str = "chart-svg") -> Markup:
-    """The figure as an inline <svg> `width` units wide (it scales to its box), or a sentence
-    when there is nothing to draw. `uid` keeps the clip path's id unique on the page."""
+           css_class: str = "chart-svg", empty: str = "") -> Markup:
+    """The figure as an inline <svg> `width` units wide (it scales to its box), or, when there
+    is nothing to draw, a sentence (`empty`: what will fill the chart; EMPTY by default). `uid`
+    keeps the clip path's id unique on the page."""
     if not has_data(figure):
-        return Markup('<p class="chart-empty">{}</p>').format(EMPTY)
+        return Markup('<p class="chart-empty">{}</p>').format(empty or EMPTY)
     layout = figure.get("layout") or {}
     traces = [t for t in figure.get("data") or [] if t.get("type", "scatter") in ("scatter", "bar")]
     margin = {"l": 80, "r": 80, "t": 100, "b": 80, **(layout.get("margin") or {})}
@@ -613,10 +614,10 @@ class StaticChart:
 
 
 def for_page(figure: dict, chart_id: str, label: str, summary: str,
-             widths: tuple[int, ...] = (NARROW, WIDE)) -> StaticChart:
+             widths: tuple[int, ...] = (NARROW, WIDE), empty: str = "") -> StaticChart:
     """Each width's drawing of a figure for the chart with id `chart_id`, or the empty sentence."""
     if not has_data(figure):
-        return StaticChart(render(figure, width=widths[0], uid=chart_id, label=label), True)
+        return StaticChart(render(figure, width=widths[0], uid=chart_id, label=label, empty=empty), True)
     sizes = ["narrow", "wide"] if len(widths) == 2 else [""] * len(widths)
     return StaticChart(Markup("").join(
         render(figure, width=w, uid=f"{chart_id}-{w}", label=label, description=summary,

@@ -17,9 +17,9 @@ from ..checkins import allowed_dates, save_checkin
 from ..clinic import get_clinic
 from ..extensions import db
 from ..instruments import (DAILY_STEM, GAD7_NOTICE, GAD7_STEM, ITEM_CODES, ROUTE_LABELS, SIDE_EFFECT_KEYS,
-                           band_for)
+                           band_for, daily_stem)
 from ..models import CheckIn, Treatment
-from ..timeutil import is_valid_timezone, local_today, timezone_choices, to_local, utcnow
+from ..timeutil import is_valid_timezone, local_today, timezone_groups, to_local, utcnow
 from ..security import offers_resubmit
 from . import bp
 from .forms import CheckInForm, Gad7Form, SettingsForm
@@ -67,7 +67,7 @@ def checkin():
             form.note.data = existing.note
         form.local_date.data = day.isoformat()
         form.submission_key.issue()
-        return render_template("patient/checkin.html", form=form, stem=DAILY_STEM, existing=existing)
+        return render_template("patient/checkin.html", form=form, stem=daily_stem(day, today), existing=existing)
 
     date_problem = None
     day = _parse_day(form.local_date.data, dates)
@@ -75,8 +75,8 @@ def checkin():
         date_problem = _date_problem(form.local_date.data, today)
     if not form.validate() or date_problem:
         form.submission_key.keep_for_redisplay()
-        return render_template("patient/checkin.html", form=form, stem=DAILY_STEM, existing=None,
-                               date_problem=date_problem), 400
+        return render_template("patient/checkin.html", form=form, stem=daily_stem(day or today, today),
+                               existing=None, date_problem=date_problem), 400
     save_checkin(
         patient, day,
         {code: form[code].data for code in ITEM_CODES},
@@ -238,7 +238,7 @@ def settings():
     zone chosen here; changing it mid-day never brings a second reminder for a date."""
     patient = current_user
     form = SettingsForm()
-    form.timezone.choices = [SelectChoice(zone) for zone in timezone_choices()]
+    form.timezone.choices = timezone_groups(get_clinic().timezone)
     if request.method == "GET":
         form.timezone.data = patient.timezone if is_valid_timezone(patient.timezone) else get_clinic().timezone
         form.reminder_time.process_data(patient.reminder_time)

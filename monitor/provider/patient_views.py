@@ -6,15 +6,15 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from .. import (accounts, analysis, audit, care_team, digits, outbox, paging, patient_status, standard_gad7,
-               treatments)
+from .. import (accounts, analysis, audit, care_team, dashboard, digits, outbox, paging, patient_status,
+               standard_gad7, treatments)
 from ..access import patient_or_404, refuse
 from ..charts import page as patient_charts
 from ..clinic import get_clinic
 from ..extensions import db
 from ..instruments import GAD7_DIFFICULTY_OPTIONS, GAD7_MCID, ITEMS, ROUTE_LABELS, SEVERE_SIDE_EFFECT, SIDE_EFFECTS, band_for
 from ..models import CheckIn, CheckInRevision, User
-from ..timeutil import timezone_choices, to_local, utcnow
+from ..timeutil import timezone_groups, to_local, utcnow
 from ..security import offers_resubmit
 from . import bp
 from .forms import EnrolForm
@@ -24,6 +24,9 @@ from .forms import EnrolForm
 # the page slow to show on a phone).
 CHECKIN_DAYS = 14
 LATEST_TREATMENTS = 10
+# The side-effect table under the 90-day chart lists the latest reports only (issue 13: the page
+# sent 90 days of tables); the check-ins download has them all.
+LATEST_SIDE_EFFECTS = 30
 
 
 # --- Enrolment.
@@ -32,7 +35,7 @@ LATEST_TREATMENTS = 10
 @offers_resubmit(EnrolForm)
 def enrol():
     form = EnrolForm()
-    form.timezone.choices = [SelectChoice(zone) for zone in timezone_choices()]
+    form.timezone.choices = timezone_groups(get_clinic().timezone)
     if current_user.is_admin:
         form.providers.choices = [SelectChoice(p.id, f"{p.display_name} ({p.email})")
                                   for p in care_team.active_providers()]
@@ -40,7 +43,8 @@ def enrol():
         del form.providers
     if request.method == "GET":
         form.timezone.data = get_clinic().timezone
-        return render_template("provider/enrol.html", form=form)
+        # Untouched: this device's zone may replace the default (static/js/timezone.js).
+        return render_template("provider/enrol.html", form=form, device_zone="default")
     if not form.validate():
         return render_template("provider/enrol.html", form=form), 400
     if current_user.is_admin:
@@ -96,13 +100,17 @@ def patient(patient_id: int):
     sessions = treatments.treatments_for(patient)
     standard = standard_gad7.history(patient.id)
     standard_points = [(row.local_date, row.total) for row in standard]
+    clinic = get_clinic()
     return render_template(
         "provider/patient.html", patient=patient,
+        # What a provider decides on, first: the dashboard's own row and flags for this patient.
+        glance=dashboard.row_for_patient(data), legend=dashboard.legend(clinic.mcid, clinic.lapse_days),
+        latest_side_effects=LATEST_SIDE_EFFECTS,
         treatments=sessions if all_treatments else sessions[:LATEST_TREATMENTS], treatment_count=len(sessions),
         all_treatments=all_treatments, latest_treatments=LATEST_TREATMENTS,
         latest_checkin=data.checkins[-1] if data.checkins else None,
         checkins=_checkins(data, page), page=page, checkin_days=CHECKIN_DAYS, now=utcnow(),
-        tz=get_clinic().timezone, to_local=to_local, band_for=band_for, route_labels=ROUTE_LABELS,
+        tz=clinic.timezone, to_local=to_local, band_for=band_for, route_labels=ROUTE_LABELS,
         items=ITEMS, side_effects=SIDE_EFFECTS, severe=SEVERE_SIDE_EFFECT, format_dose=treatments.format_dose,
         providers=care_team.active_providers() if current_user.is_admin else None,
         standard=standard[::-1], standard_summary=standard_gad7.scores_summary(standard_points),
