@@ -11,6 +11,7 @@ import email.policy
 import hashlib
 import hmac
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -235,6 +236,11 @@ def login_in_browser(page, base_url: str, user: User, password: str = PASSWORD) 
     page.get_by_label("Email").fill(user.email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def own_scripts(html: str) -> list[str]:
+    """The page's <script> tags but the idle warning's (static/js/idle.js), which every signed-in page carries."""
+    return [tag for tag in re.findall(r"<script[^>]*>", html) if "/static/js/idle." not in tag]
 
 
 # --- Mail: requests queue it in the outbox, the runner delivers it (monitor/outbox.py).

@@ -8,7 +8,7 @@ from monitor import nudges
 from monitor.clinic import get_clinic
 from monitor.extensions import db
 from monitor.models import User
-from tests.factories import NOW, add_patient, events, login
+from tests.factories import NOW, add_patient, events, login, own_scripts
 from tests.test_nudges import EVENING, nudge_rows
 
 VALID = {"timezone": "Europe/London", "reminder_time": "08:30", "nudges": "off"}
@@ -35,7 +35,7 @@ def test_the_page_shows_the_current_settings(app, client, alice):
                   "<legend>Reminder emails</legend>"):
         assert label in page
     # Works without JavaScript: the one script only suggests the device's time zone (issue 13).
-    assert re.findall(r"<script[^>]*>", page) == [re.search(r'<script src="/static/js/timezone\.[\w.]*js" defer>', page)[0]]
+    assert own_scripts(page) == [re.search(r'<script src="/static/js/timezone\.[\w.]*js" defer>', page)[0]]
 
 
 def test_a_patient_with_no_valid_zone_sees_the_clinics_as_the_default(app, client, alice):
