@@ -108,9 +108,11 @@ def register_error_handlers(app: Flask) -> None:
 def register_template_context(app: Flask) -> None:
     from .charts import PLOTLY_JS, static_chart
     from .clinic import get_clinic
+    from .crisis import with_phone_links
     from .wording import plural
 
     app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.filters["phone_links"] = with_phone_links
     app.jinja_env.globals["plotly_js"] = PLOTLY_JS
     app.jinja_env.globals["static_chart"] = static_chart
     # Every count in words: {{ n|plural("day") }} is "1 day" or "2 days" (monitor/wording.py).

@@ -103,6 +103,8 @@ STATIC_DEFAULTS = {
     "PATIENT_IDLE_MINUTES": 30,
     "PATIENT_ABSOLUTE_HOURS": 12,
     "PATIENT_REMEMBER_DAYS": 30,
+    # How long before the idle limit a signed-in page warns and offers "Stay signed in" (static/js/idle.js).
+    "IDLE_WARNING_SECONDS": 120,
     # Providers and admins must confirm an authenticator before doing anything else.
     "TWO_FACTOR_REQUIRED_FOR_STAFF": True,
     # Sign-in rate limits (monitor/ratelimit.py); RATELIMIT_REDIS_URL below shares them.

@@ -41,7 +41,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = ServerSessionInterface(browser_lifetime=browser_session_lifetime)
     login_manager.user_loader(load_user)
     app.before_request(enforce)
-    app.context_processor(lambda: {"idle_logoff_seconds": idle_limit_seconds()})
+    app.context_processor(lambda: {"signed_out_in_seconds": seconds_until_signed_out()})
 
 
 def _hash(token: str) -> str:
@@ -206,18 +206,35 @@ def enforce():
     return None
 
 
-def idle_limit_seconds() -> int | None:
-    """How long this signed-in page may sit idle. base.html reloads it to the sign-in page then,
-    so a screen left open stops showing patient data (HIPAA automatic logoff), not only the
-    server-side session."""
+def seconds_left(row: UserSession, user: User, now=None) -> int:
+    """How long this session has before the idle or the absolute limit ends it, whichever
+    comes first."""
+    now = now or utcnow()
+    idle, _ = _limits(user, row.remember)
+    left = min(row.last_seen_at + idle, row.expires_at) - now
+    return max(0, int(left.total_seconds()))
+
+
+def seconds_until_signed_out() -> int | None:
+    """For base.html's idle warning (static/js/idle.js): how long this signed-in page may sit
+    unused before the server ends its session. The script warns IDLE_WARNING_SECONDS ahead and
+    then signs out, so a screen left open stops showing patient data (HIPAA automatic logoff);
+    the server's limit stays the control, with or without the script."""
     # Emails are rendered outside any request (the nudge runner): no page, no limit.
     if not has_request_context() or not current_user or not current_user.is_authenticated:
         return None
     row = current()
     if row is None:
         return None
-    idle, _ = _limits(current_user._get_current_object(), row.remember)
-    return int(idle.total_seconds())
+    return seconds_left(row, current_user._get_current_object())
+
+
+def stay_signed_in() -> int:
+    """The person answered the idle warning: count this as use now (enforce() has already
+    checked the session is live). Returns the seconds left. Caller commits."""
+    row = current()
+    row.last_seen_at = utcnow()
+    return seconds_left(row, current_user._get_current_object(), row.last_seen_at)
 
 
 def needs_enrolment(user: User) -> bool:

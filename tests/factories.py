@@ -64,11 +64,6 @@ def form_key(label: str) -> str:
 APP_SCRIPT = re.compile(r'<script src="/static/js/offline\.[0-9a-f]{12}\.js" defer></script>')
 
 
-def without_app_script(html: str) -> str:
-    """The page's HTML without the app's own script tag (APP_SCRIPT above)."""
-    return APP_SCRIPT.sub("", html)
-
-
 # --- Dates and times.
 
 def day(n: int, start: date = TODAY) -> date:
@@ -254,6 +249,14 @@ def login_in_browser(page, base_url: str, user: User, password: str = PASSWORD) 
     page.get_by_label("Email").fill(user.email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def own_scripts(html: str) -> list[str]:
+    """The page's <script> tags but the app-wide ones every page of a signed-in patient carries:
+    the idle warning (static/js/idle.js) and the offline queue (static/js/offline.js), both
+    enhancements the page works without."""
+    return [tag for tag in re.findall(r"<script[^>]*>", html)
+            if "/static/js/idle." not in tag and "/static/js/offline." not in tag]
 
 
 # --- Mail: requests queue it in the outbox, the runner delivers it (monitor/outbox.py).

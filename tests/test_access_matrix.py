@@ -57,6 +57,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "shell.service_worker": PUBLIC,
     "shell.offline": PUBLIC,
     "auth.logout": SIGNED_IN,
+    "auth.stay_signed_in": SIGNED_IN,  # the idle warning's "Stay signed in": extends the caller's own session
     "auth.request_reset": PUBLIC,
     "auth.verify": SIGNED_IN,  # signed out with no sign-in under way, it sends you back to sign in
     "auth.security": SIGNED_IN,

@@ -8,7 +8,7 @@ from monitor import timeutil
 from monitor.extensions import db
 from monitor.instruments import DAILY_OPTIONS, DAILY_STEM, ITEMS, SIDE_EFFECTS
 from monitor.models import CheckIn, CheckInRevision
-from tests.factories import APP_SCRIPT, TODAY, form_key, login, without_app_script  # TODAY: the frozen clock's date, in New York
+from tests.factories import APP_SCRIPT, TODAY, form_key, login, own_scripts  # TODAY: the frozen clock's date, in New York
 
 
 def answers(values=(2, 2, 1, 1, 0, 1, 2), **extra):
@@ -43,7 +43,8 @@ def test_page_shows_every_item_option_and_the_stem_verbatim(client, alice):
 def test_page_is_a_plain_form_that_needs_no_javascript(client, alice):
     html = client.get("/checkin").get_data(as_text=True)
     assert APP_SCRIPT.search(html)  # the offline queue: an enhancement, not a need
-    assert "<script" not in without_app_script(html)
+    # No script of its own (the app-wide idle warning and offline queue aside).
+    assert own_scripts(html) == []
     assert 'method="post"' in html
     assert html.count('type="radio"') == 7 * 4 + 7 * 4
     assert 'name="viewport" content="width=device-width' in html
@@ -254,7 +255,7 @@ def test_a_refused_late_entry_keeps_the_stem_of_its_day(client, users):
 
 def test_the_day_is_chosen_by_links_that_reload_the_page_without_javascript(client, alice):
     html = client.get("/checkin").get_data(as_text=True)
-    assert "<script" not in without_app_script(html)
+    assert own_scripts(html) == []
     for n in range(4):
         assert f'href="/checkin?day={(TODAY - timedelta(days=n)).isoformat()}"' in html
     assert html.count('aria-current="page"') == 1  # today, the default

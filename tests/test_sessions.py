@@ -1,6 +1,7 @@
 """Signed-in sessions kept on the server: fixation, logout, timeouts, password change, cookie flags
 (OWASP ASVS V7, HIPAA automatic logoff)."""
 import hashlib
+import re
 from datetime import timedelta
 
 import pytest
@@ -241,11 +242,68 @@ def test_without_https_the_cookie_is_still_httponly_and_samesite_lax(client, use
     assert "remember_token" not in cookie
 
 
-def test_a_page_left_open_returns_to_sign_in_when_the_idle_limit_passes(client, users):
-    """Automatic logoff on the screen too: the page reloads to sign-in after the idle limit."""
-    assert "http-equiv=\"refresh\"" not in client.get("/login").get_data(as_text=True)
+def seconds_left_on_page(html: str) -> int | None:
+    found = re.search(r'<dialog id="idle-dialog"[^>]*data-seconds-left="(\d+)"', html)
+    return int(found[1]) if found else None
+
+
+def test_a_page_left_open_warns_before_the_idle_limit_and_never_refreshes_itself(client, users):
+    """Automatic logoff on the screen too, without a timed refresh (WCAG 2.2.1): signed-in pages
+    carry the idle warning (static/js/idle.js) with the seconds the server has left."""
+    page = client.get("/login").get_data(as_text=True)
+    assert 'http-equiv="refresh"' not in page and seconds_left_on_page(page) is None
     login(client, users.provider_a)
-    assert '<meta http-equiv="refresh" content="900;url=/login">' in client.get("/patients").get_data(as_text=True)
+    page = client.get("/patients").get_data(as_text=True)
+    assert 'http-equiv="refresh"' not in page
+    assert seconds_left_on_page(page) == 15 * 60
+    assert 'data-warn-seconds="120"' in page and "/static/js/idle." in page
+    timeutil.freeze(NOW + timedelta(seconds=50))  # use not yet written back (at most once a minute)
+    assert seconds_left_on_page(client.get("/patients").get_data(as_text=True)) == 15 * 60 - 50
     client.post("/logout")
+    timeutil.freeze(NOW)
     client.post("/login", data={"email": users.patient_a.email, "password": PASSWORD, "remember": "y"})
-    assert f'content="{30 * 24 * 3600};url=/login"' in client.get("/checkin").get_data(as_text=True)
+    assert seconds_left_on_page(client.get("/checkin").get_data(as_text=True)) == 30 * 24 * 3600
+
+
+def test_stay_signed_in_counts_as_use_on_the_server(client, users):
+    login(client, users.patient_a)
+    timeutil.freeze(NOW + timedelta(minutes=29))
+    response = client.post("/account/stay-signed-in")
+    assert response.status_code == 200 and response.json == {"seconds_left": 30 * 60}
+    assert row_of(client).last_seen_at == NOW + timedelta(minutes=29)
+    timeutil.freeze(NOW + timedelta(minutes=45))  # past the first limit, inside the new one
+    assert client.get("/me").status_code == 200
+
+
+def test_stay_signed_in_cannot_pass_the_absolute_limit(client, users):
+    login(client, users.patient_a)
+    for minutes in range(25, 12 * 60, 25):  # in use all day
+        timeutil.freeze(NOW + timedelta(minutes=minutes))
+        assert client.get("/me").status_code == 200
+    timeutil.freeze(NOW + timedelta(hours=12) - timedelta(seconds=30))
+    assert client.post("/account/stay-signed-in").json == {"seconds_left": 30}
+
+
+def test_stay_signed_in_needs_the_csrf_token_and_a_live_session(app, client, users):
+    app.config["WTF_CSRF_ENABLED"] = True
+    login_page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', login_page)[1]
+    client.post("/login", data={"email": users.patient_a.email, "password": PASSWORD, "csrf_token": token})
+    timeutil.freeze(NOW + timedelta(minutes=20))
+    assert client.post("/account/stay-signed-in").status_code == 400  # another site's form, say
+    assert row_of(client).last_seen_at == NOW
+    page = client.get("/me").get_data(as_text=True)
+    token = re.search(r'class="idle-stay">\s*<input type="hidden" name="csrf_token" value="([^"]+)"', page)[1]
+    assert client.post("/account/stay-signed-in", data={"csrf_token": token}).status_code == 200
+    timeutil.freeze(NOW + timedelta(minutes=55))  # too late: the session has ended, sign-in answers
+    response = client.post("/account/stay-signed-in", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_the_idle_sign_out_says_why(client, users):
+    login(client, users.patient_a)
+    response = client.post("/logout", data={"reason": "idle"}, follow_redirects=True)
+    assert SIGNED_OUT_MESSAGE in response.get_data(as_text=True)
+    login(client, users.patient_a)
+    response = client.post("/logout", follow_redirects=True)
+    assert "You are signed out." in response.get_data(as_text=True)

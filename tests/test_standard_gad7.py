@@ -10,7 +10,7 @@ from monitor.extensions import db
 from monitor.instruments import (GAD7_DIFFICULTY_OPTIONS, GAD7_DIFFICULTY_QUESTION, GAD7_NOTICE, GAD7_OPTIONS,
                                  GAD7_STEM, ITEMS)
 from monitor.models import StandardGad7, User
-from tests.factories import TODAY, add_checkin, add_standard_gad7, answers_for, day, login, without_app_script
+from tests.factories import TODAY, add_checkin, add_standard_gad7, answers_for, day, login, own_scripts
 
 
 def gad7_form(values=(2, 2, 1, 1, 0, 1, 2), difficulty=None) -> dict:
@@ -121,7 +121,7 @@ def test_the_form_shows_the_stem_items_answers_difficulty_and_notice_verbatim(cl
 
 def test_the_form_is_plain_labelled_radios_with_large_targets_and_no_script(client, checked_in):
     html = client.get("/gad7").get_data(as_text=True)
-    assert "<script" not in without_app_script(html)
+    assert own_scripts(html) == []
     assert html.count('type="radio"') == 7 * 4 + 4
     # Each radio sits inside its label, which static/css/app.css makes a 48 px tall target.
     assert html.count('<label><input type="radio"') == 7 * 4 + 4

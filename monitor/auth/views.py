@@ -3,7 +3,7 @@ sign-up: accounts are enrolled. The signed-in security page lives in security_vi
 sessions themselves are kept by sessions.py, codes by twofactor.py."""
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
 from .. import outbox, ratelimit, sessions, tokens, twofactor
@@ -176,8 +176,20 @@ def logout():
     # Nothing of this session (such as a provider's name search) outlives the sign-out.
     sessions.sign_out()
     db.session.commit()
-    flash("You are signed out.", "info")
+    # The idle warning (static/js/idle.js) signs out with reason=idle when nobody answered it.
+    flash(sessions.SIGNED_OUT_MESSAGE if request.form.get("reason") == "idle" else "You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/account/stay-signed-in")
+@login_required
+def stay_signed_in():
+    """"Stay signed in" in the idle warning: the session counts as used now. A POST with the
+    CSRF token (another site cannot keep someone signed in); answers the seconds left."""
+    left = sessions.stay_signed_in()
+    # The touch is the whole point of the request: kept even if nothing else happens.
+    db.session.commit()
+    return jsonify(seconds_left=left)
 
 
 @bp.route("/account/invitation/<token>", methods=["GET", "POST"])

@@ -28,6 +28,10 @@
     var layout = figure.layout || {};
     // Touch friendly: no drag-zoom that traps page scrolling, no mode bar on phones.
     layout.dragmode = false;
+    // Reduced motion asked for: no animated transitions when the chart is redrawn.
+    if (window.matchMedia("(prefers-reduced-motion: reduce)").matches) {
+      layout.transition = {duration: 0};
+    }
     var narrow = window.matchMedia("(max-width: 40rem)").matches;
     var config = {
       responsive: true,
