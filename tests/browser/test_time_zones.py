@@ -51,3 +51,20 @@ def test_without_javascript_the_select_keeps_the_clinics_zone_and_saves(live_ser
     page.get_by_role("button", name="Save settings").click()
     page.get_by_text("Your settings are saved.").wait_for()
     page.context.close()
+
+
+def test_every_zone_is_behind_a_search_that_narrows_the_list_and_chooses(live_server, browser, users):
+    page = _page(browser, "America/New_York")
+    login_in_browser(page, live_server, users.patient_a)
+    page.goto(f"{live_server}/me/settings")
+    page.get_by_label("Search every time zone").fill("kolk")
+    assert page.locator("#timezone").input_value() == "Asia/Kolkata"
+    assert "1 zone matches" in page.locator("#timezone-search-status").inner_text()
+    visible = page.locator("#timezone option").evaluate_all("os => os.filter(o => !o.hidden).map(o => o.value)")
+    assert visible == ["Asia/Kolkata"]
+    page.get_by_label("Search every time zone").fill("")  # cleared: every zone again, the choice kept
+    assert page.locator("#timezone option:not([hidden])").count() > 300
+    assert page.locator("#timezone").input_value() == "Asia/Kolkata"
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_text("Your settings are saved.").wait_for()
+    page.context.close()

@@ -6,6 +6,7 @@
 (function () {
   "use strict";
   var select = document.querySelector("select[data-device-zone]");
+  if (select) { addSearch(select); }
   var zone = null;
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
   if (!select || !zone || select.value === zone) { return; }
@@ -39,4 +40,46 @@
     select.focus();
   });
   note.insertAdjacentElement("beforebegin", button);
+
+  /* The full IANA list behind a search: typing narrows the select to the zones whose name has
+     every word typed ("kolk", "new york", "paris"), and picks the first of them when the one
+     chosen is filtered out; a status line says how many match and which is chosen. Without
+     JavaScript the select lists every zone, the common ones first. */
+  function addSearch(select) {
+    var box = document.createElement("div");
+    box.className = "zone-search";
+    var label = document.createElement("label");
+    label.htmlFor = select.id + "-search";
+    label.textContent = "Search every time zone";
+    var input = document.createElement("input");
+    input.type = "search";
+    input.id = select.id + "-search";
+    input.autocomplete = "off";
+    input.setAttribute("aria-controls", select.id);
+    var status = document.createElement("p");
+    status.className = "hint";
+    status.id = select.id + "-search-status";
+    status.setAttribute("role", "status");
+    input.setAttribute("aria-describedby", status.id);
+    box.appendChild(label);
+    box.appendChild(input);
+    box.appendChild(status);
+    select.insertAdjacentElement("beforebegin", box);
+    input.addEventListener("input", function () {
+      var words = input.value.toLowerCase().replace(/_/g, " ").split(/[\s\/]+/).filter(Boolean);
+      var first = null, shown = 0;
+      Array.prototype.forEach.call(select.options, function (option) {
+        var text = (option.value + " " + option.text).toLowerCase().replace(/_/g, " ");
+        var match = words.every(function (word) { return text.indexOf(word) !== -1; });
+        option.hidden = !match;
+        if (match) { shown += 1; if (first === null) { first = option; } }
+      });
+      var chosen = select.options[select.selectedIndex];
+      if (first !== null && (!chosen || chosen.hidden)) { select.value = first.value; }
+      if (!words.length) { status.textContent = ""; return; }
+      status.textContent = shown === 0 ? "No time zone matches." :
+        (shown === 1 ? "1 zone matches" : shown + " zones match") + "; chosen: " +
+        select.options[select.selectedIndex].text + ".";
+    });
+  }
 }());
