@@ -180,8 +180,9 @@ class User(UserMixin, db.Model):
         return bool(self.password_hash)
 
 
-class CheckInAnswers:
-    """Columns shared by a check-in and the history of its earlier versions."""
+class SevenItems:
+    """The seven GAD-7 problems' answers (local codes q1..q7, each 0-3) and their total, on a
+    day: shared by the daily check-in and the standard GAD-7, which ask about the same seven."""
 
     local_date: Mapped[date] = mapped_column(Date)
     q1: Mapped[int] = mapped_column(SmallInteger)
@@ -192,6 +193,14 @@ class CheckInAnswers:
     q6: Mapped[int] = mapped_column(SmallInteger)
     q7: Mapped[int] = mapped_column(SmallInteger)
     total: Mapped[int] = mapped_column(SmallInteger)
+
+    def answers(self) -> dict[str, int]:
+        return {code: getattr(self, code) for code in ITEM_CODES}
+
+
+class CheckInAnswers(SevenItems):
+    """Columns shared by a check-in and the history of its earlier versions."""
+
     se_dissociation: Mapped[int | None] = mapped_column(SmallInteger)
     se_dizziness: Mapped[int | None] = mapped_column(SmallInteger)
     se_nausea: Mapped[int | None] = mapped_column(SmallInteger)
@@ -204,9 +213,6 @@ class CheckInAnswers:
     # A check-in entered after its own local date (backfill or import).
     late_entry: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(16), default="web")
-
-    def answers(self) -> dict[str, int]:
-        return {code: getattr(self, code) for code in ITEM_CODES}
 
     def side_effects(self) -> dict[str, int | None]:
         return {key: getattr(self, f"se_{key}") for key in SIDE_EFFECT_KEYS}
@@ -255,7 +261,7 @@ class CheckInRevision(CheckInAnswers, db.Model):
     checkin: Mapped[CheckIn] = relationship(back_populates="revisions")
 
 
-class StandardGad7(db.Model):
+class StandardGad7(SevenItems, db.Model):
     """One standard GAD-7 (SPEC 2.2), at most one per patient per local date. Kept apart from
     the daily check-ins: it asks about two weeks, is LOINC-coded, and never feeds the
     durability analysis. Answers use the local codes q1..q7 (instruments.GAD7_ITEM_LOINC maps
@@ -270,21 +276,9 @@ class StandardGad7(db.Model):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    local_date: Mapped[date] = mapped_column(Date)
-    q1: Mapped[int] = mapped_column(SmallInteger)
-    q2: Mapped[int] = mapped_column(SmallInteger)
-    q3: Mapped[int] = mapped_column(SmallInteger)
-    q4: Mapped[int] = mapped_column(SmallInteger)
-    q5: Mapped[int] = mapped_column(SmallInteger)
-    q6: Mapped[int] = mapped_column(SmallInteger)
-    q7: Mapped[int] = mapped_column(SmallInteger)
-    total: Mapped[int] = mapped_column(SmallInteger)
     difficulty: Mapped[int | None] = mapped_column(SmallInteger)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     source: Mapped[str] = mapped_column(String(16), default="web")  # web or import
-
-    def answers(self) -> dict[str, int]:
-        return {code: getattr(self, code) for code in ITEM_CODES}
 
 
 class StudyId(db.Model):
