@@ -252,9 +252,7 @@ def login_in_browser(page, base_url: str, user: User, password: str = PASSWORD) 
 
 
 def own_scripts(html: str) -> list[str]:
-    """The page's <script> tags but the app-wide ones every page of a signed-in patient carries:
-    the idle warning (static/js/idle.js) and the offline queue (static/js/offline.js), both
-    enhancements the page works without."""
+    """The page's <script> tags but the app-wide idle warning's and offline queue's (idle.js, offline.js)."""
     return [tag for tag in re.findall(r"<script[^>]*>", html)
             if "/static/js/idle." not in tag and "/static/js/offline." not in tag]
 

@@ -1,4 +1,5 @@
 """The patient's own history page and the crisis line on every patient page (SPEC 2.3, 3)."""
+import re
 from datetime import date, datetime, timezone
 
 from monitor.clinic import get_clinic
@@ -40,19 +41,26 @@ def test_patient_sees_own_checkins_not_others(client, users):
 
 def test_crisis_line_on_every_patient_page(client, users):
     add_checkin(users.patient_a, date(2026, 11, 26), 7)
-    assert CRISIS in client.get("/login").get_data(as_text=True)
+    assert CRISIS in _text(client.get("/login").get_data(as_text=True))
     login(client, users.patient_a)
     for path in ("/checkin", "/me", "/checkin/2026-11-26/done"):
         r = client.get(path)
         assert r.status_code == 200
-        assert CRISIS in r.get_data(as_text=True), path
+        assert CRISIS in _text(r.get_data(as_text=True)), path
+
+
+def _text(html: str) -> str:
+    """The page's words without its tags: the crisis line's numbers are tap-to-call links."""
+    return re.sub(r"<[^>]+>", "", html)
 
 
 def test_crisis_text_is_configurable_per_clinic(client, users):
     get_clinic().crisis_text = "Not monitored around the clock. In an emergency call 112."
     db.session.commit()
     login(client, users.patient_a)
-    assert "In an emergency call 112." in client.get("/checkin").get_data(as_text=True)
+    page = client.get("/checkin").get_data(as_text=True)
+    assert "In an emergency call 112." in _text(page)
+    assert '<a class="tel" href="tel:112">112</a>' in page
 
 
 def test_patient_pages_are_not_cached(client, users):
