@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .exports import plain_number, write_csv
 from .extensions import db
+from .sql import among
 from .instruments import ITEM_CODES, SIDE_EFFECT_KEYS
 from .models import CheckIn, Role, StandardGad7, StudyId, Treatment, User
 from .timeutil import utcnow
@@ -43,7 +44,7 @@ def new_study_id() -> str:
 def study_ids_for(patient_ids: list[int]) -> dict[int, str]:
     """Each patient's study id, made now for those who have none yet. Caller commits."""
     found = dict(db.session.execute(
-        select(StudyId.patient_id, StudyId.study_id).where(StudyId.patient_id.in_(patient_ids))).all())
+        select(StudyId.patient_id, StudyId.study_id).where(among(StudyId.patient_id, patient_ids))).all())
     for patient_id in patient_ids:
         if patient_id in found:
             continue
@@ -105,13 +106,13 @@ def research_export(now: datetime | None = None) -> ResearchExport:
     if included:
         for t in db.session.execute(
                 select(Treatment.patient_id, Treatment.administered_at, Treatment.route, Treatment.dose_mg)
-                .where(Treatment.patient_id.in_(included), Treatment.administered_at <= now)).all():
+                .where(among(Treatment.patient_id, included), Treatment.administered_at <= now)).all():
             add(t.patient_id, "treatment", _local_date(t.administered_at, zones[t.patient_id]),
                 {"route": t.route, "dose_mg": plain_number(t.dose_mg)})
         for g in db.session.execute(
                 select(StandardGad7.patient_id, StandardGad7.local_date, StandardGad7.total, StandardGad7.difficulty,
                        *(getattr(StandardGad7, c) for c in ITEM_CODES))
-                .where(StandardGad7.patient_id.in_(included))).all():
+                .where(among(StandardGad7.patient_id, included))).all():
             add(g.patient_id, "standard_gad7", g.local_date,
                 {**{c: str(getattr(g, c)) for c in ITEM_CODES}, "total": str(g.total),
                  "difficulty": "" if g.difficulty is None else str(g.difficulty)})
@@ -119,7 +120,7 @@ def research_export(now: datetime | None = None) -> ResearchExport:
         for c in db.session.execute(
                 select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total, CheckIn.late_entry,
                        *(getattr(CheckIn, code) for code in [*ITEM_CODES, *se]))
-                .where(CheckIn.patient_id.in_(included))).all():
+                .where(among(CheckIn.patient_id, included))).all():
             add(c.patient_id, "checkin", c.local_date,
                 {**{code: str(getattr(c, code)) for code in ITEM_CODES}, "total": str(c.total),
                  **{code: "" if getattr(c, code) is None else str(getattr(c, code)) for code in se},

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, or_, select
 
 from .extensions import db
+from .sql import among
 from .instruments import GAD7_INTERVAL_DAYS, GAD7_MCID, ITEM_CODES, Band, gad7_severity, total_of
 from .models import PatientStatus, StandardGad7, User
 from .timeutil import utcnow
@@ -175,7 +176,7 @@ def summaries(patient_ids: list[int]) -> dict[int, Summary]:
     newest = func.row_number().over(partition_by=t.c.patient_id, order_by=t.c.local_date.desc())
     ranked = (select(t.c.patient_id, t.c.local_date, t.c.total, earliest.label("earliest"),
                      newest.label("newest"), func.count().over(partition_by=t.c.patient_id).label("n"))
-              .where(t.c.patient_id.in_(patient_ids)).subquery())
+              .where(among(t.c.patient_id, patient_ids)).subquery())
     rows = db.session.connection().execute(
         select(ranked).where(or_(ranked.c.earliest == 1, ranked.c.newest == 1))
         .order_by(ranked.c.patient_id, ranked.c.local_date)).all()
