@@ -47,7 +47,7 @@ def service_worker():
     the script, which is what makes a browser install the new worker and drop the old cache."""
     shell = [url_for("shell.offline"), *(url_for("static", filename=name) for name in SHELL_STATIC)]
     version = hashlib.sha256("\n".join(shell).encode()).hexdigest()[:12]
-    script = render_template("shell/sw.js", shell=shell, version=version)
+    script = render_template("shell/sw.js", shell_urls=shell, version=version)
     response = current_app.response_class(script, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = "/"
     return response

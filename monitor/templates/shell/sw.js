@@ -8,7 +8,7 @@
    the offline page, which holds no one's data. */
 "use strict";
 const CACHE = "shell-{{ version }}";
-const SHELL = {{ shell|tojson }};
+const SHELL = {{ shell_urls|tojson }};
 const OFFLINE = SHELL[0];
 const FINGERPRINTED = /^\/static\/.+\.[0-9a-f]{12}\.[A-Za-z0-9]+$/;
 
