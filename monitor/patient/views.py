@@ -137,12 +137,17 @@ def _checkin_on(patient_id: int, day: date) -> CheckIn | None:
     return db.session.scalar(select(CheckIn).where(CheckIn.patient_id == patient_id, CheckIn.local_date == day))
 
 
-@bp.get("/checkin/<day>/done")
-def checkin_done(day: str):
+def _date_or_404(text: str) -> date:
+    """A date from an address (a done page's); anything else is a page that does not exist."""
     try:
-        parsed = date.fromisoformat(day)
+        return date.fromisoformat(text)
     except ValueError:
         abort(404)
+
+
+@bp.get("/checkin/<day>/done")
+def checkin_done(day: str):
+    parsed = _date_or_404(day)
     checkin = _checkin_on(current_user.id, parsed)
     if checkin is None:
         abort(404)
@@ -234,10 +239,7 @@ def gad7_later():
 
 @bp.get("/gad7/<day>/done")
 def gad7_done(day: str):
-    try:
-        parsed = date.fromisoformat(day)
-    except ValueError:
-        abort(404)
+    parsed = _date_or_404(day)
     found = standard_gad7.on(current_user.id, parsed)
     if found is None:
         abort(404)
