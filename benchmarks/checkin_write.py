@@ -152,7 +152,7 @@ def sessions(app, prefix: str = "w") -> list[dict]:
                                                "csrf_token": _token(client.get("/login").get_data(as_text=True))})
         assert response.status_code == 302, "benchmark sign-in failed"
         page = client.get("/checkin").get_data(as_text=True)
-        day = re.search(r'<option[^>]*value="(\d{4}-\d\d-\d\d)"', page).group(1)
+        day = re.search(r'name="local_date" value="(\d{4}-\d\d-\d\d)"', page).group(1)
         cookie = client.get_cookie("session")
         for v in range(VARIANTS):
             body = "&".join(f"{k}={val}" for k, val in {

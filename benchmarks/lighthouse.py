@@ -102,7 +102,8 @@ def installability_errors(base: str, cookie: str) -> list[str]:
             context.add_cookies([{"name": name, "value": value, "url": base}])
             page = context.new_page()
             page.goto(base + "/checkin", timeout=30_000)
-            page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30_000)
+            # A function, not an expression: Playwright evals a bare expression, which the CSP forbids.
+            page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=30_000)
             errors = context.new_cdp_session(page).send("Page.getInstallabilityErrors")["installabilityErrors"]
             return [e["errorId"] + "".join(f" {a['name']}={a['value']}" for a in e.get("errorArguments", []))
                     for e in errors]
