@@ -142,13 +142,14 @@ def add_history(patients: list[User], now: datetime, rng: random.Random, days: i
 VARIANTS = 4  # forms per patient, with different totals: each save changes the analysis
 
 
-def sessions(app, prefix: str = "w") -> list[dict]:
+def sessions(app, prefix: str = "w", patients: int = PATIENTS, password: str = PASSWORD) -> list[dict]:
     """A signed-in cookie and valid check-in forms for each benchmark patient, in the order sent:
-    a patient's consecutive submissions carry different answers (a different total)."""
+    a patient's consecutive submissions carry different answers (a different total).
+    tests/test_benchmark_scripts.py sends them, so a change to the pages cannot break this unseen."""
     forms = [[] for _ in range(VARIANTS)]
-    for n in range(PATIENTS):
+    for n in range(patients):
         client = app.test_client()
-        response = client.post("/login", data={"email": f"{prefix}{n}@bench.test", "password": PASSWORD,
+        response = client.post("/login", data={"email": f"{prefix}{n}@bench.test", "password": password,
                                                "csrf_token": _token(client.get("/login").get_data(as_text=True))})
         assert response.status_code == 302, "benchmark sign-in failed"
         page = client.get("/checkin").get_data(as_text=True)
