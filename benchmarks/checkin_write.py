@@ -154,12 +154,12 @@ def sessions(app, prefix: str = "w", patients: int = PATIENTS, password: str = P
         assert response.status_code == 302, "benchmark sign-in failed"
         page = client.get("/checkin").get_data(as_text=True)
         day = re.search(r'name="local_date" value="(\d{4}-\d\d-\d\d)"', page).group(1)
-        cookie = client.get_cookie("session")
+        cookie = client.get_cookie(app.session_interface.get_cookie_name(app))
         for v in range(VARIANTS):
             body = "&".join(f"{k}={val}" for k, val in {
                 "csrf_token": _token(page), "local_date": day, "submission_key": "",
                 **{f"q{i}": (i + v) % 4 for i in range(1, 8)}}.items())
-            forms[v].append({"cookie": f"session={cookie.value}", "body": body})
+            forms[v].append({"cookie": f"{cookie.key}={cookie.value}", "body": body})
     return [form for variant in forms for form in variant]
 
 

@@ -112,11 +112,13 @@ def load(patients: list[User], *, since: date | None = None, now: datetime | Non
     return data
 
 
-def latest_before(column, patient_column, before, patient_ids) -> dict[int, object]:
-    """Each patient's latest value of a column below `before` (a check-in's date, a session's
-    time): a correlated MAX per patient, which both databases answer from the (patient, column)
-    index in a few steps however long the history (a GROUP BY would read every row of it)."""
-    latest = select(func.max(column)).where(patient_column == User.id, column < before).scalar_subquery()
+def latest_before(column, patient_column, before, patient_ids, *, inclusive: bool = False) -> dict[int, object]:
+    """Each patient's latest value of a column below `before` (at or below it when `inclusive`;
+    a check-in's date, a session's time): a correlated MAX per patient, which both databases
+    answer from the (patient, column) index in a few steps however long the history (a GROUP BY
+    would read every row of it)."""
+    bound = column <= before if inclusive else column < before
+    latest = select(func.max(column)).where(patient_column == User.id, bound).scalar_subquery()
     return {patient_id: value for patient_id, value in
             db.session.connection().execute(select(User.id, latest).where(among(User.id, patient_ids))).all()
             if value is not None}

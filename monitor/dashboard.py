@@ -310,8 +310,9 @@ class Dashboard:
 # (the adherence window ends today or yesterday); the latest check-in and the three days before
 # it ("rising") may be older. The sparkline's 30 days are read for the rows on the page only.
 WINDOW_DAYS = max(ADHERENCE_DAYS + 1, SIDE_EFFECT_DAYS)
-# Sessions are few: those of the sparkline's days are read for every row, and the last before.
-TREATMENT_DAYS = max(sparkline.DAYS, WINDOW_DAYS)
+# Of sessions, a row reads only the last that has taken place ("days since session"); the
+# sparkline's sessions are read for the rows on the page (a panel's month of them, converted
+# to local dates, cost more than the flags that never look at them).
 
 
 def _rows(statement) -> list:
@@ -340,8 +341,6 @@ def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
         return Recent(data, severe_dates)
     ids = visible if visible is not None else list(data)
     since = min(todays.values()) - timedelta(days=WINDOW_DAYS)
-    cutoff = datetime.combine(min(todays.values()) - timedelta(days=TREATMENT_DAYS + 1), time.min,
-                              tzinfo=timezone.utc)  # a day's margin for zones
     severe = or_(*(getattr(CheckIn, f"se_{key}") == SEVERE_SIDE_EFFECT for key in SIDE_EFFECT_KEYS))
     for patient_id, local_date, total, is_severe in _rows(
             select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total, severe)
@@ -367,19 +366,16 @@ def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
             data[patient_id].totals[local_date] = total
     for item in data.values():
         item.totals = dict(sorted(item.totals.items()))
-    for patient_id, at in analysis.latest_before(Treatment.administered_at, Treatment.patient_id, cutoff, ids).items():
-        data[patient_id].treatments.append(analysis.TreatmentTime(at))
-    for patient_id, at in _rows(
-            select(Treatment.patient_id, Treatment.administered_at)
-            .where(among(Treatment.patient_id, ids), Treatment.administered_at >= cutoff)
-            .order_by(Treatment.administered_at, Treatment.id)):
+    for patient_id, at in analysis.latest_before(Treatment.administered_at, Treatment.patient_id, now, ids,
+                                                 inclusive=True).items():
         data[patient_id].treatments.append(analysis.TreatmentTime(at))
     return Recent(data, severe_dates, since)
 
 
 def _add_trend_days(recent: Recent, patient_ids: list[int]) -> None:
-    """The check-ins of the sparkline's days that the row window left out, for these rows (one
-    query, run even for no rows so that a page's query count does not depend on its rows)."""
+    """For these rows' sparklines: the check-ins and sessions of its days that the row window
+    left out (a query each, run even for no rows so that a page's query count does not depend
+    on its rows)."""
     if recent.since is None:
         return  # no patients at all
     first = min((recent.data[i].today for i in patient_ids), default=recent.since) - timedelta(days=sparkline.DAYS)
@@ -388,9 +384,19 @@ def _add_trend_days(recent: Recent, patient_ids: list[int]) -> None:
             .where(among(CheckIn.patient_id, patient_ids), CheckIn.local_date >= first,
                    CheckIn.local_date < recent.since)):
         recent.data[patient_id].totals[local_date] = total
+    sessions = {patient_id: [] for patient_id in patient_ids}
+    # A day's margin before the first local date, for zones ahead of UTC.
+    for patient_id, at in _rows(
+            select(Treatment.patient_id, Treatment.administered_at)
+            .where(among(Treatment.patient_id, patient_ids),
+                   Treatment.administered_at >= datetime.combine(first - timedelta(days=1), time.min, tzinfo=timezone.utc))
+            .order_by(Treatment.administered_at, Treatment.id)):
+        sessions[patient_id].append(analysis.TreatmentTime(at))
     for patient_id in patient_ids:
         item = recent.data[patient_id]
         item.totals = dict(sorted(item.totals.items()))
+        # With the last one before them, which the row read (the same session may be both).
+        item.treatments = sorted({*item.treatments, *sessions[patient_id]})
 
 
 def build(viewer: User, *, flag: str | None = None, search: str = "", page: int = 1,

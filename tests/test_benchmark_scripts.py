@@ -16,6 +16,7 @@ import checkin_write  # noqa: E402  (benchmarks/checkin_write.py)
 
 def test_the_write_benchmark_signs_in_and_sends_check_ins_the_app_saves(app):
     app.config["WTF_CSRF_ENABLED"] = True  # the benchmark sends the form's token, as a phone does
+    app.config["SESSION_COOKIE_SECURE"] = False  # and speaks plain http on loopback
     patients = [add_patient(f"w{n}@bench.test") for n in range(2)]
     db.session.commit()
 
@@ -23,9 +24,11 @@ def test_the_write_benchmark_signs_in_and_sends_check_ins_the_app_saves(app):
 
     assert len(forms) == 2 * checkin_write.VARIANTS
     for form in forms:
-        response = app.test_client().post("/checkin", data=form["body"], headers={
-            "Cookie": form["cookie"], "Content-Type": "application/x-www-form-urlencoded"})
-        assert response.status_code == 303, response.get_data(as_text=True)[:300]
+        client = app.test_client()  # (the test client sends its own cookies, not a Cookie header)
+        client.set_cookie(*form["cookie"].split("=", 1))
+        response = client.post("/checkin", data=form["body"],
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert response.status_code == 303, response.get_data(as_text=True)
     saved = db.session.scalars(db.select(CheckIn).where(CheckIn.patient_id.in_([p.id for p in patients]))).all()
     assert sorted(c.patient_id for c in saved) == sorted(p.id for p in patients)
     assert {c.local_date for c in saved} == {TODAY}

@@ -536,3 +536,9 @@ def test_a_plan_made_before_another_write_of_the_patient_is_not_written(app, use
     db.session.commit()
     assert stored_analysis.for_patients([patient], now=NOW) == fresh([patient], NOW)
     assert stored_analysis.for_patients([patient], now=NOW)[patient.id].treatments[0].nadir == 0
+
+
+def test_stored_result_columns_are_in_the_results_own_order():
+    """for_patients() builds each TreatmentResult from its row's columns by position."""
+    names = [f.name for f in dataclasses.fields(durability.TreatmentResult)]
+    assert names == ["treatment_date", "interval_end", *stored_analysis.RESULT_FIELDS]
