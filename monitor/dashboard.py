@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from markupsafe import Markup
-from sqlalchemy import or_, select
+from sqlalchemy import select, text
 from sqlalchemy.orm import selectinload
 
 from . import analysis, durability, paging, schedule, sparkline, standard_gad7, stored_analysis
@@ -22,8 +22,8 @@ from .access import patients_visible_to
 from .clinic import get_clinic
 from .extensions import db
 from .sql import among
-from .instruments import SEVERE_SIDE_EFFECT, SIDE_EFFECT_KEYS, Band, band_for
-from .models import CheckIn, PatientStatus, Treatment, User
+from .instruments import Band, band_for
+from .models import SEVERE_SIDE_EFFECT_SQL, CheckIn, PatientStatus, Treatment, User
 from .timeutil import local_todays, to_local, utcnow
 from .wording import plural
 
@@ -341,13 +341,17 @@ def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
         return Recent(data, severe_dates)
     ids = visible if visible is not None else list(data)
     since = min(todays.values()) - timedelta(days=WINDOW_DAYS)
-    severe = or_(*(getattr(CheckIn, f"se_{key}") == SEVERE_SIDE_EFFECT for key in SIDE_EFFECT_KEYS))
-    for patient_id, local_date, total, is_severe in _rows(
-            select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total, severe)
+    for patient_id, local_date, total in _rows(
+            select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total)
             .where(among(CheckIn.patient_id, ids), CheckIn.local_date >= since)):
         data[patient_id].totals[local_date] = total
-        if is_severe:  # recent_side_effect() keeps each patient's own last SIDE_EFFECT_DAYS
-            severe_dates.setdefault(patient_id, []).append(local_date)
+    # Few check-ins report a severe side effect: found through their own partial index, where
+    # asking it of each row above would read all of them again (models.SEVERE_SIDE_EFFECT_SQL).
+    # recent_side_effect() keeps each patient's own last SIDE_EFFECT_DAYS.
+    for patient_id, local_date in _rows(
+            select(CheckIn.patient_id, CheckIn.local_date)
+            .where(among(CheckIn.patient_id, ids), CheckIn.local_date >= since, text(f"({SEVERE_SIDE_EFFECT_SQL})"))):
+        severe_dates.setdefault(patient_id, []).append(local_date)
     # Missed days count back from the latest check-in before today: when the window has none,
     # the latest before the window. That is also the latest check-in of all when the window
     # has none at all; "rising" reads it with the RISE_DAYS before it.

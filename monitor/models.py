@@ -28,7 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
-from .instruments import DEFAULT_CRISIS_TEXT, ITEM_CODES, SIDE_EFFECT_KEYS
+from .instruments import DEFAULT_CRISIS_TEXT, ITEM_CODES, SEVERE_SIDE_EFFECT, SIDE_EFFECT_KEYS
 from .timeutil import utcnow
 
 
@@ -219,7 +219,7 @@ class CheckInAnswers(SevenItems):
 
     @property
     def has_severe_side_effect(self) -> bool:
-        return any(v == 3 for v in self.side_effects().values())
+        return any(v == SEVERE_SIDE_EFFECT for v in self.side_effects().values())
 
 
 def _range_checks() -> tuple:
@@ -232,11 +232,20 @@ def _range_checks() -> tuple:
     return tuple(checks)
 
 
+# "Some side effect reported as severe", as SQL with the code written in rather than bound:
+# the databases use the partial index below only for a query with this very condition (the
+# triage dashboard's "severe side effect" flag, which would otherwise read every check-in of
+# its window twice over).
+SEVERE_SIDE_EFFECT_SQL = " OR ".join(f"se_{key} = {SEVERE_SIDE_EFFECT}" for key in SIDE_EFFECT_KEYS)
+
+
 class CheckIn(CheckInAnswers, db.Model):
     """One daily check-in per patient per local date; a resubmission replaces it."""
 
     __tablename__ = "checkins"
-    __table_args__ = (UniqueConstraint("patient_id", "local_date"), *_range_checks())
+    __table_args__ = (UniqueConstraint("patient_id", "local_date"), *_range_checks(),
+                      Index("ix_checkins_severe", "patient_id", "local_date",
+                            sqlite_where=text(SEVERE_SIDE_EFFECT_SQL), postgresql_where=text(SEVERE_SIDE_EFFECT_SQL)))
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # The form's one-time key: a double-tapped submit carries the same key and is stored once.

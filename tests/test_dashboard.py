@@ -6,10 +6,10 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from monitor.extensions import db
-from monitor.models import Clinic
+from monitor.models import SEVERE_SIDE_EFFECT_SQL, Clinic
 from monitor import dashboard
 from monitor import timeutil
 from tests.factories import (
@@ -612,3 +612,32 @@ def test_only_the_rows_on_the_page_get_a_sparkline(app, users, monkeypatch):
     add_checkins(other, {-1: 7, 0: 8})
     shown = dashboard.build(users.provider_a, now=NOW)
     assert len(shown.rows) == 1 and shown.pages == 2 and "<svg" in shown.rows[0].trend
+
+
+def test_the_severe_side_effect_query_is_answered_from_its_partial_index(client, users):
+    """The flag's check-ins are found through ix_checkins_severe (migration 0016), which the
+    databases use only when the query's condition is the index's own: a reworded condition
+    would silently read every check-in of the window again."""
+    add_checkin(users.patient_a, TODAY, 12, side_effects={"nausea": 3})
+    db.session.commit()
+    login(client, users.provider_a)
+    seen = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if SEVERE_SIDE_EFFECT_SQL in statement:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        page = client.get("/patients").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    assert "Severe side effect" in page
+    [(statement, parameters)] = seen
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("set enable_seqscan = off")  # a test's few rows would be read whole
+            plan = conn.exec_driver_sql("explain " + statement, parameters).all()
+        else:
+            plan = conn.exec_driver_sql("explain query plan " + statement, parameters).all()
+    assert "ix_checkins_severe" in " ".join(str(step) for step in plan)
