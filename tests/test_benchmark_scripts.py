@@ -8,7 +8,7 @@ from pathlib import Path
 from monitor.extensions import db
 from monitor.models import CheckIn
 
-from .factories import PASSWORD, TODAY, add_patient
+from tests.factories import PASSWORD, TODAY, add_patient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import checkin_write  # noqa: E402  (benchmarks/checkin_write.py)
