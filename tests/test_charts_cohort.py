@@ -2,6 +2,8 @@
 summary and its data table; no app or database needed."""
 import json
 
+import plotly.graph_objects as go
+
 from monitor.charts import cohort
 from monitor.durability import DayChange
 from monitor.report import Share, SideEffectRate
@@ -10,7 +12,7 @@ CURVE = [(0, 1.0), (4, 2 / 3), (5, 1 / 3)]
 
 
 def test_survival_curve_is_a_step_line_with_censoring_marks_and_the_median():
-    figure = cohort.survival_figure(CURVE, 5, censored=[3, 9]).to_dict()
+    figure = go.Figure(cohort.survival_figure(CURVE, 5, censored=[3, 9])).to_dict()
     curve, marks, median = figure["data"]
 
     assert curve["line"]["shape"] == "hv" and curve["mode"] == "lines"
@@ -24,7 +26,7 @@ def test_survival_curve_is_a_step_line_with_censoring_marks_and_the_median():
 
 
 def test_survival_curve_without_a_median_has_no_median_mark():
-    figure = cohort.survival_figure([(0, 1.0), (6, 0.75)], None, censored=[2, 3, 8]).to_dict()
+    figure = go.Figure(cohort.survival_figure([(0, 1.0), (6, 0.75)], None, censored=[2, 3, 8])).to_dict()
     assert [t["name"] for t in figure["data"]] == ["Still holding", "Still holding when last seen"]
     chart = cohort.survival_chart([(0, 1.0), (6, 0.75)], None, [2, 3, 8], 4, 1)
     assert chart.summary == ("Of 4 responding sessions, 1 has waned; more than half still hold, "
@@ -42,7 +44,7 @@ def test_survival_chart_summary_and_table():
 def test_change_chart_has_a_shaded_confidence_band_and_a_zero_line():
     changes = [DayChange(-1, 3, 0.5, -1.0, 2.0), DayChange(0, 1, -2.0, None, None),
                DayChange(1, 4, -6.0, -8.0, -4.0), DayChange(2, 0, None, None, None)]
-    figure = cohort.change_figure(changes).to_dict()
+    figure = go.Figure(cohort.change_figure(changes)).to_dict()
     low, high, mean = figure["data"]
 
     assert list(low["y"]) == [-1.0, None, -8.0, None] and "fill" not in low
@@ -60,7 +62,7 @@ def test_change_chart_has_a_shaded_confidence_band_and_a_zero_line():
 
 def test_shares_are_horizontal_percentage_bars():
     bars = [cohort.Bar("Sessions that responded", 4 / 6, "4 of 6"), cohort.Bar("Improved", None, "0 of 0")]
-    figure = cohort.shares_figure(bars).to_dict()
+    figure = go.Figure(cohort.shares_figure(bars)).to_dict()
     [trace] = figure["data"]
     assert trace["type"] == "bar" and trace["orientation"] == "h"
     assert list(trace["y"]) == ["Sessions that responded", "Improved"]
@@ -75,10 +77,10 @@ def test_side_effects_are_grouped_bars_any_level_and_severe():
     rates = [SideEffectRate("nausea", "Nausea or vomiting", Share(2, 40), Share(1, 40)),
              SideEffectRate("headache", "Headache", Share(6, 40), Share(0, 40))]
     chart = cohort.side_effects_chart(rates, 40, 30)
-    any_level, severe = chart.figure.to_dict()["data"]
+    any_level, severe = go.Figure(chart.figure).to_dict()["data"]
     assert (any_level["name"], severe["name"]) == ("Any level", "Severe")
     assert list(any_level["x"]) == [5.0, 15.0] and list(severe["x"]) == [2.5, 0.0]
-    assert chart.figure.to_dict()["layout"]["barmode"] == "group"
+    assert go.Figure(chart.figure).to_dict()["layout"]["barmode"] == "group"
     assert chart.summary == ("Over 40 check-ins in the last 30 days, the most often reported side effect was "
                              "headache (15%); 1 severe report in all.")
     assert chart.table.rows[0] == ["Nausea or vomiting", "5%", "2", "2%", "1"]

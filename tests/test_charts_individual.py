@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 
+import plotly.graph_objects as go
 import pytest
 
 from monitor.charts import individual as charts
@@ -31,8 +32,9 @@ def patient_data():
     return data, treatments
 
 
-def traces_by_name(figure):
-    return {t.name: t for t in figure.data}
+def traces_by_name(figure: dict):
+    """The traces by name, read through plotly's own classes (which also check the figure)."""
+    return {t.name: t for t in go.Figure(figure).data}
 
 
 def test_timeline_marks_sessions_baselines_nadirs_and_wane_days():
@@ -48,8 +50,8 @@ def test_timeline_marks_sessions_baselines_nadirs_and_wane_days():
     assert list(t["Wane day"].x) == [day(5, D0)]
     assert [y for y in t["Session baseline"].y if y is not None][0] == 15
     # Session lines are layout shapes passed in one piece, one per session, after the 4 bands.
-    lines = [s for s in chart.figure.layout.shapes if s.type == "line"]
-    assert len(lines) == 3 and len(chart.figure.layout.shapes) == 7
+    lines = [s for s in go.Figure(chart.figure).layout.shapes if s.type == "line"]
+    assert len(lines) == 3 and len(go.Figure(chart.figure).layout.shapes) == 7
     assert chart.summary.startswith("14 check-ins from 7 Nov 2026 to 23 Nov 2026; the latest total is 8 (mild)")
 
 
@@ -66,7 +68,7 @@ def test_aligned_chart_has_a_typical_path_and_the_threshold():
     assert by_day[-1].mean == pytest.approx((14 + 11) / 2)
     typical = traces_by_name(chart.figure)["Typical path (mean)"]
     assert list(typical.x)[0] == -3
-    threshold_lines = [s for s in chart.figure.layout.shapes if s.type == "line" and s.yref == "y"]
+    threshold_lines = [s for s in go.Figure(chart.figure).layout.shapes if s.type == "line" and s.yref == "y"]
     assert [s.y0 for s in threshold_lines] == [8]  # the latest responding session's T
     assert "falls to 4.5 on day 2" in chart.summary
 
@@ -88,14 +90,13 @@ def test_side_effects_chart_and_rows():
 
 def test_own_trend_shows_only_the_period():
     chart = charts.own_trend(TOTALS, [day(0, D0), day(7, D0)], TODAY, days=14)
-    xs = [x for x in chart.figure.data[0].x if x is not None]
+    xs = [x for x in go.Figure(chart.figure).data[0].x if x is not None]
     assert min(xs) >= TODAY - timedelta(days=13)
-    assert list(chart.figure.data[1].x) == [day(7, D0)]
+    assert list(go.Figure(chart.figure).data[1].x) == [day(7, D0)]
 
 
 def test_to_json_cannot_close_its_script_tag():
-    import plotly.graph_objects as go
-    text = to_json(go.Figure(layout=dict(title="</script><script>alert(1)</script>")))
+    text = to_json({"data": [], "layout": dict(title=dict(text="</script><script>alert(1)</script>"))})
     assert "</script>" not in text
     assert json.loads(text)["layout"]["title"]["text"].startswith("</script>")
 

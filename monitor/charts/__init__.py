@@ -78,15 +78,34 @@ def _compact_template() -> dict:
 COMPACT_TEMPLATE = _compact_template()
 
 
-def to_json(figure: go.Figure) -> str:
+# Figures are plotly's JSON as plain data: what plotly.js reads, and what plotly's Python
+# figures turn into. Not plotly.graph_objects, which check every attribute of every trace as
+# they are built: a year's aligned chart (a trace per session) took most of the provider's
+# patient page that way (issue 9). The tests build every figure as go.Figure, which checks it.
+
+def scatter(**attributes) -> dict:
+    """A scatter trace (plotly's attributes, nested as dicts)."""
+    return {"type": "scatter", **attributes}
+
+
+def bar(**attributes) -> dict:
+    """A bar trace (plotly's attributes, nested as dicts)."""
+    return {"type": "bar", **attributes}
+
+
+def new_figure(traces: list[dict], layout: dict) -> dict:
+    """A figure of these traces and this layout (base_layout's)."""
+    return {"data": list(traces), "layout": layout}
+
+
+def to_json(figure: dict) -> str:
     """The figure for a JSON script tag, without spaces and with the compact template; every
     '<' is written \\u003c so no text can close the tag or open a comment in it."""
-    data = figure.to_plotly_json()
-    data.setdefault("layout", {})["template"] = COMPACT_TEMPLATE
+    data = {**figure, "layout": {**figure.get("layout", {}), "template": COMPACT_TEMPLATE}}
     return to_json_plotly(data).replace("<", "\\u003c")
 
 
-def figure_data(figure: go.Figure) -> dict:
+def figure_data(figure: dict) -> dict:
     """The figure as the page gets it: plain JSON data, dates as ISO strings."""
     return json.loads(to_json(figure))
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import plotly.graph_objects as go
-
 from ..durability import DayChange, survival_at
-from . import ALERT, LINE, MUTED, base_layout, to_json
+from . import ALERT, LINE, MUTED, bar, base_layout, new_figure, scatter, to_json
 from ..wording import plural
 
 BAND = "rgba(11, 92, 173, 0.18)"  # LINE, translucent
@@ -48,7 +46,7 @@ class Table:
 class Chart:
     id: str
     title: str
-    figure: go.Figure
+    figure: dict  # plotly's JSON (monitor/charts/__init__.py)
     summary: str
     label: str
     table: Table
@@ -71,7 +69,7 @@ def days_text(value: float | None) -> str:
 # --- Kaplan-Meier "still holding" ------------------------------------------------------------
 
 def survival_figure(curve: Sequence[tuple[int, float]], median: float | None,
-                    censored: Sequence[int] = ()) -> go.Figure:
+                    censored: Sequence[int] = ()) -> dict:
     """The step curve of the share of responding sessions still holding by day since session,
     with censoring marks and the median marked where the curve reaches 50%."""
     xs = [t for t, _ in curve]
@@ -80,13 +78,12 @@ def survival_figure(curve: Sequence[tuple[int, float]], median: float | None,
     if xs and last > xs[-1]:  # carry the last level out to the last follow-up
         xs.append(last)
         ys.append(ys[-1])
-    figure = go.Figure()
-    figure.add_trace(go.Scatter(
+    traces = [scatter(
         x=xs, y=ys, name="Still holding", mode="lines", line=dict(color=LINE, width=2.5, shape="hv"),
         hovertemplate="Day %{x}: %{y:.0f}% still holding<extra></extra>",
-    ))
+    )]
     if censored:
-        figure.add_trace(go.Scatter(
+        traces.append(scatter(
             x=list(censored), y=[survival_at(curve, t) * 100 for t in censored], name="Still holding when last seen",
             mode="markers", marker=dict(symbol="line-ns-open", size=12, color=MUTED),
             hovertemplate="Day %{x}: still holding when last seen<extra></extra>",
@@ -94,20 +91,19 @@ def survival_figure(curve: Sequence[tuple[int, float]], median: float | None,
     shapes = [dict(type="line", xref="paper", x0=0, x1=1, y0=50, y1=50,
                    line=dict(color=MUTED, width=1, dash="dot"))]
     if median is not None:
-        figure.add_trace(go.Scatter(
+        traces.append(scatter(
             x=[median], y=[50], name=f"Median: {days_text(median)}", mode="markers",
             marker=dict(symbol="diamond", size=12, color=ALERT),
             hovertemplate="Median %{x} days<extra></extra>",
         ))
         shapes.append(dict(type="line", x0=median, x1=median, y0=0, y1=50,
                            line=dict(color=ALERT, width=1.5, dash="dash")))
-    figure.update_layout(**base_layout(
+    return new_figure(traces, base_layout(
         shapes=shapes,
         xaxis=dict(title=dict(text="Days since session"), fixedrange=True, showgrid=False, rangemode="tozero",
                    dtick=1 if last <= 10 else 2 if last <= 21 else 7),
         yaxis=dict(title=dict(text="Still holding (%)"), range=[0, 105], fixedrange=True, gridcolor="#eef0f3"),
     ))
-    return figure
 
 
 def survival_chart(curve, median, censored, treatments: int, events: int) -> Chart:
@@ -129,36 +125,31 @@ def survival_chart(curve, median, censored, treatments: int, events: int) -> Cha
 
 # --- Mean change from the reference level --------------------------------------------------------
 
-def change_figure(change_by_day: Sequence[DayChange]) -> go.Figure:
+def change_figure(change_by_day: Sequence[DayChange]) -> dict:
     """Mean total minus the reference level R by day since session, with its 95% confidence
     band (lower edge, then the upper edge filled down to it) and a zero line."""
     days = [c.day for c in change_by_day]
-    figure = go.Figure()
-    figure.add_trace(go.Scatter(
-        x=days, y=[c.ci_low for c in change_by_day], name="95% CI (lower)", mode="lines",
-        line=dict(width=0, color=BAND), showlegend=False, hoverinfo="skip",
-    ))
-    figure.add_trace(go.Scatter(
-        x=days, y=[c.ci_high for c in change_by_day], name="95% confidence interval", mode="lines",
-        line=dict(width=0, color=BAND), fill="tonexty", fillcolor=BAND, hoverinfo="skip",
-    ))
-    figure.add_trace(go.Scatter(
-        x=days, y=[c.mean for c in change_by_day], name="Mean change from reference", mode="lines+markers",
-        line=dict(color=LINE, width=2.5), marker=dict(size=6),
-        customdata=[c.n for c in change_by_day],
-        hovertemplate="Day %{x}: %{y:.1f} points (n=%{customdata})<extra></extra>",
-    ))
-    figure.update_layout(**base_layout(
+    traces = [
+        scatter(x=days, y=[c.ci_low for c in change_by_day], name="95% CI (lower)", mode="lines",
+                line=dict(width=0, color=BAND), showlegend=False, hoverinfo="skip"),
+        scatter(x=days, y=[c.ci_high for c in change_by_day], name="95% confidence interval", mode="lines",
+                line=dict(width=0, color=BAND), fill="tonexty", fillcolor=BAND, hoverinfo="skip"),
+        scatter(x=days, y=[c.mean for c in change_by_day], name="Mean change from reference", mode="lines+markers",
+                line=dict(color=LINE, width=2.5), marker=dict(size=6),
+                customdata=[c.n for c in change_by_day],
+                hovertemplate="Day %{x}: %{y:.1f} points (n=%{customdata})<extra></extra>"),
+    ]
+    return new_figure(traces, base_layout(
         shapes=[
             dict(type="line", xref="paper", x0=0, x1=1, y0=0, y1=0, line=dict(color=MUTED, width=1.5)),
             dict(type="line", yref="paper", x0=0, x1=0, y0=0, y1=1, line=dict(color=MUTED, width=1, dash="dot")),
         ],
+        # (no range without days: plotly then picks its own)
         xaxis=dict(title=dict(text="Days since session"), fixedrange=True, showgrid=False,
-                   range=[days[0] - 0.5, days[-1] + 0.5] if days else None),
+                   **(dict(range=[days[0] - 0.5, days[-1] + 0.5]) if days else {})),
         yaxis=dict(title=dict(text="Change (points)"), fixedrange=True, gridcolor="#eef0f3",
                    zeroline=False),
     ))
-    return figure
 
 
 def change_chart(change_by_day: Sequence[DayChange]) -> Chart:
@@ -182,21 +173,20 @@ def _signed(value: float | None) -> str:
 
 # --- Shares as bars -----------------------------------------------------------------------
 
-def shares_figure(bars: Sequence[Bar]) -> go.Figure:
+def shares_figure(bars: Sequence[Bar]) -> dict:
     """Horizontal bars (long labels fit a phone), 0-100%, each labelled with its percentage."""
-    figure = go.Figure(go.Bar(
+    shares = bar(
         x=[None if b.value is None else b.value * 100 for b in bars], y=[b.axis_label for b in bars],
         orientation="h", name="Share", marker=dict(color=LINE),
         text=[percent(b.value) for b in bars], textposition="auto",
         customdata=[f"{b.label}: {percent(b.value)} ({b.detail})" for b in bars],
         hovertemplate="%{customdata}<extra></extra>",
-    ))
-    figure.update_layout(**base_layout(
+    )
+    return new_figure([shares], base_layout(
         showlegend=False, height=60 + 48 * max(len(bars), 1), margin=dict(l=12, r=12, t=12, b=40),
         xaxis=dict(title=dict(text="%"), range=[0, 100], fixedrange=True, gridcolor="#eef0f3"),
         yaxis=dict(autorange="reversed", automargin=True, fixedrange=True),
     ))
-    return figure
 
 
 def _sentence(parts: list[str]) -> str:
@@ -215,22 +205,20 @@ def shares_chart(bars: Sequence[Bar]) -> Chart:
 
 
 def side_effects_figure(labels: Sequence[str], any_level: Sequence[float | None],
-                        severe: Sequence[float | None]) -> go.Figure:
+                        severe: Sequence[float | None]) -> dict:
     def pct(values):
         return [None if v is None else v * 100 for v in values]
 
-    figure = go.Figure([
-        go.Bar(x=pct(any_level), y=list(labels), orientation="h", name="Any level", marker=dict(color=LINE),
-               hovertemplate="%{y}: %{x:.0f}% of check-ins<extra>any level</extra>"),
-        go.Bar(x=pct(severe), y=list(labels), orientation="h", name="Severe", marker=dict(color=SEVERE),
-               hovertemplate="%{y}: %{x:.0f}% of check-ins<extra>severe</extra>"),
-    ])
-    figure.update_layout(**base_layout(
+    return new_figure([
+        bar(x=pct(any_level), y=list(labels), orientation="h", name="Any level", marker=dict(color=LINE),
+            hovertemplate="%{y}: %{x:.0f}% of check-ins<extra>any level</extra>"),
+        bar(x=pct(severe), y=list(labels), orientation="h", name="Severe", marker=dict(color=SEVERE),
+            hovertemplate="%{y}: %{x:.0f}% of check-ins<extra>severe</extra>"),
+    ], base_layout(
         barmode="group", height=100 + 44 * max(len(labels), 1), margin=dict(l=12, r=12, t=12, b=40),
         xaxis=dict(title=dict(text="% of check-ins"), rangemode="tozero", fixedrange=True, gridcolor="#eef0f3"),
         yaxis=dict(autorange="reversed", automargin=True, fixedrange=True),
     ))
-    return figure
 
 
 def side_effects_chart(rates, checkins: int, days: int) -> Chart:

@@ -10,11 +10,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from statistics import mean
 
-import plotly.graph_objects as go
-
 from ..durability import WANED, PatientAnalysis, TreatmentResult
 from ..instruments import ROUTE_LABELS, SIDE_EFFECTS, band_for, gad7_severity
-from . import ALERT, LINE, MUTED, band_shapes, base_layout, date_axis
+from . import ALERT, LINE, MUTED, band_shapes, base_layout, date_axis, new_figure, scatter
 from ..wording import plural
 
 TREATMENT_COLOUR = "#5b3fa6"
@@ -35,7 +33,7 @@ def treatment_label(treatment) -> str:
 
 @dataclass
 class Chart:
-    figure: go.Figure
+    figure: dict  # plotly's JSON (monitor/charts/__init__.py)
     summary: str
 
 
@@ -57,14 +55,14 @@ def timeline(data, treatments_by_date: dict, start: date | None = None,
     first = min(days[:1] + [d for d, _ in standard[:1]]) if days or standard else (start or data.today)
     x0, x1 = first - timedelta(days=1), data.today + timedelta(days=1)
     totals_x, totals_y = _with_gaps(days, data.totals)
-    traces = [go.Scatter(x=totals_x, y=totals_y, mode="lines+markers", name="Daily total",
-                         line=dict(color=LINE, width=2), marker=dict(size=5), connectgaps=False,
-                         hovertemplate="%{x|%a %-d %b %Y}: %{y}<extra></extra>")]
+    traces = [scatter(x=totals_x, y=totals_y, mode="lines+markers", name="Daily total",
+                      line=dict(color=LINE, width=2), marker=dict(size=5), connectgaps=False,
+                      hovertemplate="%{x|%a %-d %b %Y}: %{y}<extra></extra>")]
     shown = [s for s in analysis.treatments if start is None or s.treatment_date >= start]
     planned = [d for d in treatments_by_date if d > data.today and (start is None or d >= start)]
     all_days = [s.treatment_date for s in shown] + planned
     if all_days:
-        traces.append(go.Scatter(
+        traces.append(scatter(
             x=all_days, y=[21.6] * len(all_days), mode="markers", name="Treatment session",
             marker=dict(symbol="triangle-down", size=11, color=TREATMENT_COLOUR),
             text=[treatment_label(treatments_by_date[d]) + (" (planned)" if d > data.today else "")
@@ -76,30 +74,30 @@ def timeline(data, treatments_by_date: dict, start: date | None = None,
             base_x += [s.day(-3), s.day(-1), None]
             base_y += [s.baseline, s.baseline, None]
     if base_x:
-        traces.append(go.Scatter(x=base_x, y=base_y, mode="lines", name="Session baseline",
-                                 line=dict(color=MUTED, width=3), hovertemplate="Baseline %{y:.1f}<extra></extra>"))
+        traces.append(scatter(x=base_x, y=base_y, mode="lines", name="Session baseline",
+                              line=dict(color=MUTED, width=3), hovertemplate="Baseline %{y:.1f}<extra></extra>"))
     nadirs = [s for s in shown if s.nadir_day is not None]
     if nadirs:
-        traces.append(go.Scatter(x=[s.day(s.nadir_day) for s in nadirs], y=[s.nadir for s in nadirs],
-                                 mode="markers", name="Nadir",
-                                 marker=dict(symbol="circle-open", size=13, color="#1f7a3a", line=dict(width=2)),
-                                 hovertemplate="Nadir %{y} on %{x|%-d %b}<extra></extra>"))
+        traces.append(scatter(x=[s.day(s.nadir_day) for s in nadirs], y=[s.nadir for s in nadirs],
+                              mode="markers", name="Nadir",
+                              marker=dict(symbol="circle-open", size=13, color="#1f7a3a", line=dict(width=2)),
+                              hovertemplate="Nadir %{y} on %{x|%-d %b}<extra></extra>"))
     waned = [s for s in shown if s.status == WANED]
     if waned:
-        traces.append(go.Scatter(x=[s.wane_date for s in waned], y=[data.totals[s.wane_date] for s in waned],
-                                 mode="markers", name="Wane day",
-                                 marker=dict(symbol="x", size=12, color=ALERT),
-                                 text=[f"day {s.wane_day}" for s in waned],
-                                 hovertemplate="Waned on %{x|%-d %b} (%{text})<extra></extra>"))
+        traces.append(scatter(x=[s.wane_date for s in waned], y=[data.totals[s.wane_date] for s in waned],
+                              mode="markers", name="Wane day",
+                              marker=dict(symbol="x", size=12, color=ALERT),
+                              text=[f"day {s.wane_day}" for s in waned],
+                              hovertemplate="Waned on %{x|%-d %b} (%{text})<extra></extra>"))
     if standard:
-        traces.append(go.Scatter(x=[d for d, _ in standard], y=[total for _, total in standard], mode="markers",
-                                 name=STANDARD_NAME,
-                                 marker=dict(symbol="diamond", size=12, color=STANDARD_COLOUR),
-                                 hovertemplate="Standard GAD-7 %{x|%a %-d %b %Y}: %{y}<extra></extra>"))
-    figure = go.Figure(data=traces, layout=base_layout(
+        traces.append(scatter(x=[d for d, _ in standard], y=[total for _, total in standard], mode="markers",
+                              name=STANDARD_NAME,
+                              marker=dict(symbol="diamond", size=12, color=STANDARD_COLOUR),
+                              hovertemplate="Standard GAD-7 %{x|%a %-d %b %Y}: %{y}<extra></extra>"))
+    figure = new_figure(traces, base_layout(
         shapes=band_shapes(x0, x1) + _treatment_lines(all_days),
         xaxis=date_axis(x0, x1),
-        yaxis=dict(range=[-0.5, 22.2], title="Daily total (0–21)", fixedrange=True, dtick=3, gridcolor="#eef0f3"),
+        yaxis=dict(range=[-0.5, 22.2], title=dict(text="Daily total (0–21)"), fixedrange=True, dtick=3, gridcolor="#eef0f3"),
     ))
     return Chart(figure, timeline_summary(data, shown, days, standard))
 
@@ -160,15 +158,15 @@ def aligned(data, days_after: int = 14) -> tuple[Chart, list[AlignedRow]]:
         ys = [data.totals[s.day(d)] for d in xs]
         for d, y in zip(xs, ys):
             by_day[d].append(y)
-        traces.append(go.Scatter(
+        traces.append(scatter(
             x=xs, y=ys, mode="lines", name=f"{s.treatment_date:%-d %b}", showlegend=False,
             line=dict(color="rgba(91,63,166,0.25)", width=1),
             hovertemplate=f"Session {s.treatment_date:%-d %b %Y}, day %{{x}}: %{{y}}<extra></extra>"))
     rows = [AlignedRow(d, mean(by_day[d]) if by_day[d] else None, len(by_day[d])) for d in range(-3, days_after + 1)]
     typical = [r for r in rows if r.mean is not None]
-    traces.append(go.Scatter(x=[r.day for r in typical], y=[r.mean for r in typical], mode="lines+markers",
-                             name="Typical path (mean)", line=dict(color=LINE, width=3),
-                             hovertemplate="Day %{x}: mean %{y:.1f}<extra></extra>"))
+    traces.append(scatter(x=[r.day for r in typical], y=[r.mean for r in typical], mode="lines+markers",
+                          name="Typical path (mean)", line=dict(color=LINE, width=3),
+                          hovertemplate="Day %{x}: mean %{y:.1f}<extra></extra>"))
     responding = [s for s in treatments if s.threshold is not None]
     shapes = [dict(type="line", xref="x", yref="paper", x0=0, x1=0, y0=0, y1=1,
                    line=dict(color=TREATMENT_COLOUR, width=1.5, dash="dot"))]
@@ -176,13 +174,13 @@ def aligned(data, days_after: int = 14) -> tuple[Chart, list[AlignedRow]]:
     if threshold is not None:
         shapes.append(dict(type="line", xref="paper", yref="y", x0=0, x1=1, y0=threshold, y1=threshold,
                            line=dict(color=ALERT, width=2, dash="dash")))
-        traces.append(go.Scatter(x=[days_after], y=[threshold], mode="text", text=[f"wane threshold {_fmt(threshold)}"],
-                                 textposition="top left", showlegend=False, hoverinfo="skip",
-                                 textfont=dict(color=ALERT)))
-    figure = go.Figure(data=traces, layout=base_layout(
+        traces.append(scatter(x=[days_after], y=[threshold], mode="text", text=[f"wane threshold {_fmt(threshold)}"],
+                              textposition="top left", showlegend=False, hoverinfo="skip",
+                              textfont=dict(color=ALERT)))
+    figure = new_figure(traces, base_layout(
         shapes=band_shapes(-3.5, days_after + 0.5) + shapes,
-        xaxis=dict(range=[-3.5, days_after + 0.5], title="Days since session", dtick=1, fixedrange=True),
-        yaxis=dict(range=[-0.5, 21.5], title="Daily total (0–21)", fixedrange=True, dtick=3, gridcolor="#eef0f3"),
+        xaxis=dict(range=[-3.5, days_after + 0.5], title=dict(text="Days since session"), dtick=1, fixedrange=True),
+        yaxis=dict(range=[-0.5, 21.5], title=dict(text="Daily total (0–21)"), fixedrange=True, dtick=3, gridcolor="#eef0f3"),
     ))
     return Chart(figure, aligned_summary(rows, len(treatments), threshold, data.analysis.median_duration)), rows
 
@@ -222,11 +220,11 @@ def side_effects(checkins, start: date | None = None, end: date | None = None) -
     traces = []
     for level, colour in ((1, "#f2c14e"), (2, "#e07b24"), (3, ALERT)):
         pts = [r for r in rows if r.severity == level]
-        traces.append(go.Scatter(x=[r.day for r in pts], y=[r.label for r in pts], mode="markers",
-                                 name=SEVERITY[level].capitalize(),
-                                 marker=dict(size=6 + 3 * level, color=colour, symbol="square"),
-                                 hovertemplate="%{x|%-d %b %Y}: %{y}<extra>" + SEVERITY[level] + "</extra>"))
-    figure = go.Figure(data=traces, layout=base_layout(
+        traces.append(scatter(x=[r.day for r in pts], y=[r.label for r in pts], mode="markers",
+                              name=SEVERITY[level].capitalize(),
+                              marker=dict(size=6 + 3 * level, color=colour, symbol="square"),
+                              hovertemplate="%{x|%-d %b %Y}: %{y}<extra>" + SEVERITY[level] + "</extra>"))
+    figure = new_figure(traces, base_layout(
         height=300, margin=dict(l=230, r=12, t=12, b=40),
         yaxis=dict(categoryorder="array", categoryarray=labels[::-1], type="category", fixedrange=True,
                    range=[-0.5, len(labels) - 0.5]),
@@ -250,14 +248,14 @@ def own_trend(totals: dict[date, int], treatment_days: list[date], today: date, 
     shown = sorted(d for d in totals if d >= start)
     xs, ys = _with_gaps(shown, totals)
     treatments = [d for d in treatment_days if start <= d <= today]
-    traces = [go.Scatter(x=xs, y=ys, mode="lines+markers", name="Your daily total", line=dict(color=LINE, width=2),
-                         marker=dict(size=6), hovertemplate="%{x|%a %-d %b}: %{y}<extra></extra>")]
+    traces = [scatter(x=xs, y=ys, mode="lines+markers", name="Your daily total", line=dict(color=LINE, width=2),
+                      marker=dict(size=6), hovertemplate="%{x|%a %-d %b}: %{y}<extra></extra>")]
     if treatments:
-        traces.append(go.Scatter(x=treatments, y=[21.6] * len(treatments), mode="markers", name="Treatment session",
-                                 marker=dict(symbol="triangle-down", size=11, color=TREATMENT_COLOUR),
-                                 hovertemplate="Session %{x|%a %-d %b}<extra></extra>"))
+        traces.append(scatter(x=treatments, y=[21.6] * len(treatments), mode="markers", name="Treatment session",
+                              marker=dict(symbol="triangle-down", size=11, color=TREATMENT_COLOUR),
+                              hovertemplate="Session %{x|%a %-d %b}<extra></extra>"))
     x0, x1 = start - timedelta(hours=12), today + timedelta(hours=12)
-    figure = go.Figure(data=traces, layout=base_layout(
+    figure = new_figure(traces, base_layout(
         height=280, margin=dict(l=32, r=8, t=8, b=36),
         shapes=band_shapes(x0, x1) + _treatment_lines(treatments),
         xaxis=dict(range=[x0, x1], type="date", fixedrange=True, nticks=5),
