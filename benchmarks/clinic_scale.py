@@ -125,6 +125,22 @@ def timed(fn, repeat: int) -> tuple[float, float, float]:
     return statistics.median(samples), min(samples), statistics.median(cpu)
 
 
+def reference_ms(repeat: int = 60) -> float:
+    """How fast the machine ran: the median ms of a fixed piece of pure Python (SPEC 4's
+    analysis of one patient's year with 52 sessions, as benchmarks/analysis_functions.py times
+    it), taken before and after the pages. This kind of machine is shared and its speed moves
+    by half within an hour; beside the pages, this tells a slow hour from a slow page."""
+    from analysis_functions import TODAY, year_of_data  # beside this file
+    from monitor import durability
+    totals, sessions = year_of_data()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        durability.analyse_patient(totals.items(), sessions, TODAY)
+        samples.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(samples), 2)
+
+
 def signed_in(app, email: str):
     client = app.test_client()
     response = client.post("/login", data={"email": email, "password": PASSWORD})
@@ -221,6 +237,7 @@ def measure(database_kind: str, *, patients: int = 2000, panel: int = 500, days:
         }
         get(staff_client, "/patients")  # warm the process
         get(admin_client, "/report")
+        reference = [reference_ms()]
         results = {}
         for name, (client, url, fn, times) in pages.items():
             median, best, cpu = timed(fn, times)
@@ -229,9 +246,11 @@ def measure(database_kind: str, *, patients: int = 2000, panel: int = 500, days:
             results[name] = {"median_ms": round(median, 1), "best_ms": round(best, 1), "cpu_ms": round(cpu, 1),
                              "queries": len(statements),
                              "budget_ms": BUDGETS[name]}
+        reference.append(reference_ms())
         timeutil.freeze(None)
     return {"database": database_kind, "patients": patients, "panel": panel, "days": days, "checkins": checkins,
-            "generated_s": round(generated, 1), "refreshed_s": round(refreshed, 1), "pages": results}
+            "generated_s": round(generated, 1), "refreshed_s": round(refreshed, 1), "pages": results,
+            "reference_ms": reference}
 
 
 @contextmanager
@@ -252,7 +271,8 @@ def counting(engine):
 def table(result: dict) -> str:
     lines = [f"{result['database']}: {result['patients']:,} patients ({result['panel']} on the panel), "
              f"{result['days']} days, {result['checkins']:,} check-ins; generated in {result['generated_s']:.0f} s, "
-             f"analyses stored in {result['refreshed_s']:.0f} s", "",
+             f"analyses stored in {result['refreshed_s']:.0f} s; the machine's reference workload "
+             f"took {result['reference_ms'][0]} ms before the pages and {result['reference_ms'][1]} ms after", "",
              "| what | median ms | best ms | CPU ms | queries | budget ms | met |", "|---|---:|---:|---:|---:|---:|---|"]
     for name, r in result["pages"].items():
         lines.append(f"| {name} | {r['median_ms']:,.0f} | {r['best_ms']:,.0f} | {r['cpu_ms']:,.0f} | {r['queries']} | "
