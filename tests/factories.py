@@ -220,18 +220,32 @@ def add_audit_event(action: str, *, at: datetime = NOW, actor=None, target_type:
 
 
 @contextmanager
-def counted_queries():
-    """The SQL statements run inside the block (for tests that a page's query count is fixed)."""
-    statements = []
-
+def _recording(record):
+    """Calls record(statement, parameters) for every SQL statement run inside the block."""
     def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
+        record(statement, parameters)
 
     event.listen(db.engine, "before_cursor_execute", before_cursor_execute)
     try:
-        yield statements
+        yield
     finally:
         event.remove(db.engine, "before_cursor_execute", before_cursor_execute)
+
+
+@contextmanager
+def executed_statements():
+    """(statement, parameters) of every SQL statement run inside the block."""
+    executed = []
+    with _recording(lambda statement, parameters: executed.append((statement, parameters))):
+        yield executed
+
+
+@contextmanager
+def counted_queries():
+    """The SQL statements run inside the block (for tests that a page's query count is fixed)."""
+    statements = []
+    with _recording(lambda statement, parameters: statements.append(statement)):
+        yield statements
 
 
 # --- Signing in.

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from monitor.extensions import db
 from monitor.models import SEVERE_SIDE_EFFECT_SQL, Clinic
@@ -14,7 +14,7 @@ from monitor import dashboard
 from monitor import timeutil
 from tests.factories import (
     NOW, TODAY, add_checkin, add_checkins, add_patient, add_provider, add_treatment, at_local, counted_queries, day,
-    enrolled_long_ago, events, login,
+    enrolled_long_ago, events, executed_statements, login,
 )
 
 
@@ -621,19 +621,10 @@ def test_the_severe_side_effect_query_is_answered_from_its_partial_index(client,
     add_checkin(users.patient_a, TODAY, 12, side_effects={"nausea": 3})
     db.session.commit()
     login(client, users.provider_a)
-    seen = []
-
-    def keep(conn, cursor, statement, parameters, context, executemany):
-        if SEVERE_SIDE_EFFECT_SQL in statement:
-            seen.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", keep)
-    try:
+    with executed_statements() as executed:
         page = client.get("/patients").get_data(as_text=True)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", keep)
     assert "Severe side effect" in page
-    [(statement, parameters)] = seen
+    [(statement, parameters)] = [(s, p) for s, p in executed if SEVERE_SIDE_EFFECT_SQL in s]
     with db.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("set enable_seqscan = off")  # a test's few rows would be read whole
