@@ -4,7 +4,7 @@ import os
 from flask import Flask, redirect, render_template, url_for
 from flask_login import current_user
 
-from . import audit, config, logs, paging, private_files, schema_version, serving, sessions, startup_checks
+from . import audit, config, logs, paging, private_files, schema_version, serving, sessions, startup_checks, write_version
 from .extensions import csrf, db, login_manager, migrate
 
 # Inside the package, so an installed wheel carries them (pyproject's package-data).
@@ -47,6 +47,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    with app.app_context():
+        write_version.watch(db.engine)  # before anything connects: every write moves the version
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)

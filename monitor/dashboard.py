@@ -10,20 +10,21 @@ sessions (analysis.load), and the dates of recent severe side effects.
 Every "day" here is the patient's own calendar date, as in SPEC 4 and 5."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 
+from flask import current_app
 from markupsafe import Markup
-from sqlalchemy import select, text
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import aliased
 
-from . import analysis, durability, paging, schedule, sparkline, standard_gad7, stored_analysis
+from . import analysis, durability, paging, schedule, sparkline, standard_gad7, stored_analysis, write_version
 from .access import patients_visible_to
 from .clinic import get_clinic
 from .extensions import db
 from .sql import among
 from .instruments import Band, band_for
-from .models import SEVERE_SIDE_EFFECT_SQL, CheckIn, PatientStatus, Treatment, User
+from .models import SEVERE_SIDE_EFFECT_SQL, CheckIn, PatientStatus, Role, Treatment, User, care_team, display_name
 from .timeutil import local_todays, to_local, utcnow
 from .wording import plural
 
@@ -114,9 +115,30 @@ def last_treatment_date(data: analysis.PatientData, now: datetime) -> date | Non
     return data.treatment_date(past[-1]) if past else None
 
 
+@dataclass(frozen=True)
+class PanelPatient:
+    """What a row shows and flags of its patient, as plain values: the dashboard keeps a panel
+    between views (Panel), and no ORM object may outlive its request."""
+
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+    timezone: str
+    status: str
+    created_at: datetime | None
+    reminder_time: time | None
+    has_password: bool
+    providers: tuple[str, ...] = ()   # the care team's names, for an admin's view
+
+    @property
+    def display_name(self) -> str:
+        return display_name(self.first_name, self.last_name, self.email)
+
+
 @dataclass
 class Row:
-    patient: User
+    patient: User | PanelPatient   # a User on the patient's own page (row_for_patient)
     today: date
     latest_date: date | None
     latest_total: int | None
@@ -260,7 +282,7 @@ def ordered(rows: list[Row]) -> list[Row]:
                                        (r.patient.first_name or "").casefold(), r.patient.id))
 
 
-def matches(patient: User, text: str) -> bool:
+def matches(patient: User | PanelPatient, text: str) -> bool:
     """Case-insensitive substring of the first name, the last name, or both together."""
     needle = " ".join(text.split()).casefold()
     if not needle:
@@ -328,7 +350,7 @@ class Recent:
     since: date | None = None                    # the first date of the check-in window
 
 
-def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
+def _recent(patients: list[PanelPatient], now: datetime, visible=None) -> Recent:
     """What the rows read of each patient's history, in a fixed number of queries however long
     that history is: the last WINDOW_DAYS of check-ins (and which had a severe side effect) and
     sessions, each patient's latest check-in with the RISE_DAYS before it, and their last
@@ -376,18 +398,19 @@ def _recent(patients: list[User], now: datetime, visible=None) -> Recent:
     return Recent(data, severe_dates, since)
 
 
-def _add_trend_days(recent: Recent, patient_ids: list[int]) -> None:
-    """For these rows' sparklines: the check-ins and sessions of its days that the row window
-    left out (a query each, run even for no rows so that a page's query count does not depend
-    on its rows)."""
+def _with_trend_days(recent: Recent, patient_ids: list[int]) -> dict[int, analysis.PatientData]:
+    """These rows' data with what their sparklines add: the check-ins and sessions of its days
+    that the row window left out (a query each, run even for no rows so that a page's query
+    count does not depend on its rows). Copies: `recent` is kept between views."""
     if recent.since is None:
-        return  # no patients at all
+        return {}  # no patients at all
+    more = {i: {} for i in patient_ids}
     first = min((recent.data[i].today for i in patient_ids), default=recent.since) - timedelta(days=sparkline.DAYS)
     for patient_id, local_date, total in _rows(
             select(CheckIn.patient_id, CheckIn.local_date, CheckIn.total)
             .where(among(CheckIn.patient_id, patient_ids), CheckIn.local_date >= first,
                    CheckIn.local_date < recent.since)):
-        recent.data[patient_id].totals[local_date] = total
+        more[patient_id][local_date] = total
     sessions = {patient_id: [] for patient_id in patient_ids}
     # A day's margin before the first local date, for zones ahead of UTC.
     for patient_id, at in _rows(
@@ -396,11 +419,73 @@ def _add_trend_days(recent: Recent, patient_ids: list[int]) -> None:
                    Treatment.administered_at >= datetime.combine(first - timedelta(days=1), time.min, tzinfo=timezone.utc))
             .order_by(Treatment.administered_at, Treatment.id)):
         sessions[patient_id].append(analysis.TreatmentTime(at))
+    found = {}
     for patient_id in patient_ids:
         item = recent.data[patient_id]
-        item.totals = dict(sorted(item.totals.items()))
-        # With the last one before them, which the row read (the same session may be both).
-        item.treatments = sorted({*item.treatments, *sessions[patient_id]})
+        # With the last session before them, which the row read (the same session may be both).
+        found[patient_id] = replace(item, totals=dict(sorted({**item.totals, **more[patient_id]}.items())),
+                                    treatments=sorted({*item.treatments, *sessions[patient_id]}))
+    return found
+
+
+@dataclass
+class Panel:
+    """What every view of one viewer's dashboard reads of the database before its rows are
+    built: kept by the worker between views while the clinic's write version stays the same
+    (write_version.Cache) and time alone has not changed it (current_at). The rows themselves
+    are built on every view: they move with the clock within a day ("late" after the reminder)."""
+
+    patients: list[PanelPatient]
+    recent: Recent
+    resumed: dict[int, datetime]     # analysis.returns_to_active
+    cohort_median: float | None
+    updating: bool
+    zone_dates: dict[str, date]      # the local date in each of the clinic's patient zones when read
+    next_treatment_at: datetime | None  # the panel's first session after that moment
+
+    def current_at(self, now: datetime) -> bool:
+        """Whether a fresh read now would give the same: stored analyses and the clinic's
+        typical duration change when a zone's local date does (stored_analysis), and "days
+        since session" when a planned session's time arrives."""
+        return ((self.next_treatment_at is None or now < self.next_treatment_at)
+                and local_todays(self.zone_dates, now) == self.zone_dates)
+
+
+def _panel_patients(viewer: User, visible) -> list[PanelPatient]:
+    """The panel's patients as plain rows; an admin's with their providers' names."""
+    providers: dict[int, list[str]] = {}
+    if viewer.is_admin:
+        provider = aliased(User)
+        for patient_id, first, last, email in _rows(
+                select(care_team.c.patient_id, provider.first_name, provider.last_name, provider.email)
+                .join(provider, provider.id == care_team.c.provider_id).order_by(provider.id)):
+            providers.setdefault(patient_id, []).append(display_name(first, last, email))
+    return [PanelPatient(*row, providers=tuple(providers.get(row[0], ()))) for row in _rows(
+        visible.with_only_columns(User.id, User.first_name, User.last_name, User.email, User.timezone, User.status,
+                                  User.created_at, User.reminder_time, User.password_hash.is_not(None)))]
+
+
+def _load_panel(viewer: User, now: datetime, settings: durability.Settings) -> Panel:
+    visible = patients_visible_to(viewer)
+    ids = visible.with_only_columns(User.id)
+    patients = _panel_patients(viewer, visible)
+    recent = _recent(patients, now, visible=ids)
+    for patient_id, found in stored_analysis.for_patients(patients, now=now, settings=settings,
+                                                          latest_only=True).items():
+        recent.data[patient_id].analysis = found
+    # SPEC 4: a patient without a typical duration of their own falls back on the clinic's.
+    cohort_median, updating = None, False
+    if patients:
+        try:
+            cohort_median = stored_analysis.clinic_median_duration(settings, now)
+        except stored_analysis.FiguresUpdating:
+            updating = True  # after a change of settings: the page says so
+    # The clinic's zones, not the panel's: the clinic's typical duration reads every patient.
+    zones = db.session.scalars(select(User.timezone).where(User.role == Role.PATIENT.value).distinct()).all()
+    return Panel(patients, recent, analysis.returns_to_active([p.id for p in patients]), cohort_median, updating,
+                 local_todays(zones, now),
+                 db.session.scalar(select(func.min(Treatment.administered_at))
+                                   .where(among(Treatment.patient_id, ids), Treatment.administered_at > now)))
 
 
 def build(viewer: User, *, flag: str | None = None, search: str = "", page: int = 1,
@@ -411,29 +496,16 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", page: int 
     page's rows get their sparkline drawn."""
     now = now or utcnow()
     clinic = get_clinic()
-    visible = patients_visible_to(viewer)
-    query = visible.options(selectinload(User.providers)) if viewer.is_admin else visible
-    patients = db.session.scalars(query).all()
     settings = analysis.settings_for(clinic)
-    recent = _recent(patients, now, visible=visible.with_only_columns(User.id))
-    data = recent.data
-    for patient_id, found in stored_analysis.for_patients(patients, now=now, settings=settings,
-                                                          latest_only=True).items():
-        data[patient_id].analysis = found
-    # SPEC 4: a patient without a typical duration of their own falls back on the clinic's.
-    cohort_median, updating = None, False
-    if data:
-        try:
-            cohort_median = stored_analysis.clinic_median_duration(settings, now)
-        except stored_analysis.FiguresUpdating:
-            updating = True  # after a change of settings: the page says so
-    resumed = analysis.returns_to_active(list(data))
-    rows = [build_row(d, now=now, mcid=clinic.mcid, lapse_days=clinic.lapse_days, cohort_median=cohort_median,
-                      severe_side_effect_dates=recent.severe_side_effects.get(d.patient.id, ()),
+    # Keyed by the settings too: a change of them is a write, but the page reads them first.
+    panel = panels().get((viewer.id, stored_analysis.settings_key(settings)), now,
+                         lambda: _load_panel(viewer, now, settings))
+    rows = [build_row(d, now=now, mcid=clinic.mcid, lapse_days=clinic.lapse_days, cohort_median=panel.cohort_median,
+                      severe_side_effect_dates=panel.recent.severe_side_effects.get(d.patient.id, ()),
                       expected_from=schedule.counting_from(d.patient.timezone, d.patient.created_at,
-                                                           resumed.get(d.patient.id)),
+                                                           panel.resumed.get(d.patient.id)),
                       with_trend=False)
-            for d in data.values()]
+            for d in panel.recent.data.values()]
 
     chosen = FLAG_BY_KEY.get(flag) if flag else None
     search = clean_search(search)
@@ -441,10 +513,10 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", page: int 
     shown = ordered([r for r in found if chosen is None or chosen.key in r.flags])
     listed = paging.list_page(page, len(shown), PAGE_SIZE)
     on_page = listed.of(shown)
-    _add_trend_days(recent, [row.patient.id for row in on_page])
+    with_trend = _with_trend_days(panel.recent, [row.patient.id for row in on_page])
     standard = standard_gad7.summaries([row.patient.id for row in on_page])  # one query, run even for none
     for row in on_page:
-        row.trend, row.trend_checkins = trend(data[row.patient.id]), trend_checkins(data[row.patient.id])
+        row.trend, row.trend_checkins = trend(with_trend[row.patient.id]), trend_checkins(with_trend[row.patient.id])
         row.standard = standard.get(row.patient.id)
     return Dashboard(
         rows=on_page,
@@ -454,11 +526,16 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", page: int 
         flag=chosen,
         unknown_flag=bool(flag) and chosen is None,
         search=search,
-        cohort_median=cohort_median,
+        cohort_median=panel.cohort_median,
         mcid=clinic.mcid,
         lapse_days=clinic.lapse_days,
         shown=len(shown),
         page=listed.number,
         pages=listed.pages,
-        updating=updating,
+        updating=panel.updating,
     )
+
+
+def panels() -> write_version.Cache[Panel]:
+    """This worker's kept panels (one cache per app: tests run many apps in one process)."""
+    return current_app.extensions.setdefault("dashboard.panels", write_version.Cache())

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Index,
     CheckConstraint,
@@ -93,6 +94,12 @@ care_team = db.Table(
 )
 
 
+def display_name(first_name: str | None, last_name: str | None, email: str) -> str:
+    """A person's name as pages show it: first and last, or the email address without a name."""
+    name = f"{first_name or ''} {last_name or ''}".strip()
+    return name or email
+
+
 class User(UserMixin, db.Model):
     """Every account. Patients carry their schedule fields; staff leave them at defaults."""
 
@@ -172,8 +179,7 @@ class User(UserMixin, db.Model):
 
     @property
     def display_name(self) -> str:
-        name = f"{self.first_name} {self.last_name}".strip()
-        return name or self.email
+        return display_name(self.first_name, self.last_name, self.email)
 
     @property
     def has_password(self) -> bool:
@@ -623,3 +629,13 @@ class AuditEventPatient(db.Model):
     # No foreign key to users: the log outlives any account and must never be changed by
     # something done to one (a cascade would be an UPDATE or DELETE here).
     patient_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+class WriteVersion(db.Model):
+    """One row: a counter that every committed transaction writing what pages read increments,
+    in that same transaction (monitor/write_version.py). A worker keeps a page's inputs while it
+    is unchanged, instead of reading a panel's history on every view."""
+
+    __tablename__ = "write_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger)

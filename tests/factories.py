@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import event, select
 
-from monitor import outbox, standard_gad7, timeutil, twofactor
+from monitor import outbox, standard_gad7, timeutil, twofactor, write_version
 from monitor.checkins import save_checkin
 from monitor.extensions import db
 from monitor.models import AuditEvent, AuditEventPatient, CheckIn, OutboxMessage, Role, Treatment, User
@@ -246,6 +246,24 @@ def counted_queries():
     statements = []
     with _recording(lambda statement, parameters: statements.append(statement)):
         yield statements
+
+
+def page_statements(client, url: str) -> tuple[list[str], list[str]]:
+    """A page's SQL statements when it reads everything afresh (after a first view, which may
+    create the clinic's settings, and with what the worker keeps between views dropped), then
+    on the next view, which may keep to what that one read (write_version.Cache)."""
+    assert client.get(url).status_code == 200
+    found = []
+    for kept in (False, True):
+        if not kept:
+            for value in client.application.extensions.values():
+                if isinstance(value, write_version.Cache):
+                    value.clear()
+        db.session.expire_all()
+        with counted_queries() as statements:
+            assert client.get(url).status_code == 200
+        found.append(statements)
+    return found[0], found[1]
 
 
 # --- Signing in.

@@ -11,7 +11,8 @@ from sqlalchemy import inspect
 from monitor.checkins import save_checkin
 from monitor.extensions import db
 from tests.factories import (NOW, add_checkin, add_patient, add_standard_gad7, add_treatment, answers_for,
-                             counted_queries, day, edit_treatment, login)
+                             counted_queries, day, edit_treatment, login,
+                             page_statements)
 
 
 def add_history(patient, provider, days: int) -> None:
@@ -30,12 +31,9 @@ def add_history(patient, provider, days: int) -> None:
             edit_treatment(treatment, edited_by=provider, dose="60")
 
 
-def queries_for(client, url: str) -> int:
-    client.get(url)  # warm: the first request may create the clinic's settings row
-    with counted_queries() as statements:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(statements)
+def queries_for(client, url: str) -> tuple[int, int]:
+    """Statements of a view that reads afresh, and of the next (which may keep what it read)."""
+    return tuple(len(statements) for statements in page_statements(client, url))
 
 
 @pytest.mark.parametrize("page", ["/patients/{id}", "/patients/{id}?checkins=all", "/patients"])

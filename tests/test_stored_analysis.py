@@ -165,8 +165,7 @@ def test_the_dashboard_rows_from_its_window_equal_rows_from_the_whole_history(ap
     db.session.commit()
     settings_now = analysis.settings_for(get_clinic())
     recent = dashboard._recent([patient], NOW)
-    dashboard._add_trend_days(recent, [patient.id])  # as for the rows on the page
-    window = recent.data[patient.id]
+    window = dashboard._with_trend_days(recent, [patient.id])[patient.id]  # as for the rows on the page
     whole = analysis.load([patient], now=NOW, settings=settings_now, with_checkins=True)[patient.id]
     window.analysis = whole.analysis
     severe_in_whole = [c.local_date for c in whole.checkins if c.se_nausea == 3]

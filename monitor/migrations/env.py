@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from monitor import write_version
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -107,7 +109,7 @@ def run_migrations_online():
             **conf_args
         )
 
-        with context.begin_transaction():
+        with context.begin_transaction(), write_version.migrating(connection):
             context.run_migrations()
 
 

@@ -1,0 +1,157 @@
+"""The clinic's write version, and the per-worker cache it makes safe (issue 9).
+
+Every transaction that writes to a table pages read increments one counter (the write_version
+row) as it commits, in that same transaction. A worker may then keep what a page read from the
+database for as long as the counter stays where it was: a view that finds the same number
+reads nothing but that number, and any committed write, by any worker, command or runner on
+the same database, makes the next view read afresh.
+
+The increment is caught at the engine, not asked of each write path, so no path can forget
+it: any INSERT, UPDATE, DELETE or DDL statement marks its connection's transaction, and the
+commit of a marked transaction increments the counter just before the database commits. Last,
+so the row's lock (PostgreSQL) is held for the commit alone and taken after every other lock:
+two writers wait for each other there rather than deadlock. Writes to UNREAD_TABLES do not
+mark: every request writes them (sign-in bookkeeping, the audit log, rate limits, mail) and no
+cached value reads them.
+
+Why this is never stale: a reader reads the counter before anything else (Cache.get). Under
+PostgreSQL's READ COMMITTED every later statement sees at least what had committed when the
+counter was read; SQLite's transaction keeps one snapshot from its first read. So a value kept
+under version v holds every write up to v, and any later write shows as another number."""
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+from typing import Callable, Generic, Hashable, Protocol, TypeVar
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.engine import Connection, Engine
+
+from .extensions import db
+from .models import WriteVersion
+
+log = logging.getLogger(__name__)
+
+# Tables whose writes leave the version alone. Only tables no cached value reads belong here:
+# adding one that a cached page reads would let that page show stale figures
+# (tests/test_write_version.py checks the dashboard's cached reads against this list).
+UNREAD_TABLES = frozenset({
+    "audit_events", "audit_event_patients",     # every page view is audited
+    "user_sessions", "web_sessions",           # sign-in bookkeeping on every request
+    "rate_limit_hits", "account_tokens", "recovery_codes",
+    "outbox", "nudges", "provider_digests",     # mail and its delivery
+    WriteVersion.__tablename__,
+})
+# Raw SQL is a write unless it starts with one of these (anything else counts, to be safe).
+READ_VERBS = frozenset({"SELECT", "PRAGMA", "SHOW", "EXPLAIN", "SET", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT",
+                        "RELEASE", "VALUES"})
+_WROTE = "monitor.wrote"  # key in Connection.info: this transaction wrote something pages read
+BUMP_SQL = f"UPDATE {WriteVersion.__tablename__} SET n = n + 1 WHERE id = 1"
+
+
+def _is_write(context, statement: str) -> bool:
+    if context is not None and context.compiled is not None and not context.is_text:
+        if context.isddl:
+            return True
+        if context.isinsert or context.isupdate or context.isdelete:
+            table = getattr(context.compiled.statement, "table", None)
+            return getattr(table, "name", None) not in UNREAD_TABLES
+        return False  # a compiled SELECT
+    words = statement.split(None, 1)
+    return bool(words) and words[0].upper() not in READ_VERBS
+
+
+def watch(engine: Engine) -> None:
+    """Increment the write version in every transaction on this engine that writes what pages read."""
+    @event.listens_for(engine, "after_cursor_execute")
+    def mark(conn: Connection, cursor, statement, parameters, context, executemany):
+        if not conn.info.get(_WROTE) and _is_write(context, statement):
+            conn.info[_WROTE] = True
+
+    @event.listens_for(engine, "commit")
+    def bump(conn: Connection):
+        # Called just before the DBAPI commit, still inside the transaction. The raw cursor:
+        # no engine events, so no statement counter in the tests sees a page run it.
+        if conn.info.pop(_WROTE, False) and not conn.info.get(MIGRATING):
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(BUMP_SQL)
+            finally:
+                cursor.close()
+
+    @event.listens_for(engine, "begin")
+    @event.listens_for(engine, "rollback")
+    def forget(conn: Connection):
+        conn.info.pop(_WROTE, None)
+
+
+# Set on a migration's connection (migrations/env.py): until the migration that creates the
+# counter has run there is none to increment; env.py increments it once at the end instead.
+MIGRATING = "monitor.migrating"
+
+
+@contextmanager
+def migrating(connection: Connection):
+    """Around migrations, inside their transaction: they may change anything pages read, so
+    the version moves once at the end (when the counter exists by then)."""
+    connection.info[MIGRATING] = True
+    try:
+        yield
+        if inspect(connection).has_table(WriteVersion.__tablename__):
+            connection.exec_driver_sql(BUMP_SQL)
+    finally:
+        connection.info.pop(MIGRATING, None)
+        connection.info.pop(_WROTE, None)
+
+
+def current() -> int | None:
+    """The write version as this request's transaction sees it (None without the row: then
+    nothing is kept)."""
+    return db.session.scalar(select(WriteVersion.n).where(WriteVersion.id == 1))
+
+
+def wrote_in_this_transaction() -> bool:
+    """Whether this request's own transaction has written what pages read and not yet
+    committed: it must read its own writes, which no version number covers yet."""
+    return bool(db.session.connection().info.get(_WROTE))
+
+
+class Current(Protocol):
+    def current_at(self, now) -> bool:
+        """Whether time alone has not yet changed the value (a local midnight, a planned session)."""
+
+
+V = TypeVar("V", bound=Current)
+
+
+class Cache(Generic[V]):
+    """Values read from the database, kept by this worker while the write version is the one
+    they were read at and they say they are still current. At most `size` of them: the
+    oldest goes first (a clinic has a few dozen staff; each keeps one panel)."""
+
+    def __init__(self, size: int = 64):
+        self._size = size
+        self._values: dict[Hashable, tuple[int, V]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, now, load: Callable[[], V]) -> V:
+        version = current()  # first: what is read after it is at least this new
+        if version is None or wrote_in_this_transaction():
+            return load()
+        kept = self._values.get(key)
+        if kept is not None and kept[0] == version and kept[1].current_at(now):
+            return kept[1]
+        value = load()
+        if wrote_in_this_transaction():
+            return value  # it refreshed stored figures: kept once they commit (a new version)
+        with self._lock:
+            self._values.pop(key, None)
+            while len(self._values) >= self._size:
+                self._values.pop(next(iter(self._values)))
+            self._values[key] = (version, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
