@@ -10,28 +10,29 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from monitor import analysis, durability, stored_analysis, timeutil
+from monitor import analysis, dashboard, durability, patient_status, stored_analysis, timeutil
 from monitor.checkins import save_checkin
 from monitor.clinic import get_clinic
 from monitor.extensions import db
 from monitor.models import PatientAnalysisRow, Role, Treatment, User
 from monitor.timeutil import local_today
 from monitor.treatments import TreatmentValues, record_treatment, update_treatment
-from tests.factories import NOW, add_patient, add_treatment, answers_for, at_local
+from tests.factories import NOW, add_patient, add_provider, add_treatment, answers_for, at_local
 
 ZONES = ["America/New_York", "Europe/London", "Asia/Tokyo", "Pacific/Honolulu", "Pacific/Auckland"]
 PATIENTS_PER_EXAMPLE = 2
 _emails = itertools.count()
 
 patient_index = st.integers(0, PATIENTS_PER_EXAMPLE - 1)
-STEPS = st.lists(st.one_of(
+STEP = st.one_of(
     st.tuples(st.just("checkin"), patient_index, st.integers(-3, 0), st.integers(0, 21)),
     st.tuples(st.just("treatment"), patient_index, st.integers(-6, 4), st.integers(6, 20)),
     st.tuples(st.just("move treatment"), patient_index, st.integers(-3, 3)),
     st.tuples(st.just("zone"), patient_index, st.sampled_from(ZONES)),
     st.tuples(st.just("settings"), st.sampled_from([2, 4, 6]), st.sampled_from([1, 2, 3])),
     st.tuples(st.just("time"), st.integers(1, 120)),
-), min_size=1, max_size=14)
+)
+STEPS = st.lists(STEP, min_size=1, max_size=14)
 
 
 def fresh(patients, now):
@@ -40,7 +41,7 @@ def fresh(patients, now):
     return {patient_id: item.analysis for patient_id, item in found.items()}
 
 
-def apply(step, patients, clock):
+def apply(step, patients, clock, provider=None):
     kind = step[0]
     if kind == "checkin":
         _, n, offset, total = step
@@ -73,6 +74,17 @@ def apply(step, patients, clock):
     elif kind == "time":
         clock += timedelta(hours=step[1])
         timeutil.freeze(clock)
+    elif kind == "status":
+        _, n, status = step
+        patient_status.change(patients[n], status, actor=provider)
+    elif kind == "care team":  # on the provider's panel, or off it
+        patient = patients[step[1]]
+        if provider in patient.providers:
+            patient.providers.remove(provider)
+        else:
+            patient.providers.append(provider)
+    elif kind == "name":
+        patients[step[1]].last_name = step[2]
     db.session.commit()
     return clock
 
@@ -107,6 +119,52 @@ def test_the_stored_analysis_always_equals_a_fresh_computation(app, steps, zones
                 fresh(everyone, clock).values()), step
             db.session.commit()
     finally:
+        timeutil.freeze(NOW)
+
+
+DASHBOARD_STEPS = st.lists(st.one_of(
+    STEP,
+    st.tuples(st.just("status"), patient_index, st.sampled_from(["active", "paused", "discharged"])),
+    st.tuples(st.just("care team"), patient_index),
+    st.tuples(st.just("name"), patient_index, st.sampled_from(["Adams", "Zhou"])),
+), min_size=1, max_size=14)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=DASHBOARD_STEPS, zones=st.lists(st.sampled_from(ZONES), min_size=PATIENTS_PER_EXAMPLE,
+                                             max_size=PATIENTS_PER_EXAMPLE),
+       histories=st.lists(HISTORY, min_size=PATIENTS_PER_EXAMPLE, max_size=PATIENTS_PER_EXAMPLE))
+# A session planned for 14:00 today arrives at 15:00 (NOW is 10:00 in New York): the local date
+# stays the same, "days since session" does not.
+@example(steps=[("treatment", 0, 0, 14), ("time", 5)], zones=["America/New_York"] * 2,
+         histories=[[15] * 9 + [3] * 12] * 2)
+def test_the_dashboard_a_worker_keeps_always_equals_a_fresh_one(app, steps, zones, histories):
+    """The panel a worker keeps between views (write_version.Cache) gives, after any sequence of
+    writes and clock moves, the dashboard a view reading everything afresh gives."""
+    clock = NOW
+    timeutil.freeze(clock)
+    provider = add_provider(f"keeper{next(_emails)}@example.test")
+    patients = [add_patient(f"kept{next(_emails)}@example.test", timezone=zone, providers=[provider])
+                for zone in zones]
+    for n, totals in enumerate(histories):
+        for offset, total in enumerate(totals, start=-21):
+            apply(("checkin", n, offset, total), patients, clock)
+        apply(("treatment", n, -12, 10), patients, clock)
+    kept_panels = dashboard.panels()
+    try:
+        dashboard.build(provider, now=clock)  # kept from here on, unless a step changes what it read
+        db.session.commit()
+        for step in steps:
+            clock = apply(step, patients, clock, provider)
+            kept = dashboard.build(provider, now=clock)
+            db.session.commit()  # as the page's audit does: what it refreshed is stored
+            app.extensions["dashboard.panels"] = type(kept_panels)()  # nothing kept: read afresh
+            fresh = dashboard.build(provider, now=clock)
+            db.session.commit()
+            app.extensions["dashboard.panels"] = kept_panels
+            assert kept == fresh, step
+    finally:
+        app.extensions["dashboard.panels"] = kept_panels
         timeutil.freeze(NOW)
 
 

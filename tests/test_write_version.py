@@ -1,0 +1,120 @@
+"""The clinic's write version (monitor/write_version.py): every committed write to what pages
+read moves it, in the same transaction; nothing else does. What a worker keeps between views
+rests on it (the property test of the kept dashboard is in tests/test_stored_analysis.py)."""
+import re
+
+import pytest
+from sqlalchemy import text
+
+from monitor import analysis, dashboard, write_version
+from monitor.clinic import get_clinic
+from monitor.extensions import db
+from monitor.models import WriteVersion
+from tests.factories import NOW, add_audit_event, add_checkin, add_patient, day, executed_statements, login
+
+
+def version() -> int:
+    db.session.rollback()  # a new transaction: what has been committed since
+    return write_version.current()
+
+
+def test_the_migrations_create_the_counter(app):
+    assert isinstance(version(), int)
+
+
+def test_a_committed_write_moves_the_version_once(app, users):
+    before = version()
+    add_checkin(users.patient_a, day(0), 9)  # commits: a check-in and its stored analysis
+    assert version() == before + 1
+
+
+def test_a_rolled_back_write_leaves_it(app, users):
+    before = version()
+    users.patient_a.last_name = "Changed"
+    db.session.flush()
+    db.session.rollback()
+    assert version() == before
+
+
+def test_writes_to_tables_no_kept_value_reads_leave_it(app, users):
+    """Every request writes these (the audit log, sign-in bookkeeping): they must not undo
+    every worker's kept pages."""
+    before = version()
+    add_audit_event("dashboard.viewed", actor=users.provider_a)
+    db.session.commit()
+    assert version() == before
+
+
+def test_raw_sql_that_writes_moves_it(app, users):
+    before = version()
+    db.session.execute(text("UPDATE users SET first_name = first_name WHERE id = :id"), {"id": users.patient_a.id})
+    db.session.commit()
+    assert version() == before + 1
+    db.session.execute(text("SELECT count(*) FROM users"))
+    db.session.commit()
+    assert version() == before + 1
+
+
+def test_a_page_view_leaves_it(client, users):
+    login(client, users.provider_a)
+    client.get("/patients")  # may refresh a stored analysis, and creates the clinic's settings
+    before = version()
+    for url in ("/patients", f"/patients/{users.patient_a.id}", "/report"):
+        assert client.get(url).status_code == 200
+    assert version() == before
+
+
+def test_the_increment_is_the_last_write_of_its_transaction(app, users):
+    """The row is locked from its UPDATE to the commit: last, so that lock is held for the
+    commit alone and after every other lock of the transaction (no deadlock on PostgreSQL)."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("read with SQLite's statement trace, which sees the driver's own cursors too")
+    traced = []
+    raw = db.session.connection().connection.dbapi_connection
+    raw.set_trace_callback(traced.append)
+    try:
+        add_checkin(users.patient_a, day(0), 9)
+    finally:
+        raw.set_trace_callback(None)
+    writes = [s for s in traced if s.split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}]
+    assert len(writes) > 1 and writes[-1] == write_version.BUMP_SQL
+
+
+def test_the_panels_reads_are_moved_by_every_table_they_read(app, users):
+    """A kept dashboard is current only if no table it reads is among those whose writes leave
+    the version alone."""
+    add_patient("p@example.test", providers=[users.provider_a])
+    with executed_statements() as executed:
+        dashboard._load_panel(users.provider_a, NOW, analysis.settings_for(get_clinic()))
+    read = {name.lower() for statement, _ in executed
+            for name in re.findall(r'(?:FROM|JOIN)\s+"?(\w+)', statement, re.IGNORECASE)}
+    assert read >= {"users", "checkins", "treatments", "patient_analyses", "care_team"}
+    assert not read & write_version.UNREAD_TABLES
+
+
+def test_a_worker_keeps_the_panel_until_a_write(client, users, monkeypatch):
+    login(client, users.provider_a)
+    loads = []
+    real = dashboard._load_panel
+    monkeypatch.setattr(dashboard, "_load_panel", lambda *args, **kwargs: loads.append(1) or real(*args, **kwargs))
+    client.get("/patients")
+    client.get("/patients")
+    settled = len(loads)
+    client.get("/patients?flag=missed")
+    client.get("/patients?page=1")
+    assert len(loads) == settled  # filters and pages read the kept panel
+    add_checkin(users.patient_b, day(0), 12)  # another provider's patient: the clinic's median may move
+    client.get("/patients")
+    assert len(loads) == settled + 1
+
+
+def test_without_the_counter_row_nothing_is_kept(client, users, monkeypatch):
+    login(client, users.provider_a)
+    db.session.query(WriteVersion).delete()
+    db.session.commit()
+    loads = []
+    real = dashboard._load_panel
+    monkeypatch.setattr(dashboard, "_load_panel", lambda *args, **kwargs: loads.append(1) or real(*args, **kwargs))
+    client.get("/patients")
+    client.get("/patients")
+    assert len(loads) == 2
