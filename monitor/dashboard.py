@@ -16,15 +16,15 @@ from datetime import date, datetime, time, timedelta, timezone
 from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import aliased
 
-from . import analysis, durability, paging, schedule, sparkline, standard_gad7, stored_analysis, write_version
+from . import analysis, durability, paging, roster, schedule, sparkline, standard_gad7, stored_analysis, write_version
 from .access import patients_visible_to
 from .clinic import get_clinic
 from .extensions import db
 from .sql import among
 from .instruments import Band, band_for
-from .models import SEVERE_SIDE_EFFECT_SQL, CheckIn, PatientStatus, Role, Treatment, User, care_team, display_name
+from .models import SEVERE_SIDE_EFFECT_SQL, CheckIn, PatientStatus, Role, Treatment, User
+from .roster import ListedPatient
 from .timeutil import local_todays, to_local, utcnow
 from .wording import plural
 
@@ -115,30 +115,9 @@ def last_treatment_date(data: analysis.PatientData, now: datetime) -> date | Non
     return data.treatment_date(past[-1]) if past else None
 
 
-@dataclass(frozen=True)
-class PanelPatient:
-    """What a row shows and flags of its patient, as plain values: the dashboard keeps a panel
-    between views (Panel), and no ORM object may outlive its request."""
-
-    id: int
-    first_name: str
-    last_name: str
-    email: str
-    timezone: str
-    status: str
-    created_at: datetime | None
-    reminder_time: time | None
-    has_password: bool
-    providers: tuple[str, ...] = ()   # the care team's names, for an admin's view
-
-    @property
-    def display_name(self) -> str:
-        return display_name(self.first_name, self.last_name, self.email)
-
-
 @dataclass
 class Row:
-    patient: User | PanelPatient   # a User on the patient's own page (row_for_patient)
+    patient: User | ListedPatient   # a User on the patient's own page (row_for_patient)
     today: date
     latest_date: date | None
     latest_total: int | None
@@ -282,7 +261,7 @@ def ordered(rows: list[Row]) -> list[Row]:
                                        (r.patient.first_name or "").casefold(), r.patient.id))
 
 
-def matches(patient: User | PanelPatient, text: str) -> bool:
+def matches(patient: User | ListedPatient, text: str) -> bool:
     """Case-insensitive substring of the first name, the last name, or both together."""
     needle = " ".join(text.split()).casefold()
     if not needle:
@@ -350,7 +329,7 @@ class Recent:
     since: date | None = None                    # the first date of the check-in window
 
 
-def _recent(patients: list[PanelPatient], now: datetime, visible=None) -> Recent:
+def _recent(patients: list[ListedPatient], now: datetime, visible=None) -> Recent:
     """What the rows read of each patient's history, in a fixed number of queries however long
     that history is: the last WINDOW_DAYS of check-ins (and which had a severe side effect) and
     sessions, each patient's latest check-in with the RISE_DAYS before it, and their last
@@ -435,7 +414,7 @@ class Panel:
     (write_version.Cache) and time alone has not changed it (current_at). The rows themselves
     are built on every view: they move with the clock within a day ("late" after the reminder)."""
 
-    patients: list[PanelPatient]
+    patients: list[ListedPatient]
     recent: Recent
     resumed: dict[int, datetime]     # analysis.returns_to_active
     cohort_median: float | None
@@ -451,24 +430,10 @@ class Panel:
                 and local_todays(self.zone_dates, now) == self.zone_dates)
 
 
-def _panel_patients(viewer: User, visible) -> list[PanelPatient]:
-    """The panel's patients as plain rows; an admin's with their providers' names."""
-    providers: dict[int, list[str]] = {}
-    if viewer.is_admin:
-        provider = aliased(User)
-        for patient_id, first, last, email in _rows(
-                select(care_team.c.patient_id, provider.first_name, provider.last_name, provider.email)
-                .join(provider, provider.id == care_team.c.provider_id).order_by(provider.id)):
-            providers.setdefault(patient_id, []).append(display_name(first, last, email))
-    return [PanelPatient(*row, providers=tuple(providers.get(row[0], ()))) for row in _rows(
-        visible.with_only_columns(User.id, User.first_name, User.last_name, User.email, User.timezone, User.status,
-                                  User.created_at, User.reminder_time, User.password_hash.is_not(None)))]
-
-
 def _load_panel(viewer: User, now: datetime, settings: durability.Settings) -> Panel:
     visible = patients_visible_to(viewer)
     ids = visible.with_only_columns(User.id)
-    patients = _panel_patients(viewer, visible)
+    patients = roster.load(visible, with_providers=viewer.is_admin)
     recent = _recent(patients, now, visible=ids)
     for patient_id, found in stored_analysis.for_patients(patients, now=now, settings=settings,
                                                           latest_only=True).items():
@@ -497,8 +462,9 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", page: int 
     now = now or utcnow()
     clinic = get_clinic()
     settings = analysis.settings_for(clinic)
-    # Keyed by the settings too: a change of them is a write, but the page reads them first.
-    panel = panels().get((viewer.id, stored_analysis.settings_key(settings)), now,
+    # The viewer's role and the settings are read before the write version: they are part of
+    # the key, so a panel is never kept for other settings or another scope.
+    panel = panels().get((viewer.id, viewer.role, stored_analysis.settings_key(settings)), now,
                          lambda: _load_panel(viewer, now, settings))
     rows = [build_row(d, now=now, mcid=clinic.mcid, lapse_days=clinic.lapse_days, cohort_median=panel.cohort_median,
                       severe_side_effect_dates=panel.recent.severe_side_effects.get(d.patient.id, ()),

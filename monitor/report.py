@@ -39,9 +39,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import case, func, select
 
-from . import analysis, durability, measures, schedule, stored_analysis
+from . import analysis, durability, measures, roster, schedule, stored_analysis, write_version
 from .measures import WANE_BY_DAY
 from .access import patients_visible_to
 from .clinic import get_clinic
@@ -49,6 +50,7 @@ from .extensions import db
 from .sql import among
 from .instruments import SEVERE_SIDE_EFFECT, SIDE_EFFECTS
 from .models import CheckIn, PatientStatus, User
+from .roster import ListedPatient
 from .timeutil import local_todays, to_local, utcnow
 
 ADHERENCE_WINDOWS = (14, 30)
@@ -158,7 +160,7 @@ def side_effect_rates_of(checkins: int, any_level: Mapping[str, int], severe: Ma
 
 @dataclass(frozen=True)
 class PatientDuration:
-    patient: User
+    patient: ListedPatient
     treatments: int
     responding: int
     median_duration: float | None
@@ -193,17 +195,41 @@ class Report:
     at_risk: int = 0                         # responding sessions in the Kaplan-Meier curve
 
 
+@dataclass
+class _Kept:
+    """A report as the worker keeps it between views (write_version.Cache): it reads nothing
+    finer than each patient's local date, so it stands until a write or a zone's midnight."""
+
+    report: Report
+    zone_dates: dict[str, date]   # the local date in each zone of the report's patients when built
+
+    def current_at(self, now: datetime) -> bool:
+        return local_todays(self.zone_dates, now) == self.zone_dates
+
+
 def build(viewer: User, now: datetime | None = None) -> Report:
     """The report from each patient's stored summary (stored_analysis.summaries_for) and the
-    last 30 days of check-ins: a fixed number of queries, none reading a whole history.
-    Raises stored_analysis.FiguresUpdating while a change of settings is being applied."""
+    last 30 days of check-ins: a fixed number of queries, none reading a whole history; kept
+    by the worker until a write changes what it read. Raises stored_analysis.FiguresUpdating
+    while a change of settings is being applied."""
     now = now or utcnow()
     clinic = get_clinic()
     settings = analysis.settings_for(clinic)
-    patients = db.session.scalars(
-        patients_visible_to(viewer).order_by(func.lower(User.last_name), func.lower(User.first_name), User.id)
-    ).all()
-    ids = patients_visible_to(viewer).with_only_columns(User.id)
+    # The viewer's role and the settings are read before the write version: they are part of
+    # the key, so a report is never kept for other settings or another scope.
+    key = (viewer.id, viewer.role, stored_analysis.settings_key(settings), clinic.lapse_days)
+    return kept_reports().get(key, now, lambda: _build(viewer, now, clinic, settings)).report
+
+
+def kept_reports() -> write_version.Cache[_Kept]:
+    """This worker's kept reports (one cache per app)."""
+    return current_app.extensions.setdefault("report.kept", write_version.Cache())
+
+
+def _build(viewer: User, now: datetime, clinic, settings: durability.Settings) -> _Kept:
+    visible = patients_visible_to(viewer)
+    patients = roster.load(visible.order_by(func.lower(User.last_name), func.lower(User.first_name), User.id))
+    ids = visible.with_only_columns(User.id)
     stored = stored_analysis.summaries_for(patients, ids, now=now, settings=settings)
     counts = stored_analysis.count_pairs(item.duration_pairs for item in stored.values())
     by_day = stored_analysis.summed_changes(ids)
@@ -229,7 +255,7 @@ def build(viewer: User, now: datetime | None = None) -> Report:
             lapsed.append(p)
 
     checkins, any_level, severe = _side_effect_counts(patients, now)
-    return Report(
+    built = Report(
         scope="clinic" if viewer.is_admin else "panel",
         patients=len(patients),
         active_patients=len(active),
@@ -253,6 +279,7 @@ def build(viewer: User, now: datetime | None = None) -> Report:
         events=sum(n for (_, event), n in counts.items() if event),
         at_risk=sum(counts.values()),
     )
+    return _Kept(built, local_todays((p.timezone for p in patients), now))
 
 
 @dataclass
@@ -263,7 +290,7 @@ class _Recent:
     dates: set[date] = field(default_factory=set)
 
 
-def _recent(patients: list[User], now: datetime) -> dict[int, _Recent]:
+def _recent(patients: list[ListedPatient], now: datetime) -> dict[int, _Recent]:
     """The dates of the last WINDOW_DAYS of each active patient's check-ins (one query), plus,
     where the measures could look further back, the latest check-in before that window (one more):
 
@@ -295,7 +322,7 @@ def _recent(patients: list[User], now: datetime) -> dict[int, _Recent]:
     return recent
 
 
-def _side_effect_counts(patients: list[User], now: datetime) -> tuple[int, dict[str, int], dict[str, int]]:
+def _side_effect_counts(patients: list[ListedPatient], now: datetime) -> tuple[int, dict[str, int], dict[str, int]]:
     """Check-ins of each patient's last SIDE_EFFECT_DAYS local days (today included), and per
     side effect those reporting it at any level and at severe: counted by the database in one
     query (each patient's window by their zone's date)."""

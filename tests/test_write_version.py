@@ -6,7 +6,7 @@ import re
 import pytest
 from sqlalchemy import text
 
-from monitor import analysis, dashboard, write_version
+from monitor import analysis, dashboard, report, write_version
 from monitor.clinic import get_clinic
 from monitor.extensions import db
 from monitor.models import WriteVersion
@@ -118,3 +118,18 @@ def test_without_the_counter_row_nothing_is_kept(client, users, monkeypatch):
     client.get("/patients")
     client.get("/patients")
     assert len(loads) == 2
+
+
+def test_a_worker_keeps_the_report_until_a_write(client, users, monkeypatch):
+    login(client, users.admin)
+    builds = []
+    real = report._build
+    monkeypatch.setattr(report, "_build", lambda *args, **kwargs: builds.append(1) or real(*args, **kwargs))
+    client.get("/report")
+    client.get("/report")
+    settled = len(builds)
+    client.get("/report?page=1")
+    assert len(builds) == settled
+    add_checkin(users.patient_b, day(0), 12)
+    client.get("/report")
+    assert len(builds) == settled + 1
