@@ -433,7 +433,7 @@ class Panel:
 def _load_panel(viewer: User, now: datetime, settings: durability.Settings) -> Panel:
     visible = patients_visible_to(viewer)
     ids = visible.with_only_columns(User.id)
-    patients = roster.load(visible, with_providers=viewer.is_admin)
+    patients = roster.listed(visible, with_providers=viewer.is_admin)
     recent = _recent(patients, now, visible=ids)
     for patient_id, found in stored_analysis.for_patients(patients, now=now, settings=settings,
                                                           latest_only=True).items():

@@ -638,4 +638,5 @@ class WriteVersion(db.Model):
 
     __tablename__ = "write_version"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    n: Mapped[int] = mapped_column(BigInteger)
+    n: Mapped[int] = mapped_column(BigInteger)   # how many increments: for people and tests
+    token: Mapped[str] = mapped_column(String(32))  # random at each increment: what readers compare

@@ -228,7 +228,7 @@ def kept_reports() -> write_version.Cache[_Kept]:
 
 def _build(viewer: User, now: datetime, clinic, settings: durability.Settings) -> _Kept:
     visible = patients_visible_to(viewer)
-    patients = roster.load(visible.order_by(func.lower(User.last_name), func.lower(User.first_name), User.id))
+    patients = roster.listed(visible.order_by(func.lower(User.last_name), func.lower(User.first_name), User.id))
     ids = visible.with_only_columns(User.id)
     stored = stored_analysis.summaries_for(patients, ids, now=now, settings=settings)
     counts = stored_analysis.count_pairs(item.duration_pairs for item in stored.values())

@@ -34,7 +34,7 @@ class ListedPatient:
         return display_name(self.first_name, self.last_name, self.email)
 
 
-def load(visible: Select, *, with_providers: bool = False) -> list[ListedPatient]:
+def listed(visible: Select, *, with_providers: bool = False) -> list[ListedPatient]:
     """The patients a SELECT of User rows finds (access.patients_visible_to, in its order)."""
     providers: dict[int, list[str]] = {}
     if with_providers:

@@ -21,11 +21,13 @@ under version v holds every write up to v, and any later write shows as another 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
+import weakref
 from contextlib import contextmanager
 from typing import Callable, Generic, Hashable, Protocol, TypeVar
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from .extensions import db
@@ -47,7 +49,12 @@ UNREAD_TABLES = frozenset({
 READ_VERBS = frozenset({"SELECT", "PRAGMA", "SHOW", "EXPLAIN", "SET", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT",
                         "RELEASE", "VALUES"})
 _WROTE = "monitor.wrote"  # key in Connection.info: this transaction wrote something pages read
-BUMP_SQL = f"UPDATE {WriteVersion.__tablename__} SET n = n + 1 WHERE id = 1"
+BUMP_SQL = f"UPDATE {WriteVersion.__tablename__} SET n = n + 1, token = {{token}} WHERE id = 1"
+
+
+def _bump_sql(paramstyle: str) -> str:
+    """The increment in the driver's own parameter style (sqlite3: ?, psycopg: %s)."""
+    return BUMP_SQL.format(token="?" if paramstyle == "qmark" else "%s")
 
 
 def _is_write(context, statement: str) -> bool:
@@ -73,10 +80,10 @@ def watch(engine: Engine) -> None:
     def bump(conn: Connection):
         # Called just before the DBAPI commit, still inside the transaction. The raw cursor:
         # no engine events, so no statement counter in the tests sees a page run it.
-        if conn.info.pop(_WROTE, False) and not conn.info.get(MIGRATING):
+        if conn.info.pop(_WROTE, False) and not conn.info.get(MIGRATING) and _has_counter(conn):
             cursor = conn.connection.dbapi_connection.cursor()
             try:
-                cursor.execute(BUMP_SQL)
+                cursor.execute(_bump_sql(conn.dialect.paramstyle), (new_token(),))
             finally:
                 cursor.close()
 
@@ -84,6 +91,20 @@ def watch(engine: Engine) -> None:
     @event.listens_for(engine, "rollback")
     def forget(conn: Connection):
         conn.info.pop(_WROTE, None)
+
+
+# Engines whose database has the counter. Only "yes" is remembered: a database behind this
+# release (which it refuses to serve) gains the table when someone upgrades it, and from then on
+# every commit must move it. migrating() forgets, for a downgrade.
+_COUNTED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _has_counter(conn: Connection) -> bool:
+    if conn.engine not in _COUNTED:
+        if not inspect(conn).has_table(WriteVersion.__tablename__):
+            return False  # a database at an earlier schema: nothing reads a version from it
+        _COUNTED.add(conn.engine)
+    return True
 
 
 # Set on a migration's connection (migrations/env.py): until the migration that creates the
@@ -99,16 +120,24 @@ def migrating(connection: Connection):
     try:
         yield
         if inspect(connection).has_table(WriteVersion.__tablename__):
-            connection.exec_driver_sql(BUMP_SQL)
+            connection.execute(update(WriteVersion).values(n=WriteVersion.n + 1, token=new_token()))
     finally:
         connection.info.pop(MIGRATING, None)
         connection.info.pop(_WROTE, None)
+        _COUNTED.discard(connection.engine)
 
 
-def current() -> int | None:
+def new_token() -> str:
+    """Each increment's own random token, which is what readers compare. Not the count: a
+    backup restored under a running app brings an older count back, and counts after it would
+    come round again with other data behind them; a token never does."""
+    return secrets.token_hex(16)
+
+
+def current_token() -> str | None:
     """The write version as this request's transaction sees it (None without the row: then
     nothing is kept)."""
-    return db.session.scalar(select(WriteVersion.n).where(WriteVersion.id == 1))
+    return db.session.scalar(select(WriteVersion.token).where(WriteVersion.id == 1))
 
 
 def wrote_in_this_transaction() -> bool:
@@ -132,11 +161,11 @@ class Cache(Generic[V]):
 
     def __init__(self, size: int = 64):
         self._size = size
-        self._values: dict[Hashable, tuple[int, V]] = {}
+        self._values: dict[Hashable, tuple[str, V]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, now, load: Callable[[], V]) -> V:
-        version = current()  # first: what is read after it is at least this new
+        version = current_token()  # first: what is read after it is at least this new
         if version is None or wrote_in_this_transaction():
             return load()
         kept = self._values.get(key)

@@ -249,9 +249,7 @@ def counted_queries():
 
 
 def page_statements(client, url: str) -> tuple[list[str], list[str]]:
-    """A page's SQL statements when it reads everything afresh (after a first view, which may
-    create the clinic's settings, and with what the worker keeps between views dropped), then
-    on the next view, which may keep to what that one read (write_version.Cache)."""
+    """A page's SQL statements read afresh (what workers keep dropped), then on the next view, which may keep to them."""
     assert client.get(url).status_code == 200
     found = []
     for kept in (False, True):

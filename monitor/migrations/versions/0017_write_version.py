@@ -5,6 +5,8 @@ Revision ID: 0017_write_version
 Revises: 0016_severe_index
 Create Date: 2026-12-07
 """
+import secrets
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -21,9 +23,10 @@ def upgrade():
         'write_version',
         sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
         sa.Column('n', sa.BigInteger(), nullable=False),
+        sa.Column('token', sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_write_version')),
     )
-    op.bulk_insert(table, [{'id': 1, 'n': 0}])
+    op.bulk_insert(table, [{'id': 1, 'n': 0, 'token': secrets.token_hex(16)}])
 
 
 def downgrade():
