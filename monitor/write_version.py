@@ -2,25 +2,24 @@
 
 Every transaction that writes to a table pages read increments one counter (the write_version
 row) as it commits, in that same transaction. A worker may then keep what a page read from the
-database for as long as the counter stays where it was: a view that finds the same number
-reads nothing but that number, and any committed write, by any worker, command or runner on
+database for as long as the version stays what it was: a view that finds the same version
+reads nothing but that, and any committed write, by any worker, command or runner on
 the same database, makes the next view read afresh.
 
 The increment is caught at the engine, not asked of each write path, so no path can forget
 it: any INSERT, UPDATE, DELETE or DDL statement marks its connection's transaction, and the
-commit of a marked transaction increments the counter just before the database commits. Last,
+commit of a marked transaction moves the version just before the database commits. Last,
 so the row's lock (PostgreSQL) is held for the commit alone and taken after every other lock:
 two writers wait for each other there rather than deadlock. Writes to UNREAD_TABLES do not
 mark: every request writes them (sign-in bookkeeping, the audit log, rate limits, mail) and no
 cached value reads them.
 
-Why this is never stale: a reader reads the counter before anything else (Cache.get). Under
+Why this is never stale: a reader reads the version before anything else (Cache.get). Under
 PostgreSQL's READ COMMITTED every later statement sees at least what had committed when the
-counter was read; SQLite's transaction keeps one snapshot from its first read. So a value kept
-under version v holds every write up to v, and any later write shows as another number."""
+version was read; SQLite's transaction keeps one snapshot from its first read. So a value kept
+under version v holds every write up to v, and any later write shows as another version."""
 from __future__ import annotations
 
-import logging
 import secrets
 import threading
 import weakref
@@ -32,8 +31,6 @@ from sqlalchemy.engine import Connection, Engine
 
 from .extensions import db
 from .models import WriteVersion
-
-log = logging.getLogger(__name__)
 
 # Tables whose writes leave the version alone. Only tables no cached value reads belong here:
 # adding one that a cached page reads would let that page show stale figures
@@ -49,12 +46,9 @@ UNREAD_TABLES = frozenset({
 READ_VERBS = frozenset({"SELECT", "PRAGMA", "SHOW", "EXPLAIN", "SET", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT",
                         "RELEASE", "VALUES"})
 _WROTE = "monitor.wrote"  # key in Connection.info: this transaction wrote something pages read
-BUMP_SQL = f"UPDATE {WriteVersion.__tablename__} SET n = n + 1, token = {{token}} WHERE id = 1"
-
-
-def _bump_sql(paramstyle: str) -> str:
-    """The increment in the driver's own parameter style (sqlite3: ?, psycopg: %s)."""
-    return BUMP_SQL.format(token="?" if paramstyle == "qmark" else "%s")
+# The increment, in each driver's own parameter style (sqlite3: qmark, psycopg: %s).
+BUMP_SQL = {"qmark": "UPDATE write_version SET n = n + 1, token = ? WHERE id = 1"}
+BUMP_SQL_DEFAULT = "UPDATE write_version SET n = n + 1, token = %s WHERE id = 1"
 
 
 def _is_write(context, statement: str) -> bool:
@@ -83,7 +77,7 @@ def watch(engine: Engine) -> None:
         if conn.info.pop(_WROTE, False) and not conn.info.get(MIGRATING) and _has_counter(conn):
             cursor = conn.connection.dbapi_connection.cursor()
             try:
-                cursor.execute(_bump_sql(conn.dialect.paramstyle), (new_token(),))
+                cursor.execute(BUMP_SQL.get(conn.dialect.paramstyle, BUMP_SQL_DEFAULT), (new_token(),))
             finally:
                 cursor.close()
 

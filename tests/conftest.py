@@ -53,12 +53,15 @@ def database_template(tmp_path_factory):
 
 
 def _empty_postgres(url: str) -> None:
+    """Every table as the migrations leave it: empty, but for the schema's revision and the
+    write version's one row (without it nothing is kept between views: monitor/write_version.py)."""
     engine = create_engine(url)
     with engine.begin() as conn:
         tables = [t for (t,) in conn.execute(text(
             "select tablename from pg_tables where schemaname = current_schema() and tablename <> 'alembic_version'"))]
         if tables:
             conn.execute(text("truncate " + ", ".join(f'"{t}"' for t in tables) + " restart identity cascade"))
+        conn.execute(text("insert into write_version (id, n, token) values (1, 0, md5(random()::text))"))
     engine.dispose()
 
 
