@@ -409,28 +409,28 @@ def _with_trend_days(recent: Recent, patient_ids: list[int]) -> dict[int, analys
 
 @dataclass
 class Panel:
-    """What every view of one viewer's dashboard reads of the database before its rows are
-    built: kept by the worker between views while the clinic's write version stays the same
-    (write_version.Cache) and time alone has not changed it (current_at). The rows themselves
-    are built on every view: they move with the clock within a day ("late" after the reminder)."""
+    """One viewer's whole panel as triage rows, ordered, with what the page's sparklines start
+    from: kept by the worker between views while the clinic's write version stays the same
+    (write_version.Cache) and the clock has not changed any row (current_at). A view only
+    filters, pages, and draws its 50 rows' sparklines."""
 
-    patients: list[ListedPatient]
-    recent: Recent
-    resumed: dict[int, datetime]     # analysis.returns_to_active
+    rows: list[Row]                  # every patient's row, most attention first; never changed once built
+    recent: Recent                   # what the rows were built from (the sparklines add to copies)
     cohort_median: float | None
     updating: bool
-    zone_dates: dict[str, date]      # the local date in each of the clinic's patient zones when read
-    next_treatment_at: datetime | None  # the panel's first session after that moment
+    zone_dates: dict[str, date]      # the local date in each of the clinic's patient zones when built
+    next_change_at: datetime | None  # the first instant after that at which the clock alone moves a row
 
     def current_at(self, now: datetime) -> bool:
-        """Whether a fresh read now would give the same: stored analyses and the clinic's
-        typical duration change when a zone's local date does (stored_analysis), and "days
-        since session" when a planned session's time arrives."""
-        return ((self.next_treatment_at is None or now < self.next_treatment_at)
+        """Whether building it now would give the same: stored analyses, the clinic's typical
+        duration and every count of days change when a zone's local date does; "days since
+        session" when a planned session's time arrives, and today's state ("late") at a
+        patient's reminder time."""
+        return ((self.next_change_at is None or now < self.next_change_at)
                 and local_todays(self.zone_dates, now) == self.zone_dates)
 
 
-def _load_panel(viewer: User, now: datetime, settings: durability.Settings) -> Panel:
+def _load_panel(viewer: User, now: datetime, settings: durability.Settings, lapse_days: int) -> Panel:
     visible = patients_visible_to(viewer)
     ids = visible.with_only_columns(User.id)
     patients = roster.listed(visible, with_providers=viewer.is_admin)
@@ -445,12 +445,27 @@ def _load_panel(viewer: User, now: datetime, settings: durability.Settings) -> P
             cohort_median = stored_analysis.clinic_median_duration(settings, now)
         except stored_analysis.FiguresUpdating:
             updating = True  # after a change of settings: the page says so
+    resumed = analysis.returns_to_active([p.id for p in patients])
+    rows = [build_row(d, now=now, mcid=settings.mcid, lapse_days=lapse_days, cohort_median=cohort_median,
+                      severe_side_effect_dates=recent.severe_side_effects.get(d.patient.id, ()),
+                      expected_from=schedule.counting_from(d.patient.timezone, d.patient.created_at,
+                                                           resumed.get(d.patient.id)),
+                      with_trend=False)
+            for d in recent.data.values()]
     # The clinic's zones, not the panel's: the clinic's typical duration reads every patient.
     zones = db.session.scalars(select(User.timezone).where(User.role == Role.PATIENT.value).distinct()).all()
-    return Panel(patients, recent, analysis.returns_to_active([p.id for p in patients]), cohort_median, updating,
-                 local_todays(zones, now),
-                 db.session.scalar(select(func.min(Treatment.administered_at))
-                                   .where(among(Treatment.patient_id, ids), Treatment.administered_at > now)))
+    next_treatment = db.session.scalar(select(func.min(Treatment.administered_at))
+                                       .where(among(Treatment.patient_id, ids), Treatment.administered_at > now))
+    return Panel(ordered(rows), recent, cohort_median, updating, local_todays(zones, now),
+                 min(filter(None, [next_treatment, _next_reminder(patients, recent, now)]), default=None))
+
+
+def _next_reminder(patients: list[ListedPatient], recent: Recent, now: datetime) -> datetime | None:
+    """The first reminder instant after `now` on the panel's local dates: a row's "today" turns
+    from "not yet due" to "late" then (once per zone and reminder time, not per patient)."""
+    pairs = {(p.timezone, p.reminder_time or schedule.DEFAULT_REMINDER, recent.data[p.id].today) for p in patients}
+    later = [at for zone, reminder, today in pairs if (at := schedule.reminder_instant(today, reminder, zone)) > now]
+    return min(later, default=None)
 
 
 def build(viewer: User, *, flag: str | None = None, search: str = "", page: int = 1,
@@ -462,23 +477,17 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", page: int 
     now = now or utcnow()
     clinic = get_clinic()
     settings = analysis.settings_for(clinic)
-    # The viewer's role and the settings are read before the write version: they are part of
-    # the key, so a panel is never kept for other settings or another scope.
-    panel = panels().get((viewer.id, viewer.role, stored_analysis.settings_key(settings)), now,
-                         lambda: _load_panel(viewer, now, settings))
-    rows = [build_row(d, now=now, mcid=clinic.mcid, lapse_days=clinic.lapse_days, cohort_median=panel.cohort_median,
-                      severe_side_effect_dates=panel.recent.severe_side_effects.get(d.patient.id, ()),
-                      expected_from=schedule.counting_from(d.patient.timezone, d.patient.created_at,
-                                                           panel.resumed.get(d.patient.id)),
-                      with_trend=False)
-            for d in panel.recent.data.values()]
+    # The viewer's role and the clinic's settings are read before the write version: they are
+    # part of the key, so a panel is never kept for other settings or another scope.
+    key = (viewer.id, viewer.role, stored_analysis.settings_key(settings), clinic.lapse_days)
+    panel = panels().get(key, now, lambda: _load_panel(viewer, now, settings, clinic.lapse_days))
 
     chosen = FLAG_BY_KEY.get(flag) if flag else None
     search = clean_search(search)
-    found = [r for r in rows if matches(r.patient, search)]
-    shown = ordered([r for r in found if chosen is None or chosen.key in r.flags])
+    found = [r for r in panel.rows if matches(r.patient, search)]
+    shown = [r for r in found if chosen is None or chosen.key in r.flags]
     listed = paging.list_page(page, len(shown), PAGE_SIZE)
-    on_page = listed.of(shown)
+    on_page = [replace(row) for row in listed.of(shown)]  # copies, which the page completes
     with_trend = _with_trend_days(panel.recent, [row.patient.id for row in on_page])
     standard = standard_gad7.summaries([row.patient.id for row in on_page])  # one query, run even for none
     for row in on_page:
@@ -486,7 +495,7 @@ def build(viewer: User, *, flag: str | None = None, search: str = "", page: int 
         row.standard = standard.get(row.patient.id)
     return Dashboard(
         rows=on_page,
-        total=len(rows),
+        total=len(panel.rows),
         found=len(found),
         counts={f.key: sum(1 for r in found if f.key in r.flags) for f in FLAGS},
         flag=chosen,

@@ -138,6 +138,8 @@ DASHBOARD_STEPS = st.lists(st.one_of(
 # stays the same, "days since session" does not.
 @example(steps=[("treatment", 0, 0, 14), ("time", 5)], zones=["America/New_York"] * 2,
          histories=[[15] * 9 + [3] * 12] * 2)
+# 19:00 comes (the default reminder time) on the same date: today's check-in turns "late".
+@example(steps=[("time", 10)], zones=["America/New_York"] * 2, histories=[[15] * 9 + [3] * 12] * 2)
 def test_the_dashboard_a_worker_keeps_always_equals_a_fresh_one(app, steps, zones, histories):
     """The panel a worker keeps between views (write_version.Cache) gives, after any sequence of
     writes and clock moves, the dashboard a view reading everything afresh gives."""

@@ -96,7 +96,7 @@ def test_the_panels_reads_are_moved_by_every_table_they_read(app, users):
     the version alone."""
     add_patient("p@example.test", providers=[users.provider_a])
     with executed_statements() as executed:
-        dashboard._load_panel(users.provider_a, NOW, analysis.settings_for(get_clinic()))
+        dashboard._load_panel(users.provider_a, NOW, analysis.settings_for(get_clinic()), lapse_days=3)
     read = {name.lower() for statement, _ in executed
             for name in re.findall(r'(?:FROM|JOIN)\s+"?(\w+)', statement, re.IGNORECASE)}
     assert read >= {"users", "checkins", "treatments", "patient_analyses", "care_team"}
