@@ -103,19 +103,29 @@ def test_the_panels_reads_are_moved_by_every_table_they_read(app, users):
     assert not read & write_version.UNREAD_TABLES
 
 
-def test_a_worker_keeps_the_panel_until_a_write(client, users, monkeypatch):
-    login(client, users.provider_a)
-    loads = []
-    real = dashboard._load_panel
-    monkeypatch.setattr(dashboard, "_load_panel", lambda *args, **kwargs: loads.append(1) or real(*args, **kwargs))
-    client.get("/patients")
-    client.get("/patients")
+def reads_afresh(monkeypatch, module, name: str) -> list:
+    """Wraps module.name (what a page runs when it reads afresh): one entry per call."""
+    calls, real = [], getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    return calls
+
+
+@pytest.mark.parametrize("viewer, page, module, name", [
+    ("provider_a", "/patients", dashboard, "_load_panel"),
+    ("admin", "/report", report, "_build"),
+])
+def test_a_worker_keeps_a_page_until_a_write(client, users, monkeypatch, viewer, page, module, name):
+    login(client, getattr(users, viewer))
+    loads = reads_afresh(monkeypatch, module, name)
+    client.get(page)
+    client.get(page)
     settled = len(loads)
-    client.get("/patients?flag=missed")
-    client.get("/patients?page=1")
-    assert len(loads) == settled  # filters and pages read the kept panel
+    client.get(page + "?page=1")
+    if page == "/patients":
+        client.get("/patients?flag=missed")
+    assert len(loads) == settled  # filters and pages read what is kept
     add_checkin(users.patient_b, day(0), 12)  # another provider's patient: the clinic's median may move
-    client.get("/patients")
+    client.get(page)
     assert len(loads) == settled + 1
 
 
@@ -123,27 +133,10 @@ def test_without_the_counter_row_nothing_is_kept(client, users, monkeypatch):
     login(client, users.provider_a)
     db.session.query(WriteVersion).delete()
     db.session.commit()
-    loads = []
-    real = dashboard._load_panel
-    monkeypatch.setattr(dashboard, "_load_panel", lambda *args, **kwargs: loads.append(1) or real(*args, **kwargs))
+    loads = reads_afresh(monkeypatch, dashboard, "_load_panel")
     client.get("/patients")
     client.get("/patients")
     assert len(loads) == 2
-
-
-def test_a_worker_keeps_the_report_until_a_write(client, users, monkeypatch):
-    login(client, users.admin)
-    builds = []
-    real = report._build
-    monkeypatch.setattr(report, "_build", lambda *args, **kwargs: builds.append(1) or real(*args, **kwargs))
-    client.get("/report")
-    client.get("/report")
-    settled = len(builds)
-    client.get("/report?page=1")
-    assert len(builds) == settled
-    add_checkin(users.patient_b, day(0), 12)
-    client.get("/report")
-    assert len(builds) == settled + 1
 
 
 def test_a_restored_backup_is_not_mistaken_for_what_was_kept(client, users, monkeypatch):
@@ -160,8 +153,6 @@ def test_a_restored_backup_is_not_mistaken_for_what_was_kept(client, users, monk
     db.session.execute(update(WriteVersion).values(n=kept_n))
     db.session.commit()
     assert version() == kept_n
-    loads = []
-    real = dashboard._load_panel
-    monkeypatch.setattr(dashboard, "_load_panel", lambda *args, **kwargs: loads.append(1) or real(*args, **kwargs))
+    loads = reads_afresh(monkeypatch, dashboard, "_load_panel")
     client.get("/patients")
     assert len(loads) == 1
