@@ -150,10 +150,11 @@ V = TypeVar("V", bound=Current)
 
 class Cache(Generic[V]):
     """Values read from the database, kept by this worker while the write version is the one
-    they were read at and they say they are still current. At most `size` of them: the
-    oldest goes first (a clinic has a few dozen staff; each keeps one panel)."""
+    they were read at and they say they are still current. At most `size` of them, the one
+    read longest ago dropped first: one per staff member who opens the page, and staff come
+    and go through a day."""
 
-    def __init__(self, size: int = 64):
+    def __init__(self, size: int = 32):
         self._size = size
         self._values: dict[Hashable, tuple[str, V]] = {}
         self._lock = threading.Lock()
@@ -164,6 +165,9 @@ class Cache(Generic[V]):
             return load()
         kept = self._values.get(key)
         if kept is not None and kept[0] == version and kept[1].current_at(now):
+            with self._lock:  # now the most recently read
+                if self._values.get(key) is kept:
+                    self._values[key] = self._values.pop(key)
             return kept[1]
         value = load()
         if wrote_in_this_transaction():

@@ -156,3 +156,22 @@ def test_a_restored_backup_is_not_mistaken_for_what_was_kept(client, users, monk
     loads = reads_afresh(monkeypatch, dashboard, "_load_panel")
     client.get("/patients")
     assert len(loads) == 1
+
+
+def test_a_full_cache_drops_what_was_read_longest_ago(app):
+    class Value:
+        def current_at(self, now):
+            return True
+
+    cache = write_version.Cache(size=2)
+    loads = []
+
+    def get(key):
+        return cache.get(key, NOW, lambda: loads.append(key) or Value())
+
+    get("a"), get("b"), get("a"), get("c")  # "b" was read longest ago
+    assert loads == ["a", "b", "c"]
+    get("a")
+    assert loads == ["a", "b", "c"]
+    get("b")
+    assert loads == ["a", "b", "c", "b"]
