@@ -4,8 +4,10 @@ is every patient), flagged, and ordered by need of attention.
 The flags are pure functions of one patient's loaded data (analysis.PatientData: daily totals
 by local date, sessions, the SPEC 4 analysis) and the patient's local `today`, so they can be
 tested without a database. build() loads everything in a fixed number of queries whatever
-the panel's size: the patients (and, for an admin, their providers), their check-in totals and
-sessions (analysis.load), and the dates of recent severe side effects.
+the panel's size: the patients (and, for an admin, their providers), a window of their
+check-in totals, their last session, their stored analysis, and the dates of recent severe
+side effects. The worker keeps the panel's rows between views (Panel) until a write or the
+clock changes any of them; a view then reads only the write version and its page's extras.
 
 Every "day" here is the patient's own calendar date, as in SPEC 4 and 5."""
 from __future__ import annotations
