@@ -14,6 +14,7 @@ from . import stored_analysis
 from .extensions import db
 from .instruments import ITEM_CODES, SIDE_EFFECT_KEYS, total_of
 from .models import CheckIn, CheckInRevision, User
+from .sql import insert_rows
 from .timeutil import local_today, utcnow
 
 # Today and the previous three local dates may be entered from the phone.
@@ -199,12 +200,10 @@ def save_many(checkins: Iterable[tuple[User, date, dict[str, int], dict[str, int
             else:
                 revisions.append(_replace(earlier, values, now))
                 replaced += 1
-        if new:
-            # A plain executemany: psycopg pipelines it (the statement parsed once, the rows
-            # streamed) and sqlite3 runs it in C. With RETURNING, SQLAlchemy sent one multi-row
-            # INSERT per 1,000 rows instead, and psycopg parsed each one's 20,000 placeholders
-            # in Python: most of a 100,000-row PostgreSQL import's time (31-38 s → 22 s).
-            db.session.execute(insert(CheckIn.__table__), new)
+        # COPY on PostgreSQL, an executemany in C on SQLite: not the ORM's INSERT ... RETURNING,
+        # which sent one multi-row statement per 1,000 rows whose 20,000 placeholders psycopg
+        # parsed in Python (issue 9's import profile).
+        insert_rows(CheckIn.__table__, new)
         db.session.flush()
         for row in [*loaded, *revisions]:
             db.session.expunge(row)

@@ -51,6 +51,14 @@ BUMP_SQL = {"qmark": "UPDATE write_version SET n = n + 1, token = ? WHERE id = 1
 BUMP_SQL_DEFAULT = "UPDATE write_version SET n = n + 1, token = %s WHERE id = 1"
 
 
+def mark_written(conn: Connection, table_name: str) -> None:
+    """For a write the statement events do not see (PostgreSQL's COPY, sent on the driver's
+    own cursor): this transaction wrote to table_name, and its commit moves the version like
+    any other write's."""
+    if table_name not in UNREAD_TABLES:
+        conn.info[_WROTE] = True
+
+
 def _is_write(context, statement: str) -> bool:
     if context is not None and context.compiled is not None and not context.is_text:
         if context.isddl:
