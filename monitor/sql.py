@@ -1,7 +1,8 @@
 """Query pieces shared by the modules that read a panel's or a clinic's worth of rows."""
 from collections.abc import Iterable
+from datetime import date
 
-from sqlalchemy import Integer, Table, any_, insert, literal
+from sqlalchemy import Integer, Table, any_, func, insert, literal
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
@@ -21,6 +22,24 @@ def among(column, ids: Iterable[int] | Select):
     if db.session.get_bind().dialect.name == "postgresql":
         return column == any_(literal(ids, ARRAY(Integer)))
     return column.in_(ids)
+
+
+def date_list(column):
+    """An aggregate of a DATE column: one value per group, which dates_of() reads back.
+
+    For a month of a clinic's check-in dates: one row per patient rather than one per check-in
+    (2,000 rows, not 60,000), which spares the driver and SQLAlchemy the per-row work that was
+    most of the report's cost after a write (issue 9's report profile)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.array_agg(column)  # psycopg reads it as a list of dates
+    return func.group_concat(column, ",")  # SQLite keeps a date as its ISO text
+
+
+def dates_of(value: list[date] | str) -> list[date]:
+    """The dates of one date_list()."""
+    if isinstance(value, str):
+        return [date.fromisoformat(text) for text in value.split(",")]
+    return value
 
 
 def insert_rows(table: Table, rows: list[dict]) -> None:

@@ -1,5 +1,6 @@
-"""sql.insert_rows: many rows in one go (COPY on PostgreSQL), stored exactly as an INSERT would
-store them, inside the caller's transaction, and counted as a write by the clinic's version."""
+"""monitor/sql.py. insert_rows: many rows in one go (COPY on PostgreSQL), stored exactly as an
+INSERT would store them, inside the caller's transaction, and counted as a write by the
+clinic's version. date_list: a group's dates as one value, read back by dates_of."""
 from datetime import timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -9,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 
 from monitor.extensions import db
 from monitor.models import CheckIn, WriteVersion
-from monitor.sql import insert_rows
-from tests.factories import NOW, add_checkin, day
+from monitor.sql import date_list, dates_of, insert_rows
+from tests.factories import NOW, add_checkin, add_checkins, day
 
 # An instant given in another zone: stored and read back as the same instant, in UTC.
 SUBMITTED = NOW.astimezone(ZoneInfo("America/New_York"))
@@ -80,3 +81,13 @@ def test_no_rows_is_no_write(app, users):
     insert_rows(CheckIn.__table__, [])
     db.session.commit()
     assert version() == before
+
+
+def test_date_list_gives_each_groups_dates(app, users):
+    add_checkins(users.patient_a, {day(-40): 5, day(-3): 7, day(-1): 9, day(0): 4})
+    add_checkins(users.patient_b, {day(-2): 12})
+    rows = db.session.connection().execute(
+        select(CheckIn.patient_id, date_list(CheckIn.local_date)).where(CheckIn.local_date >= day(-3))
+        .group_by(CheckIn.patient_id)).all()
+    assert {patient_id: sorted(dates_of(dates)) for patient_id, dates in rows} == {
+        users.patient_a.id: [day(-3), day(-1), day(0)], users.patient_b.id: [day(-2)]}
