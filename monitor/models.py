@@ -249,11 +249,16 @@ class CheckIn(CheckInAnswers, db.Model):
     """One daily check-in per patient per local date; a resubmission replaces it."""
 
     __tablename__ = "checkins"
+    # The unique (patient, date) index serves every read by patient, cascades included. The
+    # (date, patient) one serves the clinic report's month of everyone's check-ins, which
+    # PostgreSQL otherwise reads by scanning the whole table: a cost that grew with the
+    # clinic's history rather than with the month (migration 0018).
     __table_args__ = (UniqueConstraint("patient_id", "local_date"), *_range_checks(),
+                      Index("ix_checkins_local_date", "local_date", "patient_id"),
                       Index("ix_checkins_severe", "patient_id", "local_date",
                             sqlite_where=text(SEVERE_SIDE_EFFECT_SQL), postgresql_where=text(SEVERE_SIDE_EFFECT_SQL)))
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # The form's one-time key: a double-tapped submit carries the same key and is stored once.
     submission_key: Mapped[str | None] = mapped_column(String(64))
     revisions: Mapped[list[CheckInRevision]] = relationship(
