@@ -88,6 +88,20 @@ def test_production_installs_nothing_only_the_tests_need():
     assert only_for_tests and not only_for_tests & set(app)
 
 
+@pytest.mark.parametrize("script", [".ci/run", "requirements/tools-venv"])
+def test_hash_checked_installs_resolve_nothing_and_are_checked(script):
+    # A lock file pins every dependency. Left to resolve, pip 23.2 (Python 3.11's) reads a
+    # dependency's `pkg[extra]>=1` as a second, unpinned requirement once a newer pkg is out,
+    # and refuses the whole hash-checked install: CI failed so when CacheControl 0.15.0 came
+    # out. So each install takes the pins as they are (--no-deps) and pip check follows it.
+    lines = (ROOT / script).read_text().splitlines()
+    installs = [n for n, line in enumerate(lines) if "pip install" in line and "--require-hashes" in line]
+    assert installs, f"{script} installs no lock file"
+    for n in installs:
+        assert "--no-deps" in lines[n], f"{script}: {lines[n].strip()}"
+        assert any("pip check" in later for later in lines[n + 1:]), f"{script}: no pip check after line {n + 1}"
+
+
 def test_the_plotly_pin_is_the_one_whose_plotly_js_is_vendored():
     # tests/test_static_files.py ties the vendored bundle to pyproject's plotly==7.1.0; the lock follows it.
     assert read_lock("app.txt")["plotly"][0] == "7.1.0"
