@@ -102,6 +102,15 @@ def test_hash_checked_installs_resolve_nothing_and_are_checked(script):
         assert any("pip check" in later for later in lines[n + 1:]), f"{script}: no pip check after line {n + 1}"
 
 
+def test_the_image_takes_its_locks_as_they_are_and_installs_from_those_wheels_alone():
+    # As above; a wheel directory is not an environment pip check could read, so the runtime
+    # stage's install, which may only use the locked wheels (--no-index), is the check.
+    text = (ROOT / "Dockerfile").read_text()
+    hashed = [line for line in text.splitlines() if "--require-hashes" in line and not line.lstrip().startswith("#")]
+    assert len(hashed) == 2 and all("--no-deps" in line for line in hashed), hashed
+    assert 'pip install --no-index --find-links /wheels "monitor[server]"' in text
+
+
 def test_the_plotly_pin_is_the_one_whose_plotly_js_is_vendored():
     # tests/test_static_files.py ties the vendored bundle to pyproject's plotly==7.1.0; the lock follows it.
     assert read_lock("app.txt")["plotly"][0] == "7.1.0"
