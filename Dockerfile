@@ -20,10 +20,8 @@ COPY pyproject.toml ./
 COPY monitor ./monitor
 # Every dependency at the locked version, each file checked against its hash; the project's own
 # wheel built with the locked setuptools, without fetching build tools unchecked. --no-deps: the
-# locks pin every dependency, so pip takes them as they are and resolves nothing (left to
-# resolve, pip can read a dependency's `pkg[extra]>=1` as a second, unpinned requirement and
-# refuse the hash-checked install). The runtime stage's install, from these wheels alone, then
-# proves that they satisfy one another.
+# locks are taken as they are (why: tests/test_supply_chain.py); the runtime stage's install,
+# from these wheels alone, proves they satisfy one another.
 RUN pip install --no-deps --require-hashes --only-binary :all: -r requirements/build.txt \
  && pip wheel --wheel-dir /wheels --no-deps --require-hashes --only-binary :all: -r requirements/app.txt \
  && pip wheel --wheel-dir /wheels --no-deps --no-build-isolation .

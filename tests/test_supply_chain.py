@@ -90,10 +90,12 @@ def test_production_installs_nothing_only_the_tests_need():
 
 @pytest.mark.parametrize("script", [".ci/run", "requirements/tools-venv"])
 def test_hash_checked_installs_resolve_nothing_and_are_checked(script):
-    # A lock file pins every dependency. Left to resolve, pip 23.2 (Python 3.11's) reads a
-    # dependency's `pkg[extra]>=1` as a second, unpinned requirement once a newer pkg is out,
-    # and refuses the whole hash-checked install: CI failed so when CacheControl 0.15.0 came
-    # out. So each install takes the pins as they are (--no-deps) and pip check follows it.
+    # The one place this rule is explained. A lock file pins every dependency, so an install
+    # need resolve nothing. Left to resolve, pip 23.2 (Python 3.11's) reads a dependency's
+    # `pkg[extra]>=1` as a second, unpinned requirement once a newer pkg is out, and refuses
+    # the whole hash-checked install: CI failed so when CacheControl 0.15.0 came out under
+    # pip-audit's `CacheControl[filecache]`. So each install takes the pins as they are
+    # (--no-deps), and pip check then proves they satisfy one another.
     lines = (ROOT / script).read_text().splitlines()
     installs = [n for n, line in enumerate(lines) if "pip install" in line and "--require-hashes" in line]
     assert installs, f"{script} installs no lock file"
