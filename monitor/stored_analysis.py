@@ -27,9 +27,11 @@ import threading
 from collections import Counter
 from dataclasses import astuple, dataclass, field
 from datetime import date, datetime
+from functools import cache
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.util import identity_key
 
 from . import analysis, durability, measures
 from .extensions import db
@@ -58,10 +60,18 @@ def settings_key(settings: durability.Settings) -> str:
     return repr(tuple(float(v) if isinstance(v, (int, float)) else v for v in astuple(settings)))
 
 
+# Built once, as are the check-in's statements below: every check-in runs them, and building a
+# statement costs about as much as running it (issue 9's profile). ORM columns, not the table's,
+# so that a settings change not yet flushed in this session is flushed before the read.
+_SETTINGS = (select(Clinic.mcid, Clinic.wane_fraction, Clinic.confirm_days, Clinic.baseline_window_start,
+                    Clinic.baseline_window_end, Clinic.nadir_window_start, Clinic.nadir_window_end)
+             .order_by(Clinic.id).limit(1))
+
+
 def clinic_settings() -> durability.Settings:
     """The clinic's SPEC 4 settings, or SPEC 4's defaults while no settings row exists (a write
     must not create it as a side effect)."""
-    clinic = db.session.scalar(select(Clinic).order_by(Clinic.id).limit(1))
+    clinic = db.session.execute(_SETTINGS).first()
     return analysis.settings_for(clinic) if clinic is not None else durability.Settings()
 
 
@@ -76,11 +86,14 @@ def _valid_until(item: analysis.PatientData) -> date | None:
     return min(later, default=None)
 
 
+_LOCK = select(User.id).where(User.id.in_(bindparam("ids", expanding=True))).order_by(User.id).with_for_update()
+
+
 def _lock(patient_ids: list[int]) -> None:
     """Two requests refreshing one patient take turns (PostgreSQL row locks, in id order so two
     refreshes of several patients cannot deadlock). SQLite has one writer at a time already."""
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(User.id).where(User.id.in_(patient_ids)).order_by(User.id).with_for_update())
+        db.session.execute(_LOCK, {"ids": patient_ids})
 
 
 def refresh(patients: list[User], *, now: datetime | None = None,
@@ -152,6 +165,20 @@ def _parse_totals(text: str) -> dict[int, int]:
     return {int(day): int(total) for day, _, total in (item.partition(":") for item in text.split(",") if item)}
 
 
+_summaries, _results, _sums = PatientAnalysisRow.__table__, TreatmentResultRow.__table__, ChangeSumRow.__table__
+_SUMMARY = select(_summaries).where(_summaries.c.patient_id == bindparam("p_id"))
+_RESULTS = select(_results).where(_results.c.patient_id == bindparam("p_id")).order_by(_results.c.treatment_date)
+_TOTALS_BETWEEN = select(CheckIn.local_date, CheckIn.total).where(
+    CheckIn.patient_id == bindparam("p_id"), CheckIn.local_date.between(bindparam("first"), bindparam("last")))
+# The summary row's columns come with the parameters; written only while it is the version read.
+_WRITE_SUMMARY = update(_summaries).where(_summaries.c.patient_id == bindparam("p_id"),
+                                          _summaries.c.version == bindparam("read_version"))
+_DROP_RESULTS = _results.delete().where(_results.c.patient_id == bindparam("p_id"),
+                                        _results.c.treatment_date.in_(bindparam("dates", expanding=True)))
+_DROP_SUMS = _sums.delete().where(_sums.c.patient_id == bindparam("p_id"),
+                                  _sums.c.day.in_(bindparam("days", expanding=True)))
+
+
 @dataclass
 class CheckinPlan:
     """What a check-in changes in its patient's stored analysis, worked out before the check-in
@@ -161,8 +188,8 @@ class CheckinPlan:
     version: str | None = None   # the stored analysis's version token when read; None: recompute it whole
     summary: dict = field(default_factory=dict)           # the PatientAnalysisRow columns to set
     changed_results: list[dict] = field(default_factory=list)  # TreatmentResultRow rows to replace
-    # change_sums: (patient, day) keys to delete, rows to insert
-    sums: tuple[list[tuple[int, int]], list[dict]] = field(default_factory=lambda: ([], []))
+    # change_sums: the patient's days to delete, rows to insert
+    sums: tuple[list[int], list[dict]] = field(default_factory=lambda: ([], []))
     pair_delta: dict[tuple[int, bool], int] = field(default_factory=dict)  # for the clinic's duration counts
 
 
@@ -183,13 +210,11 @@ def plan_checkin(patient: User, day: date, total: int, *, now: datetime | None =
     today = local_today(patient.timezone, now)
     # The summary row first: its version, checked when the plan is written, covers everything
     # read after it (a write in between changes the version).
-    row = db.session.execute(select(PatientAnalysisRow.__table__).where(PatientAnalysisRow.patient_id == patient.id)).first()
+    row = db.session.execute(_SUMMARY, {"p_id": patient.id}).first()
     if (row is None or row.version is None or day > today
             or not _is_current(row, patient.timezone, today, settings_key(settings))):
         return CheckinPlan(settings)
-    result = TreatmentResultRow.__table__
-    stored = db.session.execute(select(result).where(result.c.patient_id == patient.id)
-                                .order_by(result.c.treatment_date)).all()
+    stored = db.session.execute(_RESULTS, {"p_id": patient.id}).all()
     if any(r.change_totals is None for r in stored):
         return CheckinPlan(settings)
     dates = [r.treatment_date for r in stored]
@@ -200,10 +225,8 @@ def plan_checkin(patient: User, day: date, total: int, *, now: datetime | None =
     totals = {}
     if touched:
         spans = [durability.reads(dates[n], ends[n], settings) for n in touched]
-        totals = dict(db.session.connection().execute(
-            select(CheckIn.local_date, CheckIn.total).where(
-                CheckIn.patient_id == patient.id,
-                CheckIn.local_date.between(min(first for first, _ in spans), max(last for _, last in spans)))).all())
+        totals = dict(db.session.connection().execute(_TOTALS_BETWEEN, {
+            "p_id": patient.id, "first": min(first for first, _ in spans), "last": max(last for _, last in spans)}).all())
     totals[day] = total
     treatments = [durability.TreatmentResult(treatment_date=r.treatment_date, interval_end=end,
                                              **{name: getattr(r, name) for name in RESULT_FIELDS})
@@ -224,7 +247,7 @@ def plan_checkin(patient: User, day: date, total: int, *, now: datetime | None =
     return CheckinPlan(
         settings, version=row.version, summary=dict(computed_on=today, **_summary_columns(found, summary)),
         changed_results=changed,
-        sums=([(patient.id, d) for d in old if sums.get(d) != old[d]], [r for d, r in sums.items() if old.get(d) != r]),
+        sums=([d for d in old if sums.get(d) != old[d]], [r for d, r in sums.items() if old.get(d) != r]),
         pair_delta={pair: n for pair, n in delta.items() if n})
 
 
@@ -234,22 +257,23 @@ def apply_checkin(patient: User, plan: CheckinPlan, *, now: datetime | None = No
     plan without a version, the whole analysis is recomputed. Caller commits."""
     _lock([patient.id])
     if plan.version is not None:
-        written = db.session.execute(
-            update(PatientAnalysisRow).where(PatientAnalysisRow.patient_id == patient.id,
-                                             PatientAnalysisRow.version == plan.version)
-            .values(version=_new_version(), **plan.summary))
+        written = db.session.execute(_WRITE_SUMMARY, {"p_id": patient.id, "read_version": plan.version,
+                                                      "version": _new_version(), **plan.summary})
         if written.rowcount == 1:
-            result, sums = TreatmentResultRow.__table__, ChangeSumRow.__table__
+            # Core, not the ORM's update (which would look for loaded copies to change, at a
+            # cost like the update's own): a copy this session had loaded reads the row again.
+            loaded = db.session.identity_map.get(identity_key(PatientAnalysisRow, patient.id))
+            if loaded is not None:
+                db.session.expire(loaded)
             if plan.changed_results:
-                db.session.execute(result.delete().where(
-                    result.c.patient_id == patient.id,
-                    result.c.treatment_date.in_([r["treatment_date"] for r in plan.changed_results])))
-                db.session.execute(result.insert(), plan.changed_results)
+                db.session.execute(_DROP_RESULTS, {"p_id": patient.id,
+                                                   "dates": [r["treatment_date"] for r in plan.changed_results]})
+                db.session.execute(_results.insert(), plan.changed_results)
             gone, new = plan.sums
             if gone:
-                db.session.execute(sums.delete().where(tuple_(sums.c.patient_id, sums.c.day).in_(gone)))
+                db.session.execute(_DROP_SUMS, {"p_id": patient.id, "days": gone})
             if new:
-                db.session.execute(sums.insert(), new)
+                db.session.execute(_sums.insert(), new)
             _add_counts(plan.pair_delta)
             return
     refresh([patient], now=now, settings=plan.settings)
@@ -345,13 +369,16 @@ def _add_counts(delta: dict[tuple[int, bool], int]) -> None:
     same counts lock them in the same order, so they wait rather than deadlock (PostgreSQL)."""
     if not delta:
         return
-    dialect = db.session.get_bind().dialect.name
+    db.session.execute(_add_counts_in(db.session.get_bind().dialect.name),
+                       [{"day": day, "waned": waned, "count": n} for (day, waned), n in sorted(delta.items())])
+
+
+@cache
+def _add_counts_in(dialect: str):
     table = ClinicDurationCount.__table__
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = make(table)
-    stmt = stmt.on_conflict_do_update(index_elements=[table.c.day, table.c.waned],
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return stmt.on_conflict_do_update(index_elements=[table.c.day, table.c.waned],
                                       set_={"count": table.c.count + stmt.excluded.count})
-    db.session.execute(stmt, [{"day": day, "waned": waned, "count": n} for (day, waned), n in sorted(delta.items())])
 
 
 def _stale_condition(key: str, todays: dict[str, date]):

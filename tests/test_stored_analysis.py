@@ -502,6 +502,21 @@ def test_a_checkin_rewrites_only_the_session_results_it_changes(app, users):
     assert stored_analysis.for_patients([patient], now=NOW) == fresh([patient], NOW)
 
 
+def test_a_summary_row_loaded_before_a_checkin_shows_what_the_checkin_wrote(app, users):
+    """A check-in writes the summary row with a plain UPDATE (no search of the session for
+    loaded copies): a copy loaded earlier in the same transaction is read again, not kept."""
+    patient = users.patient_a
+    today = ten_weekly_sessions(patient)
+    loaded = db.session.get(PatientAnalysisRow, patient.id)
+    version = loaded.version
+    save_checkin(patient, today, answers_for(16), {}, None, now=NOW)
+    stored = db.session.execute(select(PatientAnalysisRow.__table__)
+                                .where(PatientAnalysisRow.patient_id == patient.id)).one()
+    assert stored.version != version
+    assert (loaded.version, loaded.judged_treatments, loaded.waned_by_day_7) == (
+        stored.version, stored.judged_treatments, stored.waned_by_day_7)
+
+
 # --- A check-in recomputes only the sessions it touches (stored_analysis.refresh_checkin).
 
 def stored_state(patient):
