@@ -178,7 +178,7 @@ def treatments_reading(day: date, treatment_dates: Sequence[date], interval_ends
     if first - timedelta(days=settings.treatment_baseline_days) <= day < first:
         return None
     return [n for n, (d, end) in enumerate(zip(treatment_dates, interval_ends))
-            if reads(d, end, settings)[0] <= day <= reads(d, end, settings)[1]]
+            if (span := reads(d, end, settings))[0] <= day <= span[1]]
 
 
 def durations(treatments: Iterable[TreatmentResult]) -> list[tuple[int, bool]]:
