@@ -34,3 +34,16 @@ def test_the_write_benchmark_signs_in_and_sends_check_ins_the_app_saves(app):
     assert {c.local_date for c in saved} == {TODAY}
     # The last of a patient's variants is the one kept: each send replaced the one before.
     assert {c.total for c in saved} == {sum((i + checkin_write.VARIANTS - 1) % 4 for i in range(1, 8))}
+
+
+def test_the_profile_of_a_checkin_sends_check_ins_the_app_saves():
+    """benchmarks/checkin_profile.py calls the app with the write benchmark's forms, on a
+    database of its own: every check-in it profiles must be one the app saved (303)."""
+    import checkin_profile  # noqa: E402  (benchmarks/checkin_profile.py)
+
+    result = checkin_profile.measure("sqlite", history_days=14, requests=6, patients=2)
+
+    assert result["calls"] > 1000  # a whole request: sign-in checks, form, save, analysis update
+    assert result["cpu_ms"] > 0
+    profiled = {name for _, _, name in result["stats"].stats}
+    assert {"save_checkin", "plan_checkin", "apply_checkin"} <= profiled
