@@ -9,9 +9,10 @@ then calls the WSGI app directly with their POST /checkin requests, with no HTTP
 other request in flight, and prints:
 
 - the CPU time a check-in takes (time.process_time; it moves with the machine's hour);
-- the Python function calls a check-in makes, under cProfile. These are the same on any
-  machine and at any hour for the same code and data, so they compare one version of the write
-  path with another where timings cannot (docs/benchmarks.md quotes them);
+- the Python function calls a check-in makes, under cProfile. For the same code and data they
+  do not move with the machine or its hour (runs differ by a few calls: a session's
+  once-a-minute touch, an occasional prune), so they compare one version of the write path
+  with another where timings cannot (docs/benchmarks.md quotes them);
 - the functions that took the most time, by their own time and with what they call.
 
 The first requests of each patient recompute their whole analysis (no stored analysis yet) and
