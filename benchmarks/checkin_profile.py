@@ -21,11 +21,9 @@ import argparse
 import cProfile
 import io
 import pstats
-import random
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,8 +34,6 @@ from werkzeug.test import EnvironBuilder  # noqa: E402
 import checkin_write  # noqa: E402  (beside this file)
 from clinic_scale import database, migrated_app  # noqa: E402
 from monitor.extensions import db  # noqa: E402
-from monitor.models import User  # noqa: E402
-from monitor.passwords import hash_password  # noqa: E402
 
 
 def prepared_app(url: str, tmp: str, patients: int, history_days: int):
@@ -45,15 +41,7 @@ def prepared_app(url: str, tmp: str, patients: int, history_days: int):
     `history_days` of history up to yesterday), and the POST requests their phones send."""
     app = migrated_app(url, tmp, SECRET_KEY="bench-secret", SESSION_COOKIE_SECURE=False, RATELIMIT_ENABLED=False)
     with app.app_context():
-        password_hash = hash_password(checkin_write.PASSWORD)
-        people = [User(email=f"w{n}@bench.test", role="patient", timezone=checkin_write.ZONE,
-                       password_hash=password_hash,
-                       created_at=datetime.now(timezone.utc) - timedelta(days=history_days + 10))
-                  for n in range(patients)]
-        db.session.add_all(people)
-        db.session.flush()
-        if history_days:
-            checkin_write.add_history(people, datetime.now(timezone.utc), random.Random(2026), history_days)
+        checkin_write.add_patients("w", history_days, patients)
         db.session.commit()
         db.engine.dispose()
     requests = []

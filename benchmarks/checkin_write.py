@@ -139,6 +139,18 @@ def add_history(patients: list[User], now: datetime, rng: random.Random, days: i
     return len(checkins)
 
 
+def add_patients(prefix: str, history_days: int, patients: int = PATIENTS) -> int:
+    """The benchmark's patients, prefix0@bench.test and on, signed up with PASSWORD, each with
+    `history_days` of history up to yesterday (none: enrolled today). How many check-ins."""
+    password_hash = hash_password(PASSWORD)
+    enrolled = {"created_at": datetime.now(timezone.utc) - timedelta(days=history_days + 10)} if history_days else {}
+    people = [User(email=f"{prefix}{n}@bench.test", role="patient", timezone=ZONE, password_hash=password_hash,
+                   **enrolled) for n in range(patients)]
+    db.session.add_all(people)
+    db.session.flush()
+    return add_history(people, datetime.now(timezone.utc), random.Random(2026), history_days) if history_days else 0
+
+
 VARIANTS = 4  # forms per patient, with different totals: each save changes the analysis
 
 
@@ -190,16 +202,10 @@ def measure(database_kind: str, *, connections: int = 32, seconds: int = 10, por
                "PYTHONPATH": str(Path(__file__).parents[1])}
         app = migrated_app(url, tmp, SECRET_KEY="bench-secret", SESSION_COOKIE_SECURE=False, RATELIMIT_ENABLED=False)
         with app.app_context():
-            password_hash = hash_password(PASSWORD)
-            patients = [User(email=f"w{n}@bench.test", role="patient", timezone=ZONE, password_hash=password_hash,
-                             created_at=datetime.now(timezone.utc) - timedelta(days=history_days + 10))
-                        for n in range(PATIENTS)]
+            history = add_patients("w", history_days)
             # As many again without history: what the web stack costs when the analysis has
             # nothing to redo (the third run below), to say how much of a check-in is the refresh.
-            db.session.add_all(patients + [User(email=f"new{n}@bench.test", role="patient", timezone=ZONE,
-                                                password_hash=password_hash) for n in range(PATIENTS)])
-            db.session.flush()
-            history = add_history(patients, datetime.now(timezone.utc), random.Random(2026), history_days)
+            add_patients("new", 0)
             db.session.execute(db.text("create table bare (id integer primary key, at timestamp)")
                                if database_kind == "sqlite" else
                                db.text("create table bare (id serial primary key, at timestamp)"))

@@ -8,13 +8,12 @@ from itertools import islice
 
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm.util import identity_key
 
 from . import stored_analysis
 from .extensions import db
 from .instruments import ITEM_CODES, SIDE_EFFECT_KEYS, total_of
 from .models import CheckIn, CheckInRevision, User
-from .sql import insert_rows
+from .sql import insert_rows, reread_if_loaded
 from .timeutil import local_today, utcnow
 
 # Today and the previous three local dates may be entered from the phone.
@@ -156,10 +155,7 @@ def save_checkin(patient: User, local_date: date, answers: dict[str, int],
                                         "submission_key": existing.submission_key,
                                         **{name: getattr(existing, name) for name in KEPT}})
     db.session.execute(_UPDATE, {"c_id": existing.id, **values})
-    # A copy this session had loaded would keep the old values: it reads them again when used.
-    loaded = db.session.identity_map.get(identity_key(CheckIn, existing.id))
-    if loaded is not None:
-        db.session.expire(loaded)
+    reread_if_loaded(CheckIn, existing.id)
     stored_analysis.apply_checkin(patient, plan, now=now)
     return SaveResult(existing.id, "replaced")
 

@@ -1,10 +1,12 @@
-"""Query pieces shared by the modules that read a panel's or a clinic's worth of rows."""
+"""Query pieces shared by the modules that read a panel's or a clinic's worth of rows, and by
+the write paths that update rows with plain Core statements."""
 from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import Integer, Table, any_, func, insert, literal
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql import Select
 
 from . import write_version
@@ -77,3 +79,12 @@ def insert_rows(table: Table, rows: list[dict]) -> None:
         # As SQLAlchemy would have raised it for an INSERT (an IntegrityError for a duplicate).
         raise DBAPIError.instance(statement, None, error, dialect.loaded_dbapi.Error) from error
     write_version.mark_written(connection, table.name)
+
+
+def reread_if_loaded(model, key) -> None:
+    """After a Core UPDATE of one row (a hot path skips the ORM's search of the session for
+    loaded copies): a copy this session had loaded reads the row again when next used,
+    instead of keeping the old values."""
+    loaded = db.session.identity_map.get(identity_key(model, key))
+    if loaded is not None:
+        db.session.expire(loaded)

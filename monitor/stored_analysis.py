@@ -31,11 +31,10 @@ from functools import cache
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm.util import identity_key
 
 from . import analysis, durability, measures
 from .extensions import db
-from .sql import among
+from .sql import among, reread_if_loaded
 from .models import (CheckIn, ChangeSumRow, ClinicDurationCount, Clinic, PatientAnalysisRow, Role,
                      TreatmentResultRow, User)
 from .timeutil import local_today, local_todays, utcnow
@@ -260,11 +259,7 @@ def apply_checkin(patient: User, plan: CheckinPlan, *, now: datetime | None = No
         written = db.session.execute(_WRITE_SUMMARY, {"p_id": patient.id, "read_version": plan.version,
                                                       "version": _new_version(), **plan.summary})
         if written.rowcount == 1:
-            # Core, not the ORM's update (which would look for loaded copies to change, at a
-            # cost like the update's own): a copy this session had loaded reads the row again.
-            loaded = db.session.identity_map.get(identity_key(PatientAnalysisRow, patient.id))
-            if loaded is not None:
-                db.session.expire(loaded)
+            reread_if_loaded(PatientAnalysisRow, patient.id)
             if plan.changed_results:
                 db.session.execute(_DROP_RESULTS, {"p_id": patient.id,
                                                    "dates": [r["treatment_date"] for r in plan.changed_results]})

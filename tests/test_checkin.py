@@ -5,10 +5,11 @@ import pytest
 from sqlalchemy import func, select
 
 from monitor import timeutil
+from monitor.checkins import save_checkin
 from monitor.extensions import db
 from monitor.instruments import DAILY_OPTIONS, DAILY_STEM, ITEMS, SIDE_EFFECTS
 from monitor.models import CheckIn, CheckInRevision
-from tests.factories import APP_SCRIPT, TODAY, form_key, login, own_scripts  # TODAY: the frozen clock's date, in New York
+from tests.factories import APP_SCRIPT, NOW, TODAY, answers_for, form_key, login, own_scripts  # TODAY: the frozen clock's date, in New York
 
 
 def answers(values=(2, 2, 1, 1, 0, 1, 2), **extra):
@@ -343,3 +344,15 @@ def test_invalid_answers_from_the_queue_get_json_not_a_page(client, alice):
     refused = queued(client, q3="")
     assert refused.status_code == 400 and refused.json["refused"].startswith("Not saved")
     assert "q3" in refused.json["errors"] and count_checkins() == 0
+
+
+def test_a_checkin_loaded_before_it_is_replaced_shows_the_new_answers(app, users):
+    """A replacement is a plain UPDATE (no search of the session for loaded copies): a copy of
+    the check-in loaded earlier in the same transaction is read again, not kept with the old
+    answers."""
+    patient = users.patient_a
+    first = save_checkin(patient, TODAY, answers_for(3), {}, None, now=NOW)
+    loaded = db.session.get(CheckIn, first.checkin_id)
+    assert loaded.total == 3
+    save_checkin(patient, TODAY, answers_for(17), {}, None, now=NOW)
+    assert loaded.total == 17
